@@ -1,0 +1,1 @@
+//! Storage keys (being written).

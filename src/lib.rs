@@ -1,0 +1,14 @@
+//! imagor-compatible image URLs served as a stack of Tower layers.
+//!
+//! (Crate guide being written.)
+
+pub mod blob;
+pub mod body;
+pub mod error;
+pub mod key;
+pub mod loader;
+pub mod path;
+pub mod processing;
+
+pub use blob::Blob;
+pub use error::Error;

@@ -1,0 +1,114 @@
+//! Where source images come from: the source stack.
+//!
+//! A loader is a [`tower::Service`] that takes a [`SourceRequest`] (the decoded image key from
+//! the URL, plus the client's request headers) and answers with a [`Blob`] or an [`Error`].
+//! Leaf loaders fetch from one place ([`FileLoader`], [`HttpLoader`]); [`Fallback`] tries a
+//! second source when the first has nothing, the way imagor walks its loader list. Because
+//! every piece is an ordinary service, `tower::timeout`, `retry` and `limit` apply to loading
+//! without glue.
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::loader::{Fallback, SourceRequest, service_fn_loader};
+//! use imagor_tower::{Blob, Error};
+//! use tower::ServiceExt;
+//!
+//! # tokio_test_block_on(async {
+//! let empty = service_fn_loader(|_req: SourceRequest| async { Err::<Blob, _>(Error::NotFound) });
+//! let memory = service_fn_loader(|req: SourceRequest| async move {
+//!     Ok::<_, Error>(Blob::new(format!("bytes of {}", req.key())))
+//! });
+//! let stack = Fallback::new(empty, memory);
+//! let blob = stack.oneshot(SourceRequest::new("a.jpg")).await.unwrap();
+//! assert_eq!(&blob.bytes()[..], b"bytes of a.jpg");
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+mod fallback;
+pub mod file;
+pub mod http;
+
+pub use fallback::Fallback;
+pub use file::FileLoader;
+pub use http::HttpLoader;
+
+use crate::{Blob, Error};
+use futures::future::BoxFuture;
+use ::http::HeaderMap;
+use std::future::Future;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// The future returned by the crate's loaders.
+pub type LoadFuture = BoxFuture<'static, Result<Blob, Error>>;
+
+/// A request to the source stack: which image to load, and the client's headers (for loaders
+/// that forward some of them upstream).
+#[derive(Clone, Debug, Default)]
+pub struct SourceRequest {
+    key: String,
+    headers: HeaderMap,
+}
+
+impl SourceRequest {
+    /// A request for the image `key` (the decoded image text of the URL).
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// Attaches the client's request headers.
+    #[must_use]
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The image key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The client's request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+}
+
+/// A source that never has anything: every request answers [`Error::NotFound`].
+///
+/// This is the source stack of an `ImageService` before any loader is
+/// added.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoSource;
+
+impl Service<SourceRequest> for NoSource {
+    type Response = Blob;
+    type Error = Error;
+    type Future = std::future::Ready<Result<Blob, Error>>;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: SourceRequest) -> Self::Future {
+        std::future::ready(Err(Error::NotFound))
+    }
+}
+
+/// Turns an async function into a loader (a `Service<SourceRequest>` that is always ready).
+pub fn service_fn_loader<F, Fut>(f: F) -> tower::util::ServiceFn<F>
+where
+    F: FnMut(SourceRequest) -> Fut,
+    Fut: Future<Output = Result<Blob, Error>>,
+{
+    tower::service_fn(f)
+}
+

@@ -1,0 +1,3 @@
+//! Pixel work: decode, geometry, filters, encode. Synchronous and free of HTTP and tokio.
+//!
+//! (Being written.)

@@ -1,0 +1,652 @@
+//! [`ImageService`]: parse and verify an imagor URL, load the source, process it, answer.
+//!
+//! `ImageService<Src>` is a [`tower::Service`] over `http::Request<B>` whose `Error` is
+//! [`Infallible`]: every failure has already become imagor's status and JSON body, so it mounts
+//! directly in axum, hyper or warp. Hosts that render errors themselves call
+//! [`ImageService::try_call`] and get a typed [`Error`].
+//!
+//! `Src` is the source stack: a `Service<SourceRequest, Response = Blob, Error = Error>`. A new
+//! service has no source ([`NoSource`]); [`ImageService::loader`] (or
+//! [`LoaderLayer`](crate::loader::LoaderLayer)) adds loaders, tried in order.
+//!
+//! Pixel work runs on tokio's blocking pool, never on the async threads, behind an admission
+//! limit (imagor's `IMAGOR_PROCESS_CONCURRENCY` and `IMAGOR_PROCESS_QUEUE_SIZE`; a full queue
+//! answers 429 at once). Dropping the response future while it waits gives its place back.
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::{Blob, Error, ImageService};
+//! use imagor_tower::loader::{SourceRequest, service_fn_loader};
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // A loader that knows one key; any tower service of this shape works.
+//! let png = {
+//!     let mut bytes = Vec::new();
+//!     let img = image::RgbImage::from_pixel(64, 32, image::Rgb([200, 30, 30]));
+//!     img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+//!     bytes
+//! };
+//! let loader = service_fn_loader(move |req: SourceRequest| {
+//!     let png = png.clone();
+//!     async move {
+//!         if req.key() == "red.png" { Ok(Blob::new(png)) } else { Err(Error::NotFound) }
+//!     }
+//! });
+//! let service = ImageService::new().unsafe_urls(true).loader(loader);
+//!
+//! let req = http::Request::get("/unsafe/16x16/red.png").body(()).unwrap();
+//! let res = service.clone().oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), 200);
+//! assert_eq!(res.headers()["content-type"], "image/png");
+//!
+//! let req = http::Request::get("/unsafe/16x16/missing.png").body(()).unwrap();
+//! let res = service.oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), 404);
+//! # });
+//! ```
+
+mod admission;
+mod future;
+mod response;
+
+pub use future::ResponseFuture;
+
+use crate::body::Body;
+use crate::loader::{Fallback, NoSource, SourceRequest};
+use crate::path::{self, Filter, Params, Signer};
+use crate::processing;
+use crate::{Blob, Error};
+use admission::Admission;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use response::{CacheOverrides, CachePolicy};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tower::{Service, ServiceExt};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The core image service. See the [module docs](self).
+pub struct ImageService<Src = NoSource> {
+    source: Src,
+    settings: Arc<Settings>,
+    admission: Arc<Admission>,
+}
+
+#[derive(Clone, Debug)]
+struct Settings {
+    signer: Signer,
+    unsafe_urls: bool,
+    process: processing::Options,
+    cache: CachePolicy,
+    disable_error_body: bool,
+    disable_params_endpoint: bool,
+    base_path_redirect: Option<String>,
+    base_params: Option<Params>,
+    load_timeout: Duration,
+    process_timeout: Duration,
+    request_timeout: Duration,
+    auto_webp: bool,
+    auto_avif: bool,
+    auto_jpeg: bool,
+    concurrency: i64,
+    queue_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            signer: Signer::new(""),
+            unsafe_urls: false,
+            process: processing::Options::default(),
+            cache: CachePolicy::default(),
+            disable_error_body: false,
+            disable_params_endpoint: false,
+            base_path_redirect: None,
+            base_params: None,
+            load_timeout: DEFAULT_TIMEOUT,
+            process_timeout: DEFAULT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            auto_webp: false,
+            auto_avif: false,
+            auto_jpeg: false,
+            concurrency: -1,
+            queue_size: 0,
+        }
+    }
+}
+
+impl<Src: Clone> Clone for ImageService<Src> {
+    fn clone(&self) -> Self {
+        Self {
+            source: self.source.clone(),
+            settings: Arc::clone(&self.settings),
+            admission: Arc::clone(&self.admission),
+        }
+    }
+}
+
+impl<Src: std::fmt::Debug> std::fmt::Debug for ImageService<Src> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageService")
+            .field("source", &self.source)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ImageService<NoSource> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ImageService<NoSource> {
+    /// A service with imagor's defaults and no source: signatures are checked (with an empty
+    /// secret until [`signer`](Self::signer) sets one) and `unsafe/` URLs are refused.
+    pub fn new() -> Self {
+        let settings = Settings::default();
+        let admission = Arc::new(Admission::new(settings.concurrency, settings.queue_size));
+        Self {
+            source: NoSource,
+            settings: Arc::new(settings),
+            admission,
+        }
+    }
+}
+
+impl<Src> ImageService<Src> {
+    fn update(mut self, f: impl FnOnce(&mut Settings)) -> Self {
+        f(Arc::make_mut(&mut self.settings));
+        self
+    }
+
+    /// Adds `loader` to the source stack, tried after the sources already there.
+    pub fn loader<L>(self, loader: L) -> ImageService<Fallback<Src, L>> {
+        self.map_source(|source| Fallback::new(source, loader))
+    }
+
+    /// Replaces the source stack with `f(source)`: wrap it in any tower layer (timeouts,
+    /// retries, a storage cache).
+    pub fn map_source<S2>(self, f: impl FnOnce(Src) -> S2) -> ImageService<S2> {
+        ImageService {
+            source: f(self.source),
+            settings: self.settings,
+            admission: self.admission,
+        }
+    }
+
+    /// The source stack.
+    pub fn source(&self) -> &Src {
+        &self.source
+    }
+
+    /// The URL signer (`IMAGOR_SECRET`, `IMAGOR_SIGNER_TYPE`, `IMAGOR_SIGNER_TRUNCATE`).
+    #[must_use]
+    pub fn signer(self, signer: Signer) -> Self {
+        self.update(|s| s.signer = signer)
+    }
+
+    /// Accept `/unsafe/...` URLs without a signature (`IMAGOR_UNSAFE`).
+    #[must_use]
+    pub fn unsafe_urls(self, enabled: bool) -> Self {
+        self.update(|s| s.unsafe_urls = enabled)
+    }
+
+    /// Processing options: limits, encoder defaults.
+    #[must_use]
+    pub fn process_options(self, options: processing::Options) -> Self {
+        self.update(|s| s.process = options)
+    }
+
+    /// `max-age`/`s-maxage` of successes (`IMAGOR_CACHE_HEADER_TTL`; zero keeps 7 days).
+    #[must_use]
+    pub fn cache_header_ttl(self, ttl: Duration) -> Self {
+        self.update(|s| {
+            if !ttl.is_zero() {
+                s.cache.ttl = ttl;
+            }
+        })
+    }
+
+    /// `stale-while-revalidate` (`IMAGOR_CACHE_HEADER_SWR`; sent only below the TTL).
+    #[must_use]
+    pub fn cache_header_swr(self, swr: Duration) -> Self {
+        self.update(|s| {
+            if !swr.is_zero() {
+                s.cache.swr = swr;
+            }
+        })
+    }
+
+    /// Non-cacheable headers on every success (`IMAGOR_CACHE_HEADER_NO_CACHE`).
+    #[must_use]
+    pub fn cache_header_no_cache(self, no_cache: bool) -> Self {
+        self.update(|s| s.cache.no_cache = no_cache)
+    }
+
+    /// Errors carry only their status, no JSON (`IMAGOR_DISABLE_ERROR_BODY`).
+    #[must_use]
+    pub fn disable_error_body(self, disable: bool) -> Self {
+        self.update(|s| s.disable_error_body = disable)
+    }
+
+    /// `/params/...` answers 200 with an empty body (`IMAGOR_DISABLE_PARAMS_ENDPOINT`).
+    #[must_use]
+    pub fn disable_params_endpoint(self, disable: bool) -> Self {
+        self.update(|s| s.disable_params_endpoint = disable)
+    }
+
+    /// `GET /` redirects (307) here instead of showing the landing page
+    /// (`IMAGOR_BASE_PATH_REDIRECT`).
+    #[must_use]
+    pub fn base_path_redirect(self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        self.update(|s| s.base_path_redirect = (!url.is_empty()).then_some(url))
+    }
+
+    /// A path fragment merged into every request after the signature check
+    /// (`IMAGOR_BASE_PARAMS`, e.g. `filters:watermark(logo.png)`).
+    #[must_use]
+    pub fn base_params(self, fragment: &str) -> Self {
+        let parsed = (!fragment.trim().is_empty()).then(|| path::parse_rest(fragment));
+        self.update(|s| s.base_params = parsed)
+    }
+
+    /// Deadline of each source load (`IMAGOR_LOAD_TIMEOUT`; zero keeps 20 s).
+    #[must_use]
+    pub fn load_timeout(self, timeout: Duration) -> Self {
+        self.update(|s| s.load_timeout = non_zero_or(timeout, DEFAULT_TIMEOUT))
+    }
+
+    /// Deadline of the pixel work (`IMAGOR_PROCESS_TIMEOUT`; zero keeps 20 s).
+    #[must_use]
+    pub fn process_timeout(self, timeout: Duration) -> Self {
+        self.update(|s| s.process_timeout = non_zero_or(timeout, DEFAULT_TIMEOUT))
+    }
+
+    /// Deadline of the whole request (`IMAGOR_REQUEST_TIMEOUT`; zero keeps 30 s).
+    #[must_use]
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        self.update(|s| s.request_timeout = non_zero_or(timeout, DEFAULT_REQUEST_TIMEOUT))
+    }
+
+    /// Serve WebP to clients that accept it when the URL has no `format()`
+    /// (`IMAGOR_AUTO_WEBP`).
+    #[must_use]
+    pub fn auto_webp(self, enabled: bool) -> Self {
+        self.update(|s| s.auto_webp = enabled)
+    }
+
+    /// Serve AVIF to clients that accept it when the URL has no `format()`
+    /// (`IMAGOR_AUTO_AVIF`), checked before WebP.
+    #[must_use]
+    pub fn auto_avif(self, enabled: bool) -> Self {
+        self.update(|s| s.auto_avif = enabled)
+    }
+
+    /// Serve JPEG when the URL has no `format()` and the client accepts JPEG or anything
+    /// (`IMAGOR_AUTO_JPEG`), checked after AVIF and WebP.
+    #[must_use]
+    pub fn auto_jpeg(self, enabled: bool) -> Self {
+        self.update(|s| s.auto_jpeg = enabled)
+    }
+
+    /// Most requests processing at once (`IMAGOR_PROCESS_CONCURRENCY`; ≤ 0 = unlimited, though
+    /// pixel work never runs on more threads than there are cores).
+    #[must_use]
+    pub fn process_concurrency(self, concurrency: i64) -> Self {
+        let this = self.update(|s| s.concurrency = concurrency);
+        this.rebuild_admission()
+    }
+
+    /// Requests allowed to wait for a processing slot (`IMAGOR_PROCESS_QUEUE_SIZE`); beyond
+    /// that, 429. Only meaningful with a concurrency limit; 0 means no waiting.
+    #[must_use]
+    pub fn process_queue_size(self, queue_size: usize) -> Self {
+        let this = self.update(|s| s.queue_size = queue_size);
+        this.rebuild_admission()
+    }
+
+    fn rebuild_admission(mut self) -> Self {
+        self.admission = Arc::new(Admission::new(
+            self.settings.concurrency,
+            self.settings.queue_size,
+        ));
+        self
+    }
+}
+
+fn non_zero_or(value: Duration, default: Duration) -> Duration {
+    if value.is_zero() { default } else { value }
+}
+
+/// What a request head carries into the async flow.
+#[derive(Debug)]
+struct Head {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+}
+
+impl<Src> ImageService<Src>
+where
+    Src: Service<SourceRequest, Response = Blob, Error = Error> + Clone + Send + Sync + 'static,
+    Src::Future: Send,
+{
+    /// Answers `req`, returning failures as typed errors instead of error responses.
+    pub fn try_call<B>(
+        &self,
+        req: Request<B>,
+    ) -> impl Future<Output = Result<Response<Body>, Error>> + Send + 'static {
+        let this = self.clone();
+        let (parts, _body) = req.into_parts();
+        let head = Head {
+            method: parts.method,
+            path: parts.uri.path().to_owned(),
+            headers: parts.headers,
+        };
+        async move { this.handle(head).await }
+    }
+
+    async fn handle(self, head: Head) -> Result<Response<Body>, Error> {
+        if head.method != Method::GET && head.method != Method::HEAD {
+            return Err(Error::MethodNotAllowed);
+        }
+        let is_head = head.method == Method::HEAD;
+        let trimmed = head.path.trim_start_matches('/');
+        if trimmed.is_empty() {
+            return Ok(self.landing(is_head));
+        }
+        if head.path == "/healthcheck" || head.path == "/favicon.ico" {
+            return Ok(response::bytes_response("text/plain", bytes::Bytes::new(), is_head));
+        }
+        let deadline = self.settings.request_timeout;
+        tokio::time::timeout(deadline, async {
+            match self.attempt(&head.path, &head).await {
+                Err(err @ (Error::Invalid | Error::SignatureMismatch)) => {
+                    match path::query_unescape(&head.path) {
+                        Some(decoded) if decoded != head.path => {
+                            self.attempt(&decoded, &head).await
+                        }
+                        _ => Err(err),
+                    }
+                }
+                other => other,
+            }
+        })
+        .await?
+    }
+
+    fn landing(&self, head: bool) -> Response<Body> {
+        if let Some(url) = &self.settings.base_path_redirect {
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+            if let Ok(v) = HeaderValue::from_str(url) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+            return res;
+        }
+        let page = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>imagor-tower</title></head>\
+             <body><h1>imagor-tower</h1><p>version {}</p>\
+             <p>imagor-compatible image service. Example: <code>/unsafe/300x200/image.jpg</code></p>\
+             </body></html>",
+            env!("CARGO_PKG_VERSION")
+        );
+        response::bytes_response("text/html; charset=utf-8", page.into(), head)
+    }
+
+    fn verify(&self, params: &Params) -> Result<(), Error> {
+        let settings = &self.settings;
+        if settings.unsafe_urls && params.is_unsafe {
+            return Ok(());
+        }
+        if params.path.is_empty() {
+            return Ok(());
+        }
+        if !params.is_unsafe && settings.signer.verify(&params.path, &params.hash) {
+            return Ok(());
+        }
+        Err(Error::SignatureMismatch)
+    }
+
+    async fn attempt(&self, raw_path: &str, head: &Head) -> Result<Response<Body>, Error> {
+        let settings = &self.settings;
+        let is_head = head.method == Method::HEAD;
+        let mut params = path::parse(raw_path);
+        if params.params_endpoint {
+            let body = if settings.disable_params_endpoint {
+                String::new()
+            } else {
+                params.to_params_json()
+            };
+            return Ok(response::bytes_response(
+                "application/json",
+                body.into(),
+                is_head,
+            ));
+        }
+        self.verify(&params)?;
+        if let Some(base) = &settings.base_params {
+            merge_base_params(&mut params, base);
+        }
+        let utility = UtilityFilters::take(&mut params, SystemTime::now())?;
+        let negotiated = self.negotiate_format(&mut params, &head.headers);
+        params.path = params.generate();
+        if params.image.is_empty() {
+            return Err(Error::NotFound);
+        }
+
+        let request = SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
+        let blob = tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
+            .await??;
+
+        if utility.raw {
+            return Ok(self.raw_response(&blob, &utility, &head.headers, is_head));
+        }
+
+        let ticket = self.admission.admit().await?;
+        let options = settings.process.clone();
+        let input = blob.into_bytes();
+        let job_params = params.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let _ticket = ticket;
+            processing::process(&input, &job_params, &options)
+        });
+        let output = tokio::time::timeout(settings.process_timeout, job)
+            .await?
+            .map_err(Error::internal)??;
+
+        let format = output.format();
+        let mut res =
+            response::bytes_response(format.content_type(), output.into_bytes().into(), is_head);
+        let headers = res.headers_mut();
+        self.cache_headers(headers, &utility.cache, &head.headers);
+        let disposition = match &utility.attachment {
+            Some(name) => {
+                let ext = match format.name() {
+                    "jpeg" => "jpg",
+                    other => other,
+                };
+                response::attachment_disposition(name, &params.image, ext)
+            }
+            None => "inline".to_owned(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&disposition) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+        if negotiated {
+            headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+        }
+        Ok(res)
+    }
+
+    fn cache_headers(&self, headers: &mut HeaderMap, overrides: &CacheOverrides, request: &HeaderMap) {
+        let (cache_control, expires) =
+            response::cache_headers(&self.settings.cache, overrides, request, SystemTime::now());
+        if let Ok(v) = HeaderValue::from_str(&cache_control) {
+            headers.insert(header::CACHE_CONTROL, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&expires) {
+            headers.insert(header::EXPIRES, v);
+        }
+    }
+
+    fn raw_response(
+        &self,
+        blob: &Blob,
+        utility: &UtilityFilters,
+        request: &HeaderMap,
+        head: bool,
+    ) -> Response<Body> {
+        let content_type = blob
+            .content_type()
+            .map(str::to_owned)
+            .or_else(|| processing::Format::sniff(blob.bytes()).map(|f| f.content_type().to_owned()))
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let mut res = response::bytes_response(&content_type, blob.bytes().clone(), head);
+        let headers = res.headers_mut();
+        self.cache_headers(headers, &utility.cache, request);
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("script-src 'none'"),
+        );
+        res
+    }
+
+    /// SERVER.md §6.4: append `format(...)` from the `Accept` header when enabled and the URL
+    /// has no `format()`. Returns whether negotiation ran (so `Vary: Accept` is due).
+    fn negotiate_format(&self, params: &mut Params, request: &HeaderMap) -> bool {
+        let s = &self.settings;
+        if !(s.auto_avif || s.auto_webp || s.auto_jpeg) {
+            return false;
+        }
+        if params.filters.iter().any(|f| f.name == "format") {
+            return false;
+        }
+        let accept: String = request
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        let avif_ok = s.auto_avif && accept.contains("image/avif") && processing::Format::Avif.can_encode();
+        if avif_ok {
+            params.filters.push(Filter::new("format", "avif"));
+            if s.auto_webp && accept.contains("image/webp") {
+                params.filters.push(Filter::new("fallback_format", "webp"));
+            }
+        } else if s.auto_webp && accept.contains("image/webp") {
+            params.filters.push(Filter::new("format", "webp"));
+        } else if s.auto_jpeg
+            && (accept.is_empty()
+                || accept.contains("image/jpeg")
+                || accept.contains("image/*")
+                || accept.contains("*/*"))
+        {
+            params.filters.push(Filter::new("format", "jpeg"));
+        }
+        true
+    }
+}
+
+/// The filters the service handles itself (FILTERS.md §9).
+#[derive(Debug, Default)]
+struct UtilityFilters {
+    cache: CacheOverrides,
+    attachment: Option<String>,
+    raw: bool,
+}
+
+impl UtilityFilters {
+    /// Reads `expire`, `max_age`, `attachment` and `raw`, removes the first three from the
+    /// filter list, and fails with 410 when an `expire` time has passed.
+    fn take(params: &mut Params, now: SystemTime) -> Result<Self, Error> {
+        let mut out = Self::default();
+        let now_ms = response::unix_millis(now);
+        for filter in &params.filters {
+            match filter.name.as_str() {
+                "expire" => {
+                    if let Ok(ms) = filter.args.trim().parse::<i64>() {
+                        if now_ms > ms {
+                            return Err(Error::Expired);
+                        }
+                        out.cache.expire_ms = Some(out.cache.expire_ms.map_or(ms, |e| e.min(ms)));
+                    }
+                }
+                "max_age" => {
+                    if let Ok(secs) = filter.args.trim().parse::<u64>() {
+                        out.cache.max_age = Some(secs);
+                    }
+                }
+                "attachment" => out.attachment = Some(filter.args.clone()),
+                "raw" => out.raw = true,
+                _ => {}
+            }
+        }
+        params
+            .filters
+            .retain(|f| !matches!(f.name.as_str(), "expire" | "max_age" | "attachment"));
+        Ok(out)
+    }
+}
+
+/// URL.md §7: fields the base params set override the request's; its filters come after.
+fn merge_base_params(params: &mut Params, base: &Params) {
+    let d = Params::default();
+    macro_rules! take {
+        ($($field:ident),*) => {$(
+            if base.$field != d.$field {
+                params.$field = base.$field.clone();
+            }
+        )*};
+    }
+    take!(
+        meta, trim, trim_by, trim_tolerance, crop_left, crop_top, crop_right, crop_bottom,
+        fit_in, adaptive_fit_in, full_fit_in, stretch, width, height, padding_left,
+        padding_top, padding_right, padding_bottom, h_flip, v_flip, h_align, v_align, smart
+    );
+    params.filters.extend(base.filters.iter().cloned());
+}
+
+impl<Src, B> Service<Request<B>> for ImageService<Src>
+where
+    Src: Service<SourceRequest, Response = Blob, Error = Error> + Clone + Send + Sync + 'static,
+    Src::Future: Send,
+    B: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let is_head = req.method() == Method::HEAD;
+        let disable_body = self.settings.disable_error_body;
+        let fut = self.try_call(req);
+        ResponseFuture::new(Box::pin(async move {
+            match fut.await {
+                Ok(res) => res,
+                Err(err) => {
+                    if err.status().is_server_error() {
+                        tracing::error!(error = %err, "request failed");
+                    } else {
+                        tracing::debug!(error = %err, "request refused");
+                    }
+                    response::error_response(&err, disable_body, is_head)
+                }
+            }
+        }))
+    }
+}
