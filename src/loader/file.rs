@@ -1,5 +1,332 @@
-//! File loader (being written).
+//! [`FileLoader`]: source images from a directory (imagor's `FILE_LOADER_*` settings).
+//!
+//! The image key is mapped to a file with [`crate::key::file_path`]: it is
+//! normalised and escaped (`URL.md` §4), must sit under the path prefix, and may not name a
+//! dot file. The file is then read through `object_store`'s [`LocalFileSystem`] rooted at the
+//! base directory.
+//!
+//! Safety rules, beyond imagor's:
+//!
+//! * `..` is resolved lexically before anything touches the disk, and percent-encoded dots
+//!   (`%2e%2e`) are just characters of a file name (they are escaped to `%252e%252e`);
+//! * symbolic links are followed only when their target stays inside the (canonical) base
+//!   directory and is not a dot file; a link that points outside answers [`Error::NotFound`]
+//!   (the file is then opened by its resolved path, so only a link swapped in between the
+//!   check and the open, by someone who can write under the root, could slip through);
+//! * a directory answers [`Error::NotFound`];
+//! * files larger than [`FileLoader::max_size`] (64 MiB unless changed) answer
+//!   [`Error::MaxSizeExceeded`] before any byte is read.
+//!
+//! The blob carries the content type sniffed from the first bytes and a
+//! [`Stat`] with the size and modification time (no etag, as imagor).
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::loader::{FileLoader, SourceRequest};
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! std::fs::write(dir.path().join("a.png"), b"\x89PNG\r\n\x1a\n...").unwrap();
+//!
+//! // Keys must start with `photos/`; the prefix is removed before joining with the directory.
+//! let loader = FileLoader::new(dir.path()).unwrap().path_prefix("photos");
+//! let blob = loader.clone().oneshot(SourceRequest::new("photos/a.png")).await.unwrap();
+//! assert_eq!(blob.content_type(), Some("image/png"));
+//! assert_eq!(blob.stat().unwrap().size(), Some(11));
+//!
+//! // Outside the prefix, or a dot file: invalid (400).
+//! let err = loader.oneshot(SourceRequest::new("other/a.png")).await.unwrap_err();
+//! assert_eq!(err.status(), 400);
+//! # });
+//! ```
 
-/// Loads source images from a directory.
+use super::{LoadFuture, SourceRequest};
+use crate::Error;
+use crate::blob::{Blob, Stat};
+use crate::key::{self, SafeChars};
+use object_store::ObjectStoreExt as _;
+use object_store::local::LocalFileSystem;
+use object_store::path::{Path as ObjectPath, PathPart};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+use tower::Service;
+
+/// The default for [`FileLoader::max_size`]: 64 MiB.
+pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Loads source images from files under a base directory.
+///
+/// Cloning is cheap (the settings are shared). See the [module docs](self) for the rules and
+/// an example.
 #[derive(Clone, Debug)]
-pub struct FileLoader {}
+pub struct FileLoader {
+    inner: Arc<Inner>,
+}
+
+#[derive(Clone, Debug)]
+struct Inner {
+    store: LocalFileSystem,
+    /// The canonical base directory.
+    root: PathBuf,
+    /// The path prefix in `key::normalize_prefix` form.
+    prefix: String,
+    safe_chars: SafeChars,
+    max_size: u64,
+}
+
+impl FileLoader {
+    /// A loader serving files under `base_dir` (`FILE_LOADER_BASE_DIR`).
+    ///
+    /// # Errors
+    ///
+    /// An [`Error::Internal`] naming the directory when it does not exist, is not a
+    /// directory or cannot be resolved.
+    pub fn new(base_dir: impl AsRef<Path>) -> Result<Self, Error> {
+        let base_dir = base_dir.as_ref();
+        let root = std::fs::canonicalize(base_dir).map_err(|err| {
+            Error::internal(format!(
+                "file loader base dir {}: {err}",
+                base_dir.display()
+            ))
+        })?;
+        if !root.is_dir() {
+            return Err(Error::internal(format!(
+                "file loader base dir {}: not a directory",
+                base_dir.display()
+            )));
+        }
+        let store = LocalFileSystem::new_with_prefix(&root).map_err(Error::internal)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                root,
+                prefix: key::normalize_prefix(""),
+                safe_chars: SafeChars::default(),
+                max_size: DEFAULT_MAX_SIZE,
+            }),
+        })
+    }
+
+    /// Serves only keys under `prefix`, removing it before joining with the base directory
+    /// (`FILE_LOADER_PATH_PREFIX`). Other keys answer [`Error::Invalid`].
+    #[must_use]
+    pub fn path_prefix(mut self, prefix: &str) -> Self {
+        Arc::make_mut(&mut self.inner).prefix = key::normalize_prefix(prefix);
+        self
+    }
+
+    /// Extra characters left unescaped in file names (`FILE_SAFE_CHARS`).
+    #[must_use]
+    pub fn safe_chars(mut self, safe_chars: SafeChars) -> Self {
+        Arc::make_mut(&mut self.inner).safe_chars = safe_chars;
+        self
+    }
+
+    /// The largest file served, in bytes; larger files answer [`Error::MaxSizeExceeded`].
+    /// `0` removes the limit. Default: [`DEFAULT_MAX_SIZE`] (64 MiB).
+    #[must_use]
+    pub fn max_size(mut self, max_size: u64) -> Self {
+        Arc::make_mut(&mut self.inner).max_size = max_size;
+        self
+    }
+
+    /// The canonical base directory.
+    pub fn base_dir(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Loads the file for `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] for keys the mapping refuses, [`Error::NotFound`] for missing
+    /// files, directories and links leading out of the base directory,
+    /// [`Error::MaxSizeExceeded`] for files over the limit.
+    pub async fn load(&self, key: &str) -> Result<Blob, Error> {
+        let inner = &self.inner;
+        let relative = key::relative_file_path(key, &inner.prefix, &inner.safe_chars)?;
+        let location = object_path(relative.split('/')).ok_or(Error::Invalid)?;
+        let on_disk = inner.store.path_to_filesystem(&location)?;
+        let target = match tokio::fs::canonicalize(&on_disk).await {
+            Ok(target) => target,
+            Err(err) => return Err(io_error(err)),
+        };
+        // Read through the resolved path, so that what was checked is what is opened.
+        let checked = inner.contained(&target).ok_or(Error::NotFound)?;
+        let result = inner.store.get(&checked).await?;
+        let size = result.meta.size;
+        if inner.max_size > 0 && size > inner.max_size {
+            return Err(Error::MaxSizeExceeded);
+        }
+        let modified = SystemTime::from(result.meta.last_modified);
+        let bytes = result.bytes().await?;
+        let mut blob = Blob::new(bytes.clone()).with_stat(
+            Stat::new()
+                .with_size(u64::try_from(bytes.len()).unwrap_or(size))
+                .with_modified(modified),
+        );
+        if let Some(content_type) = sniff_content_type(&bytes) {
+            blob = blob.with_content_type(content_type);
+        }
+        Ok(blob)
+    }
+}
+
+impl Inner {
+    /// The object path of `target` (a canonical path) when it lies inside the root and no
+    /// part of it below the root is a dot file.
+    fn contained(&self, target: &Path) -> Option<ObjectPath> {
+        let below = target.strip_prefix(&self.root).ok()?;
+        let mut parts = Vec::new();
+        for component in below.components() {
+            match component {
+                Component::Normal(name) => {
+                    let name = name.to_str()?;
+                    if name.starts_with('.') {
+                        return None;
+                    }
+                    parts.push(name);
+                }
+                _ => return None,
+            }
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        object_path(parts)
+    }
+}
+
+/// An object_store path whose parts are exactly these file names. `PathPart::parse` keeps a
+/// name as it is (`LocalFileSystem` opens a part `a%7Bb` as the file `a%7Bb`), where
+/// `PathPart::from` would escape it once more. `None` for names object_store refuses
+/// (control characters).
+fn object_path<'a>(parts: impl IntoIterator<Item = &'a str>) -> Option<ObjectPath> {
+    let parts = parts
+        .into_iter()
+        .map(|part| PathPart::parse(part).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some(ObjectPath::from_iter(parts))
+}
+
+/// Maps a failure to resolve the file: missing (or a path through a file) is "not found".
+fn io_error(err: io::Error) -> Error {
+    match err.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound,
+        _ => Error::internal(err),
+    }
+}
+
+impl Service<SourceRequest> for FileLoader {
+    type Response = Blob;
+    type Error = Error;
+    type Future = LoadFuture;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: SourceRequest) -> Self::Future {
+        let loader = self.clone();
+        Box::pin(async move { loader.load(req.key()).await })
+    }
+}
+
+/// The media type of an image (or a PDF) recognised from its first bytes.
+///
+/// Covers JPEG, PNG, GIF, WebP, AVIF, HEIF/HEIC, TIFF, BMP, JPEG XL, ICO, SVG and PDF.
+///
+/// ```
+/// use imagor_tower::loader::file::sniff_content_type;
+///
+/// assert_eq!(sniff_content_type(b"\xFF\xD8\xFF\xE0rest"), Some("image/jpeg"));
+/// assert_eq!(sniff_content_type(b"<?xml version=\"1.0\"?><svg/>"), Some("image/svg+xml"));
+/// assert_eq!(sniff_content_type(b"plain text"), None);
+/// ```
+pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"\xFF\xD8\xFF", "image/jpeg"),
+        (b"\x89PNG\r\n\x1A\n", "image/png"),
+        (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"),
+        (b"II*\0", "image/tiff"),
+        (b"MM\0*", "image/tiff"),
+        (b"BM", "image/bmp"),
+        (b"\xFF\x0A", "image/jxl"),
+        (b"\0\0\0\x0CJXL \r\n\x87\n", "image/jxl"),
+        (b"\0\0\x01\0", "image/x-icon"),
+        (b"%PDF-", "application/pdf"),
+    ];
+    if let Some((_, media_type)) = SIGNATURES
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+    {
+        return Some(media_type);
+    }
+    if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+        return Some("image/webp");
+    }
+    if bytes.get(4..8) == Some(b"ftyp") {
+        return match bytes.get(8..12)? {
+            b"avif" | b"avis" => Some("image/avif"),
+            b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"hevm" | b"hevs" => {
+                Some("image/heic")
+            }
+            b"mif1" | b"msf1" => Some("image/heif"),
+            _ => None,
+        };
+    }
+    looks_like_svg(bytes).then_some("image/svg+xml")
+}
+
+/// An XML or SVG document whose first kilobyte opens an `<svg` element.
+fn looks_like_svg(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = head.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(text) = start.and_then(|i| head.get(i..)) else {
+        return false;
+    };
+    if !text.starts_with(b"<") {
+        return false;
+    }
+    text.windows(4).any(|w| w.eq_ignore_ascii_case(b"<svg"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_common_formats() {
+        let cases: [(&[u8], Option<&str>); 10] = [
+            (b"\x89PNG\r\n\x1A\n\0\0", Some("image/png")),
+            (b"GIF89a\x01\0", Some("image/gif")),
+            (b"RIFF\0\0\0\0WEBPVP8 ", Some("image/webp")),
+            (b"RIFF\0\0\0\0WAVEfmt ", None),
+            (b"\0\0\0\x1CftypavifXXXX", Some("image/avif")),
+            (b"\0\0\0\x1CftypheicXXXX", Some("image/heic")),
+            (b"\0\0\0\x1Cftypmp42XXXX", None),
+            (b"\xEF\xBB\xBF  <svg xmlns='x'/>", Some("image/svg+xml")),
+            (b"<html><body>no</body></html>", None),
+            (b"", None),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(sniff_content_type(bytes), expected, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn io_errors_map_to_not_found_or_internal() {
+        assert!(io_error(io::Error::from(io::ErrorKind::NotFound)).is_not_found());
+        assert!(io_error(io::Error::from(io::ErrorKind::NotADirectory)).is_not_found());
+        let denied = io_error(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(denied.status(), 500);
+    }
+}

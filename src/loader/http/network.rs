@@ -1,0 +1,319 @@
+//! Network blocking: which addresses the HTTP loader refuses to dial.
+//!
+//! The check runs on the address actually dialled: on every resolved address (through a
+//! custom [`Resolve`]) and on IP-literal hosts, which never reach the resolver. IPv6
+//! addresses that carry an IPv4 address (IPv4-mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`,
+//! 6to4 `2002::/16`, Teredo `2001::/32`) are checked as that IPv4 address too.
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// An IP network in CIDR notation (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+/// Why a CIDR does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BadCidr(String);
+
+impl fmt::Display for BadCidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid CIDR `{}`", self.0)
+    }
+}
+
+impl std::error::Error for BadCidr {}
+
+impl FromStr for Cidr {
+    type Err = BadCidr;
+
+    fn from_str(text: &str) -> Result<Self, BadCidr> {
+        let bad = || BadCidr(text.to_owned());
+        let (addr, prefix) = text.trim().split_once('/').ok_or_else(bad)?;
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Self { addr, prefix })
+    }
+}
+
+impl Cidr {
+    /// Whether `ip` lies in this network (an IPv4 network never contains an IPv6 address
+    /// and the other way round).
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The networks the loader refuses to connect to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NetworkPolicy {
+    /// Loopback and unspecified: `127.0.0.0/8`, `0.0.0.0/8`, `::1`, `::`.
+    pub(crate) loopback: bool,
+    /// Private: `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`, `fc00::/7`.
+    pub(crate) private: bool,
+    /// Link-local: `169.254.0.0/16`, `224.0.0.0/24`, `fe80::/10`, link-local multicast.
+    pub(crate) link_local: bool,
+    /// Custom networks.
+    pub(crate) networks: Vec<Cidr>,
+}
+
+impl NetworkPolicy {
+    /// Whether any blocking is switched on.
+    pub(crate) fn is_active(&self) -> bool {
+        self.loopback || self.private || self.link_local || !self.networks.is_empty()
+    }
+
+    /// Whether dialling `ip` is refused.
+    pub(crate) fn blocks(&self, ip: IpAddr) -> bool {
+        if self.blocks_one(ip) {
+            return true;
+        }
+        match ip {
+            IpAddr::V6(v6) => embedded_ipv4(v6).is_some_and(|v4| self.blocks_one(IpAddr::V4(v4))),
+            IpAddr::V4(_) => false,
+        }
+    }
+
+    fn blocks_one(&self, ip: IpAddr) -> bool {
+        (self.loopback && is_loopback(ip))
+            || (self.private && is_private(ip))
+            || (self.link_local && is_link_local(ip))
+            || self.networks.iter().any(|net| net.contains(ip))
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.octets()[0] == 0,
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
+    }
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private(),
+        IpAddr::V6(v6) => v6.octets()[0] & 0xFE == 0xFC,
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            v4.is_link_local() || (a == 224 && b == 0 && c == 0)
+        }
+        IpAddr::V6(v6) => {
+            let octets = v6.octets();
+            let unicast = octets[0] == 0xFE && octets[1] & 0xC0 == 0x80;
+            let multicast = octets[0] == 0xFF && octets[1] & 0x0F == 0x02;
+            unicast || multicast
+        }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries, for the forms that route to it.
+pub(crate) fn embedded_ipv4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let o = v6.octets();
+    let last = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    let mapped = o[..10].iter().all(|b| *b == 0) && o[10] == 0xFF && o[11] == 0xFF;
+    let nat64 = o[..4] == [0x00, 0x64, 0xFF, 0x9B] && o[4..12].iter().all(|b| *b == 0);
+    if mapped || nat64 {
+        return Some(last);
+    }
+    if o[..2] == [0x20, 0x02] {
+        return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    if o[..4] == [0x20, 0x01, 0x00, 0x00] {
+        // Teredo stores the client address with every bit flipped.
+        return Some(Ipv4Addr::new(!o[12], !o[13], !o[14], !o[15]));
+    }
+    None
+}
+
+/// The error a refused address produces inside the client; the loader turns it into
+/// `Error::UnauthorizedRequest`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Blocked;
+
+impl fmt::Display for Blocked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unauthorized request")
+    }
+}
+
+impl std::error::Error for Blocked {}
+
+/// A resolver that drops blocked addresses, and fails with [`Blocked`] when none is left.
+#[derive(Clone, Debug)]
+pub(crate) struct BlockingResolver {
+    policy: Arc<NetworkPolicy>,
+}
+
+impl BlockingResolver {
+    pub(crate) fn new(policy: Arc<NetworkPolicy>) -> Self {
+        Self { policy }
+    }
+}
+
+impl Resolve for BlockingResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = Arc::clone(&self.policy);
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = resolved
+                .iter()
+                .copied()
+                .filter(|addr| !policy.blocks(addr.ip()))
+                .collect();
+            if allowed.is_empty() && !resolved.is_empty() {
+                return Err(Blocked.into());
+            }
+            let addrs: Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn cidrs_parse_and_contain() {
+        let net: Cidr = "10.1.0.0/16".parse().unwrap();
+        assert!(net.contains(ip("10.1.255.3")));
+        assert!(!net.contains(ip("10.2.0.1")));
+        assert!(!net.contains(ip("::ffff:10.1.0.1")));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains(ip("203.0.113.9")));
+        let host: Cidr = "2001:db8::1/128".parse().unwrap();
+        assert!(host.contains(ip("2001:db8::1")));
+        assert!(!host.contains(ip("2001:db8::2")));
+        let all6: Cidr = "::/0".parse().unwrap();
+        assert!(all6.contains(ip("fe80::1")));
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/33",
+            "::/129",
+            "x/8",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+        ] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn categories_follow_the_spec() {
+        let loopback = NetworkPolicy {
+            loopback: true,
+            ..NetworkPolicy::default()
+        };
+        for blocked in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "0.0.0.0",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(loopback.blocks(ip(blocked)), "{blocked}");
+        }
+        assert!(!loopback.blocks(ip("10.0.0.1")));
+
+        let private = NetworkPolicy {
+            private: true,
+            ..NetworkPolicy::default()
+        };
+        for blocked in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "fd00::1",
+        ] {
+            assert!(private.blocks(ip(blocked)), "{blocked}");
+        }
+        for open in ["172.32.0.1", "127.0.0.1", "8.8.8.8", "2001:4860::1"] {
+            assert!(!private.blocks(ip(open)), "{open}");
+        }
+
+        let link_local = NetworkPolicy {
+            link_local: true,
+            ..NetworkPolicy::default()
+        };
+        for blocked in [
+            "169.254.169.254",
+            "224.0.0.251",
+            "fe80::1",
+            "ff02::fb",
+            "ff12::1",
+        ] {
+            assert!(link_local.blocks(ip(blocked)), "{blocked}");
+        }
+        for open in ["224.0.1.1", "ff05::1", "10.0.0.1"] {
+            assert!(!link_local.blocks(ip(open)), "{open}");
+        }
+        assert!(!NetworkPolicy::default().is_active());
+        assert!(!NetworkPolicy::default().blocks(ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn embedded_ipv4_is_checked_as_ipv4() {
+        let policy = NetworkPolicy {
+            loopback: true,
+            private: true,
+            link_local: true,
+            networks: vec!["203.0.113.0/24".parse().unwrap()],
+        };
+        let cases = [
+            ("::ffff:192.168.0.1", true),
+            ("64:ff9b::7f00:1", true),
+            ("64:ff9b::169.254.169.254", true),
+            ("2002:7f00:1::", true),
+            ("2002:a9fe:a9fe::1", true),
+            ("2001:0:4136:e378:8000:63bf:80ff:fefe", true), // client ~= 127.0.0.1
+            ("2001:0:4136:e378:0:0:5601:5601", true),       // client ~= 169.254.169.254
+            ("::ffff:203.0.113.7", true),
+            ("2002:0808:0808::", false),
+            ("64:ff9b::808:808", false),
+            ("2001:4860:4860::8888", false),
+        ];
+        for (addr, blocked) in cases {
+            assert_eq!(policy.blocks(ip(addr)), blocked, "{addr}");
+        }
+    }
+}
