@@ -196,7 +196,11 @@ mod tests {
             (Error::UnsupportedFormat, 406, "unsupported format"),
             (Error::Timeout, 408, "timeout"),
             (Error::Expired, 410, "expired"),
-            (Error::MaxResolutionExceeded, 422, "maximum resolution exceeded"),
+            (
+                Error::MaxResolutionExceeded,
+                422,
+                "maximum resolution exceeded",
+            ),
             (Error::TooManyRequests, 429, "too many requests"),
         ];
         for (err, status, message) in cases {

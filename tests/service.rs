@@ -13,14 +13,26 @@ fn fixture_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write_image(dir.path(), "photo.jpg", 640, 480, image::ImageFormat::Jpeg);
     write_image(dir.path(), "tall.png", 200, 400, image::ImageFormat::Png);
-    write_image(dir.path(), "sub/dir/pic.webp", 120, 80, image::ImageFormat::WebP);
+    write_image(
+        dir.path(),
+        "sub/dir/pic.webp",
+        120,
+        80,
+        image::ImageFormat::WebP,
+    );
     write_image(dir.path(), "anim.gif", 64, 48, image::ImageFormat::Gif);
     std::fs::write(dir.path().join("notes.txt"), "this is not an image").unwrap();
-    std::fs::write(dir.path().join("truncated.jpg"), [0xff, 0xd8, 0xff, 0xe0, 0, 16]).unwrap();
+    std::fs::write(
+        dir.path().join("truncated.jpg"),
+        [0xff, 0xd8, 0xff, 0xe0, 0, 16],
+    )
+    .unwrap();
     dir
 }
 
-fn unsafe_service(dir: &std::path::Path) -> impl Clone
+fn unsafe_service(
+    dir: &std::path::Path,
+) -> impl Clone
 + tower::Service<
     Request<()>,
     Response = http::Response<imagor_tower::body::Body>,
@@ -32,7 +44,9 @@ fn unsafe_service(dir: &std::path::Path) -> impl Clone
         .loader(FileLoader::new(dir).unwrap())
 }
 
-async fn json_error(res: http::Response<imagor_tower::body::Body>) -> (StatusCode, serde_json::Value) {
+async fn json_error(
+    res: http::Response<imagor_tower::body::Body>,
+) -> (StatusCode, serde_json::Value) {
     let status = res.status();
     assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
     let (_, bytes) = body_bytes(res).await;
@@ -44,10 +58,30 @@ async fn resizes_to_the_requested_size_and_keeps_the_format() {
     let dir = fixture_dir();
     let svc = unsafe_service(dir.path());
     let cases = [
-        ("/unsafe/300x200/photo.jpg", image::ImageFormat::Jpeg, 300, 200),
-        ("/unsafe/300x0/photo.jpg", image::ImageFormat::Jpeg, 300, 225),
-        ("/unsafe/fit-in/100x100/tall.png", image::ImageFormat::Png, 50, 100),
-        ("/unsafe/-50x-50/sub/dir/pic.webp", image::ImageFormat::WebP, 50, 50),
+        (
+            "/unsafe/300x200/photo.jpg",
+            image::ImageFormat::Jpeg,
+            300,
+            200,
+        ),
+        (
+            "/unsafe/300x0/photo.jpg",
+            image::ImageFormat::Jpeg,
+            300,
+            225,
+        ),
+        (
+            "/unsafe/fit-in/100x100/tall.png",
+            image::ImageFormat::Png,
+            50,
+            100,
+        ),
+        (
+            "/unsafe/-50x-50/sub/dir/pic.webp",
+            image::ImageFormat::WebP,
+            50,
+            50,
+        ),
         ("/unsafe/32x24/anim.gif", image::ImageFormat::Gif, 32, 24),
         (
             "/unsafe/fit-in/100x100/filters:format(webp):quality(70)/photo.jpg",
@@ -55,12 +89,20 @@ async fn resizes_to_the_requested_size_and_keeps_the_format() {
             100,
             75,
         ),
-        ("/unsafe/10x10:110x60/photo.jpg", image::ImageFormat::Jpeg, 100, 50),
+        (
+            "/unsafe/10x10:110x60/photo.jpg",
+            image::ImageFormat::Jpeg,
+            100,
+            50,
+        ),
     ];
     for (uri, format, w, h) in cases {
         let res = svc.clone().oneshot(get(uri)).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{uri}");
-        let content_type = res.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let content_type = res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(res.headers().contains_key(header::CACHE_CONTROL), "{uri}");
         let (_, bytes) = body_bytes(res).await;
         let (got_format, got_w, got_h) = decode(&bytes);
@@ -76,7 +118,11 @@ async fn head_sends_headers_without_body() {
     let req = Request::head("/unsafe/50x50/photo.jpg").body(()).unwrap();
     let res = svc.oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let length: usize = res.headers()[header::CONTENT_LENGTH].to_str().unwrap().parse().unwrap();
+    let length: usize = res.headers()[header::CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(length > 0);
     let (_, bytes) = body_bytes(res).await;
     assert!(bytes.is_empty());
@@ -98,13 +144,25 @@ async fn signatures_are_enforced_when_a_secret_is_set() {
     let tampered = signed.replace("120x120", "121x120");
     let (status, body) = json_error(svc.clone().oneshot(get(&tampered)).await.unwrap()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body, serde_json::json!({"message": "url signature mismatch", "status": 403}));
+    assert_eq!(
+        body,
+        serde_json::json!({"message": "url signature mismatch", "status": 403})
+    );
 
-    let (status, _) = json_error(svc.clone().oneshot(get(&format!("/unsafe/{path}"))).await.unwrap()).await;
+    let (status, _) = json_error(
+        svc.clone()
+            .oneshot(get(&format!("/unsafe/{path}")))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Escaped retry: the signature covers the decoded path, the client sent it encoded.
-    let encoded = signed.replace(':', "%3A").replace('(', "%28").replace(')', "%29");
+    let encoded = signed
+        .replace(':', "%3A")
+        .replace('(', "%28")
+        .replace(')', "%29");
     assert_ne!(encoded, signed);
     let res = svc.oneshot(get(&encoded)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -136,7 +194,11 @@ async fn bad_requests_get_imagor_statuses_and_json() {
         ("/unsafe/100x100/..%2F..%2Fetc%2Fpasswd", 0, ""),
         ("/unsafe/100x100/.hidden", 0, ""),
         ("/unsafe/filters:expire(1000)/photo.jpg", 410, "expired"),
-        ("/unsafe/100x100/filters:unknown_filter(1,2):quality(50)/nope.jpg", 404, "not found"),
+        (
+            "/unsafe/100x100/filters:unknown_filter(1,2):quality(50)/nope.jpg",
+            404,
+            "not found",
+        ),
         ("/unsafe/100x100/filters:((((/photo.jpg", 404, "not found"),
     ];
     for (uri, status, message) in cases {
@@ -147,7 +209,11 @@ async fn bad_requests_get_imagor_statuses_and_json() {
         } else {
             assert_eq!(got.as_u16(), status, "{uri}: {body}");
         }
-        assert_eq!(body["status"].as_u64(), Some(u64::from(got.as_u16())), "{uri}");
+        assert_eq!(
+            body["status"].as_u64(),
+            Some(u64::from(got.as_u16())),
+            "{uri}"
+        );
         if !message.is_empty() {
             assert_eq!(body["message"], message, "{uri}");
         }
@@ -159,7 +225,9 @@ async fn unknown_filters_are_ignored() {
     let dir = fixture_dir();
     let svc = unsafe_service(dir.path());
     let res = svc
-        .oneshot(get("/unsafe/40x30/filters:no_such_filter(1):quality(50)/photo.jpg"))
+        .oneshot(get(
+            "/unsafe/40x30/filters:no_such_filter(1):quality(50)/photo.jpg",
+        ))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -186,11 +254,18 @@ async fn methods_routes_and_endpoints() {
 
     let res = svc.clone().oneshot(get("/")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 
     let res = svc
         .clone()
-        .oneshot(get("/params/unsafe/fit-in/500x400/0x20/filters:fill(white):grayscale()/img.png"))
+        .oneshot(get(
+            "/params/unsafe/fit-in/500x400/0x20/filters:fill(white):grayscale()/img.png",
+        ))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -207,7 +282,11 @@ async fn disabled_error_body_and_params_endpoint() {
         .disable_error_body(true)
         .disable_params_endpoint(true)
         .loader(FileLoader::new(dir.path()).unwrap());
-    let res = svc.clone().oneshot(get("/unsafe/1x1/missing.jpg")).await.unwrap();
+    let res = svc
+        .clone()
+        .oneshot(get("/unsafe/1x1/missing.jpg"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(body_bytes(res).await.1.is_empty());
     let res = svc.oneshot(get("/params/unsafe/1x1/a.jpg")).await.unwrap();
@@ -221,7 +300,9 @@ async fn utility_filters_shape_the_headers() {
     let svc = unsafe_service(dir.path());
     let res = svc
         .clone()
-        .oneshot(get("/unsafe/20x20/filters:max_age(60):attachment(pic.jpg)/photo.jpg"))
+        .oneshot(get(
+            "/unsafe/20x20/filters:max_age(60):attachment(pic.jpg)/photo.jpg",
+        ))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -240,16 +321,24 @@ async fn utility_filters_shape_the_headers() {
         .as_millis();
     let res = svc
         .clone()
-        .oneshot(get(&format!("/unsafe/20x20/filters:expire({future_ms})/photo.jpg")))
+        .oneshot(get(&format!(
+            "/unsafe/20x20/filters:expire({future_ms})/photo.jpg"
+        )))
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let cc = res.headers()[header::CACHE_CONTROL].to_str().unwrap();
     assert!(cc.starts_with("private, max-age=10"), "{cc}");
 
-    let res = svc.oneshot(get("/unsafe/filters:raw()/notes.txt")).await.unwrap();
+    let res = svc
+        .oneshot(get("/unsafe/filters:raw()/notes.txt"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()[header::CONTENT_SECURITY_POLICY], "script-src 'none'");
+    assert_eq!(
+        res.headers()[header::CONTENT_SECURITY_POLICY],
+        "script-src 'none'"
+    );
     assert_eq!(&body_bytes(res).await.1[..], b"this is not an image");
 }
 
@@ -284,12 +373,17 @@ async fn unreachable_http_source_answers_404_json_quickly() {
         .loader(HttpLoader::new());
     let started = std::time::Instant::now();
     let res = svc
-        .oneshot(get(&format!("/unsafe/10x10/http:%2F%2F127.0.0.1:{port}%2Fa.jpg")))
+        .oneshot(get(&format!(
+            "/unsafe/10x10/http:%2F%2F127.0.0.1:{port}%2Fa.jpg"
+        )))
         .await
         .unwrap();
     let (status, body) = json_error(res).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["message"].as_str().unwrap().starts_with("dial tcp"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("dial tcp"),
+        "{body}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
@@ -313,7 +407,10 @@ async fn full_queue_answers_429() {
     });
     let statuses = futures::future::join_all(requests).await;
     assert!(statuses.contains(&StatusCode::OK), "{statuses:?}");
-    assert!(statuses.contains(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
     assert!(
         statuses
             .iter()

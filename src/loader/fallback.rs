@@ -74,7 +74,10 @@ mod tests {
     use super::*;
     use crate::loader::service_fn_loader;
 
-    fn fixed(result: fn() -> Result<Blob, Error>) -> impl Clone + Service<
+    fn fixed(
+        result: fn() -> Result<Blob, Error>,
+    ) -> impl Clone
+    + Service<
         SourceRequest,
         Response = Blob,
         Error = Error,
@@ -99,7 +102,10 @@ mod tests {
 
     #[tokio::test]
     async fn errors_fall_through_and_specific_error_beats_not_found() {
-        let stack = Fallback::new(fixed(|| Err(Error::Invalid)), fixed(|| Err(Error::NotFound)));
+        let stack = Fallback::new(
+            fixed(|| Err(Error::Invalid)),
+            fixed(|| Err(Error::NotFound)),
+        );
         let err = stack.oneshot(SourceRequest::new("k")).await.unwrap_err();
         assert!(matches!(err, Error::Invalid));
 

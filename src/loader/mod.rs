@@ -37,8 +37,8 @@ pub use file::FileLoader;
 pub use http::HttpLoader;
 
 use crate::{Blob, Error};
-use futures::future::BoxFuture;
 use ::http::HeaderMap;
+use futures::future::BoxFuture;
 use std::future::Future;
 use std::task::{Context, Poll};
 use tower::Service;
@@ -111,4 +111,3 @@ where
 {
     tower::service_fn(f)
 }
-

@@ -10,11 +10,7 @@ use std::path::Path;
 /// Writes a `w`×`h` image of `format` filled with a gradient, so crops and flips are visible.
 pub fn write_image(dir: &Path, name: &str, w: u32, h: u32, format: image::ImageFormat) {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            (x * 255 / w.max(1)) as u8,
-            (y * 255 / h.max(1)) as u8,
-            128,
-        ])
+        image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
     });
     let path = dir.join(name);
     if let Some(parent) = path.parent() {
