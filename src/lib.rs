@@ -4,6 +4,7 @@
 
 pub mod blob;
 pub mod body;
+pub mod config;
 pub mod error;
 pub mod key;
 pub mod loader;
