@@ -15,16 +15,18 @@
 //! ```
 
 use bytes::Bytes;
+use http::HeaderMap;
 use std::time::SystemTime;
 
 /// Bytes plus their declared content type and storage metadata.
 ///
 /// Cloning is cheap: the bytes are reference counted.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Blob {
     bytes: Bytes,
     content_type: Option<String>,
     stat: Option<Stat>,
+    headers: HeaderMap,
 }
 
 impl Blob {
@@ -34,6 +36,7 @@ impl Blob {
             bytes: bytes.into(),
             content_type: None,
             stat: None,
+            headers: HeaderMap::new(),
         }
     }
 
@@ -49,6 +52,19 @@ impl Blob {
     pub fn with_stat(mut self, stat: Stat) -> Self {
         self.stat = Some(stat);
         self
+    }
+
+    /// Sets headers to copy onto the final response, overriding the service's own (imagor's
+    /// `HTTP_LOADER_OVERRIDE_RESPONSE_HEADERS`).
+    #[must_use]
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Headers to copy onto the final response.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     /// The bytes.

@@ -863,7 +863,7 @@ fn unsupported_options_that_were_set_are_reported() {
 
 #[test]
 fn nothing_set_means_nothing_unsupported() {
-    let config = env_ok(&[("IMAGOR_SECRET", "x"), ("S3_LOADER_BUCKET", "b")]);
+    let config = env_ok(&[("IMAGOR_SECRET", "x"), ("FILE_LOADER_BASE_DIR", "/tmp")]);
     assert!(config.unsupported().is_empty());
 }
 

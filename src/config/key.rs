@@ -174,7 +174,7 @@ config_keys! {
             "log one line per request";
         Debug = "debug", "DEBUG", Bool, "false", true,
             "verbose logging";
-        LogEcs = "log-ecs", "LOG_ECS", Bool, "false", true,
+        LogEcs = "log-ecs", "LOG_ECS", Bool, "false", false,
             "write logs as JSON in Elastic Common Schema layout";
         Version = "version", "VERSION", Bool, "false", true,
             "print the version and exit";
@@ -184,11 +184,11 @@ config_keys! {
             "dotenv-style file of NAME=value settings; a missing file is fine";
         SentryDsn = "sentry-dsn", "SENTRY_DSN", Text, "", false,
             "report errors to Sentry";
-        PrometheusBind = "prometheus-bind", "PROMETHEUS_BIND", Text, "", true,
+        PrometheusBind = "prometheus-bind", "PROMETHEUS_BIND", Text, "", false,
             "address of a separate metrics listener, e.g. :5000 (empty: metrics off)";
-        PrometheusPath = "prometheus-path", "PROMETHEUS_PATH", Text, "/", true,
+        PrometheusPath = "prometheus-path", "PROMETHEUS_PATH", Text, "/", false,
             "path that serves the metrics";
-        PrometheusNamespace = "prometheus-namespace", "PROMETHEUS_NAMESPACE", Text, "imagor", true,
+        PrometheusNamespace = "prometheus-namespace", "PROMETHEUS_NAMESPACE", Text, "imagor", false,
             "metric name prefix";
     }
     Imagor {
@@ -198,7 +198,7 @@ config_keys! {
             "accept /unsafe/ URLs without a signature";
         ImagorAutoWebp = "imagor-auto-webp", "IMAGOR_AUTO_WEBP", Bool, "false", true,
             "serve WebP when the Accept header allows it and the URL has no format()";
-        ImagorAutoAvif = "imagor-auto-avif", "IMAGOR_AUTO_AVIF", Bool, "false", true,
+        ImagorAutoAvif = "imagor-auto-avif", "IMAGOR_AUTO_AVIF", Bool, "false", false,
             "serve AVIF when the Accept header allows it and the URL has no format()";
         ImagorAutoJpeg = "imagor-auto-jpeg", "IMAGOR_AUTO_JPEG", Bool, "false", true,
             "serve JPEG when the Accept header allows it and the URL has no format()";
@@ -206,7 +206,7 @@ config_keys! {
             true, "deadline for the whole request (0 keeps 30s)";
         ImagorLoadTimeout = "imagor-load-timeout", "IMAGOR_LOAD_TIMEOUT", Duration, "0", true,
             "deadline for each load from storages and loaders (0 means 20s)";
-        ImagorSaveTimeout = "imagor-save-timeout", "IMAGOR_SAVE_TIMEOUT", Duration, "0", true,
+        ImagorSaveTimeout = "imagor-save-timeout", "IMAGOR_SAVE_TIMEOUT", Duration, "0", false,
             "deadline for each save to storages and result storages (0 means 20s)";
         ImagorProcessTimeout = "imagor-process-timeout", "IMAGOR_PROCESS_TIMEOUT", Duration, "0",
             true, "deadline for processing (0 means 20s)";
@@ -225,22 +225,22 @@ config_keys! {
         ImagorCacheHeaderNoCache = "imagor-cache-header-no-cache", "IMAGOR_CACHE_HEADER_NO_CACHE",
             Bool, "false", true, "send non-cacheable headers on every success";
         ImagorModifiedTimeCheck = "imagor-modified-time-check", "IMAGOR_MODIFIED_TIME_CHECK", Bool,
-            "false", true, "serve a stored result only if it is not older than its source";
+            "false", false, "serve a stored result only if it is not older than its source";
         ImagorDisableErrorBody = "imagor-disable-error-body", "IMAGOR_DISABLE_ERROR_BODY", Bool,
             "false", true, "error responses carry no JSON body";
         ImagorDisableParamsEndpoint = "imagor-disable-params-endpoint",
             "IMAGOR_DISABLE_PARAMS_ENDPOINT", Bool, "false", true,
             "the /params endpoint answers 200 with an empty body";
         ImagorResponseRawOnError = "imagor-response-raw-on-error", "IMAGOR_RESPONSE_RAW_ON_ERROR",
-            Bool, "false", true, "send the source bytes when processing fails";
+            Bool, "false", false, "send the source bytes when processing fails";
         ImagorSignerType = "imagor-signer-type", "IMAGOR_SIGNER_TYPE", Text, "sha1", true,
             "signature hash: sha1, sha256 or sha512";
         ImagorSignerTruncate = "imagor-signer-truncate", "IMAGOR_SIGNER_TRUNCATE", Int, "0", true,
             "keep only the first N signature characters (0: full; 1 to 16 are rejected)";
         ImagorStoragePathStyle = "imagor-storage-path-style", "IMAGOR_STORAGE_PATH_STYLE", Text,
-            "original", true, "source storage key style: original or digest";
+            "original", false, "source storage key style: original or digest";
         ImagorResultStoragePathStyle = "imagor-result-storage-path-style",
-            "IMAGOR_RESULT_STORAGE_PATH_STYLE", Text, "original", true,
+            "IMAGOR_RESULT_STORAGE_PATH_STYLE", Text, "original", false,
             "result storage key style: original, digest, suffix or size";
     }
     HttpLoader {
@@ -297,31 +297,31 @@ config_keys! {
             "root directory of the file loader; enables it";
         FileLoaderPathPrefix = "file-loader-path-prefix", "FILE_LOADER_PATH_PREFIX", Text, "", true,
             "only keys with this prefix are served by the file loader";
-        FileStorageBaseDir = "file-storage-base-dir", "FILE_STORAGE_BASE_DIR", Text, "", true,
+        FileStorageBaseDir = "file-storage-base-dir", "FILE_STORAGE_BASE_DIR", Text, "", false,
             "root directory of file source storage; enables it";
         FileStoragePathPrefix = "file-storage-path-prefix", "FILE_STORAGE_PATH_PREFIX", Text, "",
-            true, "key prefix filter of file storage";
+            false, "key prefix filter of file storage";
         FileStorageMkdirPermission = "file-storage-mkdir-permission",
-            "FILE_STORAGE_MKDIR_PERMISSION", Permission, "0755", true,
+            "FILE_STORAGE_MKDIR_PERMISSION", Permission, "0755", false,
             "mode of directories created by file storage";
         FileStorageWritePermission = "file-storage-write-permission",
-            "FILE_STORAGE_WRITE_PERMISSION", Permission, "0666", true,
+            "FILE_STORAGE_WRITE_PERMISSION", Permission, "0666", false,
             "mode of files written by file storage";
         FileStorageExpiration = "file-storage-expiration", "FILE_STORAGE_EXPIRATION", Duration, "0",
-            true, "stored files older than this count as expired (0: never)";
+            false, "stored files older than this count as expired (0: never)";
         FileResultStorageBaseDir = "file-result-storage-base-dir", "FILE_RESULT_STORAGE_BASE_DIR",
-            Text, "", true, "root directory of file result storage; enables it";
+            Text, "", false, "root directory of file result storage; enables it";
         FileResultStoragePathPrefix = "file-result-storage-path-prefix",
-            "FILE_RESULT_STORAGE_PATH_PREFIX", Text, "", true,
+            "FILE_RESULT_STORAGE_PATH_PREFIX", Text, "", false,
             "key prefix filter of file result storage";
         FileResultStorageMkdirPermission = "file-result-storage-mkdir-permission",
-            "FILE_RESULT_STORAGE_MKDIR_PERMISSION", Permission, "0755", true,
+            "FILE_RESULT_STORAGE_MKDIR_PERMISSION", Permission, "0755", false,
             "mode of directories created by file result storage";
         FileResultStorageWritePermission = "file-result-storage-write-permission",
-            "FILE_RESULT_STORAGE_WRITE_PERMISSION", Permission, "0666", true,
+            "FILE_RESULT_STORAGE_WRITE_PERMISSION", Permission, "0666", false,
             "mode of files written by file result storage";
         FileResultStorageExpiration = "file-result-storage-expiration",
-            "FILE_RESULT_STORAGE_EXPIRATION", Duration, "0", true,
+            "FILE_RESULT_STORAGE_EXPIRATION", Duration, "0", false,
             "stored results older than this count as expired (0: never)";
     }
     Upload {
@@ -337,89 +337,89 @@ config_keys! {
             "enable POST uploads (also needs -imagor-unsafe)";
     }
     S3 {
-        AwsRegion = "aws-region", "AWS_REGION", Text, "", true,
+        AwsRegion = "aws-region", "AWS_REGION", Text, "", false,
             "region of all S3 clients";
-        AwsAccessKeyId = "aws-access-key-id", "AWS_ACCESS_KEY_ID", Text, "", true,
+        AwsAccessKeyId = "aws-access-key-id", "AWS_ACCESS_KEY_ID", Text, "", false,
             "static access key id of all S3 clients (with the secret key)";
-        AwsSecretAccessKey = "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", Text, "", true,
+        AwsSecretAccessKey = "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", Text, "", false,
             "static secret key of all S3 clients";
-        AwsSessionToken = "aws-session-token", "AWS_SESSION_TOKEN", Text, "", true,
+        AwsSessionToken = "aws-session-token", "AWS_SESSION_TOKEN", Text, "", false,
             "session token for the static keys";
-        S3Endpoint = "s3-endpoint", "S3_ENDPOINT", Text, "", true,
+        S3Endpoint = "s3-endpoint", "S3_ENDPOINT", Text, "", false,
             "custom S3 endpoint URL of all S3 clients";
-        AwsLoaderRegion = "aws-loader-region", "AWS_LOADER_REGION", Text, "", true,
+        AwsLoaderRegion = "aws-loader-region", "AWS_LOADER_REGION", Text, "", false,
             "loader region (loader overrides apply when region, key id and secret are all set)";
         AwsLoaderAccessKeyId = "aws-loader-access-key-id", "AWS_LOADER_ACCESS_KEY_ID", Text, "",
-            true, "loader access key id";
+            false, "loader access key id";
         AwsLoaderSecretAccessKey = "aws-loader-secret-access-key", "AWS_LOADER_SECRET_ACCESS_KEY",
-            Text, "", true, "loader secret key";
+            Text, "", false, "loader secret key";
         AwsLoaderSessionToken = "aws-loader-session-token", "AWS_LOADER_SESSION_TOKEN", Text, "",
-            true, "loader session token";
-        S3LoaderEndpoint = "s3-loader-endpoint", "S3_LOADER_ENDPOINT", Text, "", true,
+            false, "loader session token";
+        S3LoaderEndpoint = "s3-loader-endpoint", "S3_LOADER_ENDPOINT", Text, "", false,
             "loader endpoint (else -s3-endpoint)";
-        AwsStorageRegion = "aws-storage-region", "AWS_STORAGE_REGION", Text, "", true,
+        AwsStorageRegion = "aws-storage-region", "AWS_STORAGE_REGION", Text, "", false,
             "storage region (storage overrides apply when region, key id and secret are all set)";
         AwsStorageAccessKeyId = "aws-storage-access-key-id", "AWS_STORAGE_ACCESS_KEY_ID", Text, "",
-            true, "storage access key id";
+            false, "storage access key id";
         AwsStorageSecretAccessKey = "aws-storage-secret-access-key",
-            "AWS_STORAGE_SECRET_ACCESS_KEY", Text, "", true, "storage secret key";
+            "AWS_STORAGE_SECRET_ACCESS_KEY", Text, "", false, "storage secret key";
         AwsStorageSessionToken = "aws-storage-session-token", "AWS_STORAGE_SESSION_TOKEN", Text, "",
-            true, "storage session token";
-        S3StorageEndpoint = "s3-storage-endpoint", "S3_STORAGE_ENDPOINT", Text, "", true,
+            false, "storage session token";
+        S3StorageEndpoint = "s3-storage-endpoint", "S3_STORAGE_ENDPOINT", Text, "", false,
             "storage endpoint (else -s3-endpoint)";
         AwsResultStorageRegion = "aws-result-storage-region", "AWS_RESULT_STORAGE_REGION", Text, "",
-            true,
+            false,
             "result storage region (overrides apply when region, key id and secret are all set)";
         AwsResultStorageAccessKeyId = "aws-result-storage-access-key-id",
-            "AWS_RESULT_STORAGE_ACCESS_KEY_ID", Text, "", true, "result storage access key id";
+            "AWS_RESULT_STORAGE_ACCESS_KEY_ID", Text, "", false, "result storage access key id";
         AwsResultStorageSecretAccessKey = "aws-result-storage-secret-access-key",
-            "AWS_RESULT_STORAGE_SECRET_ACCESS_KEY", Text, "", true, "result storage secret key";
+            "AWS_RESULT_STORAGE_SECRET_ACCESS_KEY", Text, "", false, "result storage secret key";
         AwsResultStorageSessionToken = "aws-result-storage-session-token",
-            "AWS_RESULT_STORAGE_SESSION_TOKEN", Text, "", true, "result storage session token";
+            "AWS_RESULT_STORAGE_SESSION_TOKEN", Text, "", false, "result storage session token";
         S3ResultStorageEndpoint = "s3-result-storage-endpoint", "S3_RESULT_STORAGE_ENDPOINT", Text,
-            "", true, "result storage endpoint (else -s3-endpoint)";
-        S3ForcePathStyle = "s3-force-path-style", "S3_FORCE_PATH_STYLE", Bool, "false", true,
+            "", false, "result storage endpoint (else -s3-endpoint)";
+        S3ForcePathStyle = "s3-force-path-style", "S3_FORCE_PATH_STYLE", Bool, "false", false,
             "address objects as endpoint/bucket/key";
-        S3SafeChars = "s3-safe-chars", "S3_SAFE_CHARS", Text, "", true,
+        S3SafeChars = "s3-safe-chars", "S3_SAFE_CHARS", Text, "", false,
             "extra characters left unescaped in S3 keys (--: no escaping)";
-        S3LoaderBucket = "s3-loader-bucket", "S3_LOADER_BUCKET", Text, "", true,
+        S3LoaderBucket = "s3-loader-bucket", "S3_LOADER_BUCKET", Text, "", false,
             "bucket of the S3 loader; enables it (name/dir adds a base dir, * takes it from the key)";
-        S3LoaderBaseDir = "s3-loader-base-dir", "S3_LOADER_BASE_DIR", Text, "", true,
+        S3LoaderBaseDir = "s3-loader-base-dir", "S3_LOADER_BASE_DIR", Text, "", false,
             "key prefix inside the loader bucket";
-        S3LoaderPathPrefix = "s3-loader-path-prefix", "S3_LOADER_PATH_PREFIX", Text, "", true,
+        S3LoaderPathPrefix = "s3-loader-path-prefix", "S3_LOADER_PATH_PREFIX", Text, "", false,
             "only keys with this prefix are served by the S3 loader";
         S3LoaderBucketRouterConfig = "s3-loader-bucket-router-config",
-            "S3_LOADER_BUCKET_ROUTER_CONFIG", Text, "", true,
+            "S3_LOADER_BUCKET_ROUTER_CONFIG", Text, "", false,
             "YAML bucket router file; replaces the single-bucket loader";
-        S3StorageBucket = "s3-storage-bucket", "S3_STORAGE_BUCKET", Text, "", true,
+        S3StorageBucket = "s3-storage-bucket", "S3_STORAGE_BUCKET", Text, "", false,
             "bucket of S3 source storage; enables it";
-        S3StorageBaseDir = "s3-storage-base-dir", "S3_STORAGE_BASE_DIR", Text, "", true,
+        S3StorageBaseDir = "s3-storage-base-dir", "S3_STORAGE_BASE_DIR", Text, "", false,
             "key prefix of S3 source storage";
-        S3StoragePathPrefix = "s3-storage-path-prefix", "S3_STORAGE_PATH_PREFIX", Text, "", true,
+        S3StoragePathPrefix = "s3-storage-path-prefix", "S3_STORAGE_PATH_PREFIX", Text, "", false,
             "key prefix filter of S3 source storage";
-        S3StorageAcl = "s3-storage-acl", "S3_STORAGE_ACL", Text, "", true,
+        S3StorageAcl = "s3-storage-acl", "S3_STORAGE_ACL", Text, "", false,
             "canned ACL for source storage writes";
-        S3StorageTagging = "s3-storage-tagging", "S3_STORAGE_TAGGING", Text, "", true,
+        S3StorageTagging = "s3-storage-tagging", "S3_STORAGE_TAGGING", Text, "", false,
             "object tags for source storage writes (a=b&c=d)";
-        S3StorageExpiration = "s3-storage-expiration", "S3_STORAGE_EXPIRATION", Duration, "0", true,
+        S3StorageExpiration = "s3-storage-expiration", "S3_STORAGE_EXPIRATION", Duration, "0", false,
             "stored objects older than this count as expired (0: never)";
         S3ResultStorageBucket = "s3-result-storage-bucket", "S3_RESULT_STORAGE_BUCKET", Text, "",
-            true, "bucket of S3 result storage; enables it";
+            false, "bucket of S3 result storage; enables it";
         S3ResultStorageBaseDir = "s3-result-storage-base-dir", "S3_RESULT_STORAGE_BASE_DIR", Text,
-            "", true, "key prefix of S3 result storage";
+            "", false, "key prefix of S3 result storage";
         S3ResultStoragePathPrefix = "s3-result-storage-path-prefix",
-            "S3_RESULT_STORAGE_PATH_PREFIX", Text, "", true,
+            "S3_RESULT_STORAGE_PATH_PREFIX", Text, "", false,
             "key prefix filter of S3 result storage";
-        S3ResultStorageAcl = "s3-result-storage-acl", "S3_RESULT_STORAGE_ACL", Text, "", true,
+        S3ResultStorageAcl = "s3-result-storage-acl", "S3_RESULT_STORAGE_ACL", Text, "", false,
             "canned ACL for result writes";
         S3ResultStorageTagging = "s3-result-storage-tagging", "S3_RESULT_STORAGE_TAGGING", Text, "",
-            true, "object tags for result writes (a=b&c=d)";
+            false, "object tags for result writes (a=b&c=d)";
         S3ResultStorageExpiration = "s3-result-storage-expiration", "S3_RESULT_STORAGE_EXPIRATION",
-            Duration, "0", true, "stored results older than this count as expired (0: never)";
-        S3StorageClass = "s3-storage-class", "S3_STORAGE_CLASS", Text, "STANDARD", true,
+            Duration, "0", false, "stored results older than this count as expired (0: never)";
+        S3StorageClass = "s3-storage-class", "S3_STORAGE_CLASS", Text, "STANDARD", false,
             "storage class of writes, e.g. STANDARD_IA or INTELLIGENT_TIERING";
         S3HttpMaxIdleConnsPerHost = "s3-http-max-idle-conns-per-host",
-            "S3_HTTP_MAX_IDLE_CONNS_PER_HOST", Int, "100", true,
+            "S3_HTTP_MAX_IDLE_CONNS_PER_HOST", Int, "100", false,
             "keep-alive pool size per host of the S3 HTTP client";
     }
     GCloud {
@@ -455,13 +455,13 @@ config_keys! {
             "stored results older than this count as expired (0: never)";
     }
     Processing {
-        VipsDisableBlur = "vips-disable-blur", "VIPS_DISABLE_BLUR", Bool, "false", true,
+        VipsDisableBlur = "vips-disable-blur", "VIPS_DISABLE_BLUR", Bool, "false", false,
             "disable blur and sharpen (fill(blur) becomes black)";
         VipsMaxAnimationFrames = "vips-max-animation-frames", "VIPS_MAX_ANIMATION_FRAMES", Int, "-1",
-            true, "frames decoded from animations (-1: all; 1: no animation)";
-        VipsDisableFilters = "vips-disable-filters", "VIPS_DISABLE_FILTERS", List, "", true,
+            false, "frames decoded from animations (-1: all; 1: no animation)";
+        VipsDisableFilters = "vips-disable-filters", "VIPS_DISABLE_FILTERS", List, "", false,
             "filter names ignored in processing";
-        VipsMaxFilterOps = "vips-max-filter-ops", "VIPS_MAX_FILTER_OPS", Int, "-1", true,
+        VipsMaxFilterOps = "vips-max-filter-ops", "VIPS_MAX_FILTER_OPS", Int, "-1", false,
             "the pipeline stops at this filter index (-1 or 0: unlimited)";
         VipsConcurrency = "vips-concurrency", "VIPS_CONCURRENCY", Int, "1", false,
             "libvips worker threads per operation";
@@ -477,9 +477,9 @@ config_keys! {
             "largest frame height (0 means 9999)";
         VipsMaxResolution = "vips-max-resolution", "VIPS_MAX_RESOLUTION", Int, "0", true,
             "largest width x total height (0 means 81000000)";
-        VipsMozjpeg = "vips-mozjpeg", "VIPS_MOZJPEG", Bool, "false", true,
+        VipsMozjpeg = "vips-mozjpeg", "VIPS_MOZJPEG", Bool, "false", false,
             "MozJPEG-style JPEG encoding";
-        VipsAvifSpeed = "vips-avif-speed", "VIPS_AVIF_SPEED", Int, "8", true,
+        VipsAvifSpeed = "vips-avif-speed", "VIPS_AVIF_SPEED", Int, "8", false,
             "AVIF encoder speed 0 (slowest) to 9 (fastest)";
         VipsVector = "vips-vector", "VIPS_VECTOR", Int, "0", false,
             "libvips SIMD disable bitmask";
@@ -487,7 +487,7 @@ config_keys! {
             false, "long side of the copy given to region detectors";
         VipsStripColorProfile = "vips-strip-color-profile", "VIPS_STRIP_COLOR_PROFILE", Bool,
             "false", false, "convert outputs to sRGB and drop the ICC profile";
-        VipsStripMetadata = "vips-strip-metadata", "VIPS_STRIP_METADATA", Bool, "false", true,
+        VipsStripMetadata = "vips-strip-metadata", "VIPS_STRIP_METADATA", Bool, "false", false,
             "drop all metadata from outputs";
         VipsUnlimited = "vips-unlimited", "VIPS_UNLIMITED", Bool, "false", true,
             "skip the width, height and resolution limits";
@@ -670,18 +670,19 @@ mod tests {
         assert!(
             ConfigKey::ALL
                 .iter()
-                .filter(|k| matches!(k.section(), Section::GCloud | Section::Upload))
+                .filter(|k| matches!(k.section(), Section::GCloud | Section::Upload | Section::S3))
                 .all(|k| !k.is_supported())
         );
         assert!(
             ConfigKey::ALL
                 .iter()
-                .filter(|k| matches!(
-                    k.section(),
-                    Section::Imagor | Section::HttpLoader | Section::File | Section::S3
-                ))
+                .filter(|k| matches!(k.section(), Section::HttpLoader))
                 .all(|k| k.is_supported())
         );
+        assert!(ConfigKey::ImagorSecret.is_supported());
+        assert!(ConfigKey::FileLoaderBaseDir.is_supported());
+        assert!(!ConfigKey::FileStorageBaseDir.is_supported());
+        assert!(!ConfigKey::ImagorSaveTimeout.is_supported());
         assert!(!ConfigKey::Gomaxprocs.is_supported());
         assert!(!ConfigKey::SentryDsn.is_supported());
         assert!(!ConfigKey::VipsCacheSize.is_supported());

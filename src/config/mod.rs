@@ -78,6 +78,7 @@ mod error;
 mod key;
 mod resolve;
 mod sections;
+mod stack;
 mod value;
 
 use std::collections::BTreeMap;
@@ -94,6 +95,7 @@ pub use sections::{
     ProcessingConfig, PrometheusConfig, ResultStoragePathStyle, S3Config, S3LoaderConfig, S3Role,
     S3StorageClass, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
 };
+pub use stack::{BoxSource, ConfiguredService};
 pub use value::Secret;
 
 use resolve::Values;

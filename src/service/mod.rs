@@ -454,6 +454,7 @@ where
 
         let ticket = self.admission.admit().await?;
         let options = settings.process.clone();
+        let upstream_headers = blob.headers().clone();
         let input = blob.into_bytes();
         let job_params = params.clone();
         let job = tokio::task::spawn_blocking(move || {
@@ -485,6 +486,7 @@ where
         if negotiated {
             headers.insert(header::VARY, HeaderValue::from_static("Accept"));
         }
+        override_headers(headers, &upstream_headers);
         Ok(res)
     }
 
@@ -518,6 +520,7 @@ where
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("script-src 'none'"),
         );
+        override_headers(headers, blob.headers());
         res
     }
 
@@ -554,6 +557,20 @@ where
             params.filters.push(Filter::new("format", "jpeg"));
         }
         true
+    }
+}
+
+/// Upstream headers named in `HTTP_LOADER_OVERRIDE_RESPONSE_HEADERS` win over ours, except the
+/// length, which must describe the body we send.
+fn override_headers(headers: &mut HeaderMap, upstream: &HeaderMap) {
+    for name in upstream.keys() {
+        if name == header::CONTENT_LENGTH {
+            continue;
+        }
+        headers.remove(name);
+        for value in upstream.get_all(name) {
+            headers.append(name.clone(), value.clone());
+        }
     }
 }
 

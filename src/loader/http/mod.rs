@@ -118,6 +118,7 @@ struct Inner {
     rules: UrlRules,
     forward: Forward,
     override_headers: HeaderMap,
+    response_headers: Vec<HeaderName>,
     user_agent: HeaderValue,
     accept: Option<HeaderValue>,
     accept_types: Vec<Glob>,
@@ -338,6 +339,7 @@ impl HttpLoader {
             .await
             .map_err(|err| send_error(&err, &image))?;
         check_status(response.status())?;
+        let response_headers = response.headers().clone();
         let content_type = header_str(response.headers(), &header::CONTENT_TYPE).map(str::to_owned);
         if !self.accepts(content_type.as_deref()) {
             return Err(Error::UnsupportedFormat);
@@ -377,6 +379,15 @@ impl HttpLoader {
         stat = stat.with_size(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
         let content_type = content_type.or_else(|| sniff_content_type(&bytes).map(str::to_owned));
         let mut blob = Blob::new(bytes).with_stat(stat);
+        if !inner.response_headers.is_empty() {
+            let mut copied = HeaderMap::new();
+            for name in &inner.response_headers {
+                for value in response_headers.get_all(name) {
+                    copied.append(name.clone(), value.clone());
+                }
+            }
+            blob = blob.with_headers(copied);
+        }
         if let Some(content_type) = content_type {
             blob = blob.with_content_type(content_type);
         }
@@ -587,6 +598,7 @@ pub struct HttpLoaderBuilder {
     forward_headers: Vec<String>,
     forward_client_headers: bool,
     override_headers: Vec<(String, String)>,
+    response_headers: Vec<String>,
     allowed_sources: Vec<String>,
     allowed_source_regexp: Option<String>,
     max_allowed_size: u64,
@@ -629,6 +641,7 @@ impl HttpLoaderBuilder {
             forward_headers: Vec::new(),
             forward_client_headers: false,
             override_headers: Vec::new(),
+            response_headers: Vec::new(),
             allowed_sources: Vec::new(),
             allowed_source_regexp: None,
             max_allowed_size: 0,
@@ -674,6 +687,18 @@ impl HttpLoaderBuilder {
     pub fn with_override_header(mut self, name: &str, value: &str) -> Self {
         self.override_headers
             .push((name.trim().to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Upstream response headers copied onto the final image response, overriding the
+    /// service's own values (`HTTP_LOADER_OVERRIDE_RESPONSE_HEADERS`, e.g. `Cache-Control`).
+    #[must_use]
+    pub fn with_override_response_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.response_headers = items(names);
         self
     }
 
@@ -847,6 +872,19 @@ impl HttpLoaderBuilder {
             override_headers.append(name, value);
         }
 
+        let response_headers = self
+            .response_headers
+            .iter()
+            .map(|name| {
+                HeaderName::from_bytes(name.as_bytes()).map_err(|err| {
+                    config_error(
+                        "HTTP_LOADER_OVERRIDE_RESPONSE_HEADERS",
+                        format!("`{name}`: {err}"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         let hosts = globs(&self.allowed_sources, "HTTP_LOADER_ALLOWED_SOURCES")?;
         let regexps = self
             .allowed_source_regexp
@@ -942,6 +980,7 @@ impl HttpLoaderBuilder {
                 },
                 forward,
                 override_headers,
+                response_headers,
                 user_agent,
                 accept,
                 accept_types,

@@ -1,7 +1,8 @@
 //! A small HTTP/1 and HTTP/2 server loop for any image stack, with graceful shutdown.
 //!
 //! The standalone server (`examples/standalone`) uses it; hosts with their own server (axum,
-//! hyper, warp) do not need it.
+//! hyper, warp) do not need it. [`FrontendLayer`] adds imagor's server-level options (path
+//! prefix, query-string redirect, CORS, access log).
 //!
 //! # Example
 //!
@@ -15,6 +16,10 @@
 //! # Ok(())
 //! # }
 //! ```
+
+mod frontend;
+
+pub use frontend::{Frontend, FrontendLayer};
 
 use crate::body::Body;
 use http::{Request, Response};

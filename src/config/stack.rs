@@ -1,0 +1,196 @@
+//! Assembling the service stack from a [`Config`]: what the standalone server runs, available
+//! to library users who configure through imagor's names.
+
+use super::{Config, ConfigKey, SignerType};
+use crate::key::SafeChars;
+use crate::loader::{FileLoader, HttpLoader, SourceRequest};
+use crate::path::{Signer, SignerAlgorithm};
+use crate::processing::{self, Limits};
+use crate::server::{Frontend, FrontendLayer};
+use crate::{Blob, Error, ImageService};
+use tower::Layer;
+use tower::util::BoxCloneSyncService;
+
+/// A type-erased source stack, as the configuration builds it.
+pub type BoxSource = BoxCloneSyncService<SourceRequest, Blob, Error>;
+
+/// The HTTP stack [`Config::service`] builds.
+pub type ConfiguredService = Frontend<ImageService<BoxSource>>;
+
+impl Config {
+    /// The URL signer from `IMAGOR_SECRET`, `IMAGOR_SIGNER_TYPE` and `IMAGOR_SIGNER_TRUNCATE`.
+    pub fn signer(&self) -> Signer {
+        let algorithm = match self.imagor.signer_type {
+            SignerType::Sha1 => SignerAlgorithm::Sha1,
+            SignerType::Sha256 => SignerAlgorithm::Sha256,
+            SignerType::Sha512 => SignerAlgorithm::Sha512,
+        };
+        Signer::new(self.imagor.secret.expose())
+            .algorithm(algorithm)
+            .truncate(self.imagor.signer_truncate.unwrap_or(0))
+    }
+
+    /// Processing limits and encoder settings (`VIPS_MAX_*`, `VIPS_UNLIMITED`).
+    pub fn process_options(&self) -> processing::Options {
+        let p = &self.processing;
+        let limits = if p.unlimited {
+            Limits::no_limits()
+        } else {
+            let mut limits = Limits::default();
+            limits.max_width = Some(p.max_width);
+            limits.max_height = Some(p.max_height);
+            limits.max_resolution = Some(p.max_resolution);
+            limits
+        };
+        processing::Options::default().limits(limits)
+    }
+
+    /// The file loader, when `FILE_LOADER_BASE_DIR` is set.
+    pub fn file_loader(&self) -> Result<Option<FileLoader>, Error> {
+        let Some(dir) = &self.file.loader.base_dir else {
+            return Ok(None);
+        };
+        let loader = FileLoader::new(dir)
+            .map_err(|err| {
+                Error::internal(format!(
+                    "FILE_LOADER_BASE_DIR {}: {}",
+                    dir.display(),
+                    err.message()
+                ))
+            })?
+            .path_prefix(&self.file.loader.path_prefix)
+            .safe_chars(SafeChars::new(&self.file.safe_chars));
+        Ok(Some(loader))
+    }
+
+    /// The HTTP loader, unless `HTTP_LOADER_DISABLE` is set.
+    pub fn http_loader(&self) -> Result<Option<HttpLoader>, Error> {
+        let h = &self.http_loader;
+        if h.disable {
+            return Ok(None);
+        }
+        let mut builder = HttpLoader::builder()
+            .with_forward_headers(h.forward_headers.iter().map(|n| n.as_str()))
+            .with_forward_client_headers(h.forward_client_headers)
+            .with_override_response_headers(h.override_response_headers.iter().map(|n| n.as_str()))
+            .with_allowed_sources(&h.allowed_sources)
+            .with_insecure_skip_verify_transport(h.insecure_skip_verify_transport)
+            .with_accept(&h.accept)
+            .with_proxy_urls(h.proxy_urls.iter().map(|s| s.expose()))
+            .with_proxy_allowed_sources(&h.proxy_allowed_sources)
+            .with_block_loopback_networks(h.block_loopback_networks)
+            .with_block_private_networks(h.block_private_networks)
+            .with_block_link_local_networks(h.block_link_local_networks)
+            .with_block_networks(h.block_networks.iter().map(ToString::to_string))
+            .with_timeout(self.imagor.load_timeout);
+        if let Some(re) = &h.allowed_source_regexp {
+            builder = builder.with_allowed_source_regexp(re.as_str());
+        }
+        if let Some(size) = h.max_allowed_size {
+            builder = builder.with_max_allowed_size(size);
+        }
+        if let Some(base) = &h.base_url {
+            builder = builder.with_base_url(base);
+        }
+        builder = builder.with_default_scheme(h.default_scheme.as_deref().unwrap_or("nil"));
+        builder.build().map(Some)
+    }
+
+    /// The source stack in imagor's order (file, then HTTP), or `None` when no loader is on.
+    pub fn source(&self) -> Result<Option<BoxSource>, Error> {
+        let mut loaders: Vec<BoxSource> = Vec::new();
+        if let Some(file) = self.file_loader()? {
+            loaders.push(BoxSource::new(file));
+        }
+        if let Some(http) = self.http_loader()? {
+            loaders.push(BoxSource::new(http));
+        }
+        Ok(loaders
+            .into_iter()
+            .reduce(|first, next| BoxSource::new(crate::loader::Fallback::new(first, next))))
+    }
+
+    /// The core image service with every `IMAGOR_*` setting applied and the configured loaders.
+    pub fn image_service(&self) -> Result<ImageService<BoxSource>, Error> {
+        let i = &self.imagor;
+        let service = ImageService::new()
+            .signer(self.signer())
+            .unsafe_urls(i.allow_unsafe)
+            .process_options(self.process_options())
+            .cache_header_ttl(i.cache_header_ttl)
+            .cache_header_swr(i.cache_header_swr)
+            .cache_header_no_cache(i.cache_header_no_cache)
+            .disable_error_body(i.disable_error_body)
+            .disable_params_endpoint(i.disable_params_endpoint)
+            .base_path_redirect(i.base_path_redirect.clone().unwrap_or_default())
+            .base_params(i.base_params.as_deref().unwrap_or(""))
+            .load_timeout(i.load_timeout)
+            .process_timeout(i.process_timeout)
+            .request_timeout(i.request_timeout)
+            .auto_webp(i.auto_webp)
+            .auto_avif(i.auto_avif)
+            .auto_jpeg(i.auto_jpeg)
+            .process_concurrency(i.process_concurrency.map_or(-1, |c| {
+                i64::try_from(c).unwrap_or(i64::MAX)
+            }))
+            .process_queue_size(i.process_queue_size);
+        let source = self.source()?;
+        Ok(service.map_source(|_| match source {
+            Some(source) => source,
+            None => BoxSource::new(crate::loader::NoSource),
+        }))
+    }
+
+    /// The server-level layer from `SERVER_PATH_PREFIX`, `SERVER_STRIP_QUERY_STRING`,
+    /// `SERVER_CORS` and `SERVER_ACCESS_LOG`.
+    pub fn frontend_layer(&self) -> FrontendLayer {
+        let s = &self.server;
+        FrontendLayer::new()
+            .path_prefix(s.path_prefix.as_deref().unwrap_or(""))
+            .strip_query_string(s.strip_query_string)
+            .cors(s.cors)
+            .access_log(s.access_log)
+    }
+
+    /// The whole HTTP stack: [`frontend_layer`](Self::frontend_layer) around
+    /// [`image_service`](Self::image_service).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use imagor_tower::config::Config;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let env = [
+    ///     ("FILE_LOADER_BASE_DIR".to_owned(), dir.path().display().to_string()),
+    ///     ("IMAGOR_SECRET".to_owned(), "mysecret".to_owned()),
+    /// ];
+    /// let config = Config::from_sources(Vec::<String>::new(), env, |_| {
+    ///     Err(std::io::ErrorKind::NotFound.into())
+    /// })
+    /// .unwrap();
+    /// let service = config.service().unwrap();
+    /// # let _ = service;
+    /// ```
+    pub fn service(&self) -> Result<ConfiguredService, Error> {
+        Ok(self.frontend_layer().layer(self.image_service()?))
+    }
+
+    /// Whether anything that chooses sources or signing was configured: a secret, unsafe mode,
+    /// a file loader, or any HTTP or S3 loader option. The standalone server uses its bundled
+    /// sample folder only when this is false.
+    pub fn has_source_or_signing_settings(&self) -> bool {
+        ConfigKey::ALL.iter().any(|key| {
+            self.is_set(*key)
+                && (matches!(
+                    key,
+                    ConfigKey::ImagorSecret
+                        | ConfigKey::ImagorUnsafe
+                        | ConfigKey::FileLoaderBaseDir
+                ) || key.env_var().starts_with("HTTP_LOADER_")
+                    || key.env_var().starts_with("S3_")
+                    || key.env_var().starts_with("AWS_")
+                    || key.env_var().starts_with("GCLOUD_"))
+        })
+    }
+}
