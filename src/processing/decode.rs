@@ -1,0 +1,179 @@
+//! Decoding a source under [`Limits`]: sniff the format, read the header, check the size,
+//! then decode and turn the image upright.
+//!
+//! * The format comes from the magic bytes ([`Format::sniff`]); anything unknown is
+//!   [`ProcessError::UnsupportedFormat`] before a decoder is even created.
+//! * Width and height come from the header and are checked against the limits (after
+//!   swapping them for EXIF orientations that turn the image a quarter) **before** the pixels
+//!   are decoded. The decoder itself runs with `image::Limits::max_alloc`.
+//! * GIF and WebP: the first frame only, for now.
+//! * Pixels stay in their channel layout (grey, grey + alpha, RGB, RGBA). Deeper samples
+//!   (16-bit PNG/TIFF, float) are reduced to 8 bits, since every encoder writes 8 bits.
+//! * The EXIF orientation tag (JPEG, PNG `eXIf`, WebP, TIFF) is applied, so the rest of the
+//!   pipeline works on the upright image, as libvips' autorotate does for imagor.
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::path::Params;
+//! use imagor_tower::processing::{process, Limits, Options, ProcessError};
+//!
+//! # let mut png = Vec::new();
+//! # image::RgbImage::new(300, 200)
+//! #     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+//! #     .unwrap();
+//! let mut limits = Limits::default();
+//! limits.max_width = Some(256);
+//! let options = Options::default().limits(limits);
+//! // A 300-pixel-wide source is refused from its header alone.
+//! let err = process(&png, &Params::default(), &options).unwrap_err();
+//! assert!(matches!(err, ProcessError::MaxResolution));
+//! ```
+
+use std::io::Cursor;
+
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader};
+
+use super::{Format, Limits, ProcessError};
+
+/// A decoded, upright source image.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    /// The pixels, 8 bits per sample.
+    pub(crate) image: DynamicImage,
+    /// The source format.
+    pub(crate) format: Format,
+    /// The embedded ICC profile, carried over to the output where the encoder supports it.
+    pub(crate) icc_profile: Option<Vec<u8>>,
+}
+
+/// Decodes `input` (see the [module docs](self)).
+pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessError> {
+    let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
+    let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
+    let mut decoder_limits = image::Limits::no_limits();
+    decoder_limits.max_alloc = limits.max_alloc;
+    reader.limits(decoder_limits);
+    let mut decoder = reader.into_decoder().map_err(ProcessError::from_decode)?;
+
+    // A broken orientation tag is not worth failing the request: treat it as upright.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let (width, height) = decoder.dimensions();
+    let (width, height) = if turns_quarter(orientation) {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    limits.check(width, height)?;
+    if width == 0 || height == 0 {
+        return Err(ProcessError::image("image has no pixels"));
+    }
+
+    // Likewise, an unreadable ICC profile is dropped rather than failing the request.
+    let icc_profile = decoder.icc_profile().ok().flatten();
+    let image = DynamicImage::from_decoder(decoder).map_err(ProcessError::from_decode)?;
+    let mut image = to_8bit(image);
+    image.apply_orientation(orientation);
+    Ok(Decoded {
+        image,
+        format,
+        icc_profile,
+    })
+}
+
+/// Whether the orientation swaps width and height (EXIF tags 5–8).
+fn turns_quarter(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// Reduces deeper samples to 8 bits, keeping the channel layout.
+fn to_8bit(image: DynamicImage) -> DynamicImage {
+    match image {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => image,
+        DynamicImage::ImageLuma16(_) => DynamicImage::ImageLuma8(image.to_luma8()),
+        DynamicImage::ImageLumaA16(_) => DynamicImage::ImageLumaA8(image.to_luma_alpha8()),
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => {
+            DynamicImage::ImageRgb8(image.to_rgb8())
+        }
+        _ => DynamicImage::ImageRgba8(image.to_rgba8()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, Rgb};
+
+    fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), format)
+            .expect("encode test image");
+        bytes
+    }
+
+    #[test]
+    fn keeps_channel_layout() {
+        let grey = DynamicImage::ImageLuma8(ImageBuffer::from_pixel(3, 2, Luma([7u8])));
+        let decoded = decode(&encode(&grey, image::ImageFormat::Png), &Limits::default())
+            .expect("decode grey png");
+        assert_eq!(decoded.format, Format::Png);
+        assert!(matches!(decoded.image, DynamicImage::ImageLuma8(_)));
+        assert_eq!((decoded.image.width(), decoded.image.height()), (3, 2));
+    }
+
+    #[test]
+    fn reduces_16_bit_to_8_bit() {
+        let deep = DynamicImage::ImageRgb16(ImageBuffer::from_pixel(2, 2, Rgb([65535u16, 0, 257])));
+        let decoded = decode(&encode(&deep, image::ImageFormat::Png), &Limits::default())
+            .expect("decode 16-bit png");
+        let DynamicImage::ImageRgb8(rgb) = decoded.image else {
+            panic!("expected 8-bit RGB");
+        };
+        assert_eq!(rgb.get_pixel(1, 1).0, [255, 0, 1]);
+    }
+
+    #[test]
+    fn checks_limits_before_decoding() {
+        let image = DynamicImage::ImageLuma8(ImageBuffer::new(20, 10));
+        let bytes = encode(&image, image::ImageFormat::Png);
+        let mut limits = Limits {
+            max_resolution: Some(199),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            decode(&bytes, &limits),
+            Err(ProcessError::MaxResolution)
+        ));
+        limits.max_resolution = Some(200);
+        assert!(decode(&bytes, &limits).is_ok());
+    }
+
+    #[test]
+    fn unknown_bytes_are_unsupported() {
+        for input in [&b""[..], b"hello", b"BZh91AY&SY"] {
+            assert!(matches!(
+                decode(input, &Limits::default()),
+                Err(ProcessError::UnsupportedFormat)
+            ));
+        }
+    }
+
+    #[test]
+    fn quarter_turns_swap_sides() {
+        assert!(turns_quarter(Orientation::Rotate90));
+        assert!(turns_quarter(Orientation::Rotate270FlipH));
+        assert!(!turns_quarter(Orientation::Rotate180));
+        assert!(!turns_quarter(Orientation::FlipVertical));
+    }
+}

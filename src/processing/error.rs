@@ -1,0 +1,108 @@
+//! [`ProcessError`]: why processing failed, and its conversion into the crate's [`Error`].
+//!
+//! # Example
+//!
+//! ```
+//! use http::StatusCode;
+//! use imagor_tower::Error;
+//! use imagor_tower::path::Params;
+//! use imagor_tower::processing::{process, Options, ProcessError};
+//!
+//! let err = process(b"definitely not an image", &Params::default(), &Options::default())
+//!     .unwrap_err();
+//! assert!(matches!(err, ProcessError::UnsupportedFormat));
+//!
+//! let err: Error = err.into();
+//! assert_eq!(err.status(), StatusCode::NOT_ACCEPTABLE);
+//! assert_eq!(err.message(), "unsupported format");
+//! ```
+
+use crate::Error;
+
+/// Why an image could not be processed.
+///
+/// Converts into the crate's [`Error`] with the status imagor uses:
+///
+/// | `ProcessError` | [`Error`] | status |
+/// | --- | --- | --- |
+/// | `UnsupportedFormat` | [`Error::UnsupportedFormat`] | 406 |
+/// | `MaxResolution` | [`Error::MaxResolutionExceeded`] | 422 |
+/// | `Image(message)` | [`Error::Image`] | 406 |
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// The source is not in a format the engine reads, or the requested output format cannot be
+    /// written.
+    #[error("unsupported format")]
+    UnsupportedFormat,
+    /// The source or the output is larger than the configured [`Limits`](super::Limits).
+    #[error("maximum resolution exceeded")]
+    MaxResolution,
+    /// The codec failed (corrupt or truncated data, an encoder error), with its message.
+    #[error("{0}")]
+    Image(String),
+}
+
+impl ProcessError {
+    /// Wraps a codec or resampler error message.
+    pub(crate) fn image(message: impl std::fmt::Display) -> Self {
+        Self::Image(message.to_string())
+    }
+
+    /// Maps an `image` crate error while reading a source.
+    pub(crate) fn from_decode(err: image::ImageError) -> Self {
+        match err {
+            image::ImageError::Limits(_) => Self::MaxResolution,
+            image::ImageError::Unsupported(_) => Self::UnsupportedFormat,
+            other => Self::image(other),
+        }
+    }
+}
+
+impl From<ProcessError> for Error {
+    fn from(err: ProcessError) -> Self {
+        match err {
+            ProcessError::UnsupportedFormat => Self::UnsupportedFormat,
+            ProcessError::MaxResolution => Self::MaxResolutionExceeded,
+            ProcessError::Image(message) => Self::Image(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    #[test]
+    fn maps_to_crate_errors() {
+        let cases = [
+            (ProcessError::UnsupportedFormat, StatusCode::NOT_ACCEPTABLE),
+            (
+                ProcessError::MaxResolution,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                ProcessError::Image("boom".into()),
+                StatusCode::NOT_ACCEPTABLE,
+            ),
+        ];
+        for (err, status) in cases {
+            let message = err.to_string();
+            let err = Error::from(err);
+            assert_eq!(err.status(), status);
+            assert_eq!(err.message(), message);
+        }
+    }
+
+    #[test]
+    fn limit_errors_from_the_decoder_become_max_resolution() {
+        let limit = image::ImageError::Limits(image::error::LimitError::from_kind(
+            image::error::LimitErrorKind::InsufficientMemory,
+        ));
+        assert!(matches!(
+            ProcessError::from_decode(limit),
+            ProcessError::MaxResolution
+        ));
+    }
+}

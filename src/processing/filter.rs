@@ -1,0 +1,220 @@
+//! Reading the `filters:` list: what each filter the engine acts on asks for.
+//!
+//! The filters read so far are the decode-planning flags `upscale()`, `no_upscale()` and
+//! `stretch()`, the encoder settings `format(x)`, `autojpg()`, `quality(n)` and `lossless()`,
+//! and the pipeline filter `grayscale()`. Every other name is ignored, as imagor ignores
+//! unknown filters (the service handles `expire`, `attachment`, `max_age`, `raw`, ...).
+//! Numbers follow Go's `strconv.Atoi`: anything that is not a plain integer counts as 0.
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::path::{Filter, Params};
+//! use imagor_tower::processing::{process, Format, Options};
+//!
+//! # let mut png = Vec::new();
+//! # image::RgbImage::new(4, 4)
+//! #     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+//! #     .unwrap();
+//! let params = Params {
+//!     filters: vec![
+//!         Filter::new("format", "webp"),
+//!         Filter::new("quality", "60"),
+//!         Filter::new("no_such_filter", "ignored"),
+//!     ],
+//!     ..Default::default()
+//! };
+//! let output = process(&png, &params, &Options::default()).unwrap();
+//! assert_eq!(output.format(), Format::Webp);
+//! ```
+
+use super::Format;
+use crate::path::Filter;
+
+/// The output format asked for by the filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OutputRequest {
+    /// No valid `format(...)`: use the source's default output format.
+    Source,
+    /// A format the engine writes.
+    Format(Format),
+    /// A format imagor writes but this engine cannot yet (`avif`, `heif`, `jp2`, `jxl`).
+    Unsupported,
+}
+
+/// A pipeline filter, run in URL order after the geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PipelineOp {
+    /// `grayscale()`: convert to one grey channel (alpha kept).
+    Grayscale,
+}
+
+/// Everything the engine reads from the filter list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Settings {
+    /// The last valid `format(...)` or `autojpg()`.
+    pub(crate) output: OutputRequest,
+    /// `quality(n)` with 1 ≤ n (capped at 100); `None` for absent, 0 or invalid.
+    pub(crate) quality: Option<u8>,
+    /// `lossless()` was given.
+    pub(crate) lossless: bool,
+    /// The last `upscale()` (true) or `no_upscale()` (false).
+    pub(crate) upscale: Option<bool>,
+    /// `stretch()` was given.
+    pub(crate) stretch: bool,
+    /// Pipeline filters in URL order.
+    pub(crate) pipeline: Vec<PipelineOp>,
+}
+
+impl Settings {
+    /// Reads the filters in URL order (later filters override earlier ones).
+    pub(crate) fn from_filters(filters: &[Filter]) -> Self {
+        let mut settings = Self {
+            output: OutputRequest::Source,
+            quality: None,
+            lossless: false,
+            upscale: None,
+            stretch: false,
+            pipeline: Vec::new(),
+        };
+        for filter in filters {
+            match filter.name.as_str() {
+                "format" => {
+                    if let Some(request) = output_request(&filter.args) {
+                        settings.output = request;
+                    }
+                }
+                "autojpg" => settings.output = OutputRequest::Format(Format::Jpeg),
+                "quality" => settings.quality = quality(&filter.args),
+                "lossless" => settings.lossless = true,
+                "upscale" => settings.upscale = Some(true),
+                "no_upscale" => settings.upscale = Some(false),
+                "stretch" => settings.stretch = true,
+                "grayscale" => settings.pipeline.push(PipelineOp::Grayscale),
+                _ => {}
+            }
+        }
+        settings
+    }
+}
+
+/// What `format(name)` asks for; `None` when imagor ignores the name.
+fn output_request(name: &str) -> Option<OutputRequest> {
+    match Format::from_name(name) {
+        Some(format) if format.can_encode() => Some(OutputRequest::Format(format)),
+        // Recognised but not writable (imagor: bmp, pdf, svg): written as JPEG.
+        Some(_) => Some(OutputRequest::Format(Format::Jpeg)),
+        None => match name {
+            "pdf" | "svg" => Some(OutputRequest::Format(Format::Jpeg)),
+            "avif" | "heif" | "jp2" | "jxl" => Some(OutputRequest::Unsupported),
+            _ => None,
+        },
+    }
+}
+
+/// `quality(n)`: 0, negative or unparsable means "encoder default".
+fn quality(args: &str) -> Option<u8> {
+    let value = args.parse::<i64>().ok()?;
+    if value <= 0 {
+        None
+    } else {
+        u8::try_from(value.min(100)).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(filters: &[(&str, &str)]) -> Settings {
+        let filters: Vec<Filter> = filters
+            .iter()
+            .map(|(name, args)| Filter::new(*name, *args))
+            .collect();
+        Settings::from_filters(&filters)
+    }
+
+    #[test]
+    fn no_filters_means_defaults() {
+        let s = settings(&[]);
+        assert_eq!(s.output, OutputRequest::Source);
+        assert_eq!(s.quality, None);
+        assert!(!s.lossless && !s.stretch);
+        assert_eq!(s.upscale, None);
+        assert!(s.pipeline.is_empty());
+    }
+
+    #[test]
+    fn format_names_follow_imagor() {
+        let cases = [
+            ("jpeg", OutputRequest::Format(Format::Jpeg)),
+            ("jpg", OutputRequest::Format(Format::Jpeg)),
+            ("png", OutputRequest::Format(Format::Png)),
+            ("gif", OutputRequest::Format(Format::Gif)),
+            ("webp", OutputRequest::Format(Format::Webp)),
+            ("tiff", OutputRequest::Format(Format::Tiff)),
+            ("bmp", OutputRequest::Format(Format::Jpeg)),
+            ("pdf", OutputRequest::Format(Format::Jpeg)),
+            ("svg", OutputRequest::Format(Format::Jpeg)),
+            ("avif", OutputRequest::Unsupported),
+            ("jxl", OutputRequest::Unsupported),
+            ("WEBP", OutputRequest::Source),
+            ("tif", OutputRequest::Source),
+            ("", OutputRequest::Source),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(settings(&[("format", name)]).output, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn last_valid_format_wins() {
+        let s = settings(&[("format", "png"), ("format", "nope"), ("format", "webp")]);
+        assert_eq!(s.output, OutputRequest::Format(Format::Webp));
+        let s = settings(&[("format", "webp"), ("format", "nope")]);
+        assert_eq!(s.output, OutputRequest::Format(Format::Webp));
+        let s = settings(&[("format", "avif"), ("format", "png")]);
+        assert_eq!(s.output, OutputRequest::Format(Format::Png));
+        let s = settings(&[("format", "png"), ("autojpg", "")]);
+        assert_eq!(s.output, OutputRequest::Format(Format::Jpeg));
+    }
+
+    #[test]
+    fn quality_parses_like_atoi() {
+        let cases = [
+            ("80", Some(80)),
+            ("1", Some(1)),
+            ("100", Some(100)),
+            ("250", Some(100)),
+            ("+70", Some(70)),
+            ("0", None),
+            ("-5", None),
+            ("", None),
+            (" 80", None),
+            ("80.5", None),
+            ("99999999999999999999999", None),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(settings(&[("quality", args)]).quality, expected, "{args}");
+        }
+    }
+
+    #[test]
+    fn flags_and_pipeline() {
+        let s = settings(&[
+            ("no_upscale", ""),
+            ("grayscale", ""),
+            ("upscale", ""),
+            ("stretch", ""),
+            ("lossless", ""),
+            ("Grayscale", ""),
+        ]);
+        assert_eq!(s.upscale, Some(true));
+        assert!(s.stretch && s.lossless);
+        assert_eq!(s.pipeline, vec![PipelineOp::Grayscale]);
+        assert_eq!(
+            settings(&[("upscale", ""), ("no_upscale", "")]).upscale,
+            Some(false)
+        );
+    }
+}

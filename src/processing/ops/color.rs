@@ -1,0 +1,130 @@
+//! Colour operations: [`grayscale`] (the `grayscale()` filter) and [`without_alpha`]
+//! (flattening before a JPEG is written).
+//!
+//! Flattening follows libvips, which imagor uses: a JPEG cannot hold transparency, so alpha is
+//! flattened onto **black** (a transparent PNG served as JPEG gets a black background unless a
+//! `fill(...)` or `background_color(...)` filter chose a colour).
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::path::{Filter, Params};
+//! use imagor_tower::processing::{process, Options};
+//!
+//! // A fully transparent PNG becomes black when written as JPEG.
+//! # let mut png = Vec::new();
+//! # image::RgbaImage::from_pixel(8, 8, image::Rgba([255, 255, 255, 0]))
+//! #     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+//! #     .unwrap();
+//! let params = Params { filters: vec![Filter::new("format", "jpeg")], ..Default::default() };
+//! let output = process(&png, &params, &Options::default()).unwrap();
+//! let jpeg = image::load_from_memory(output.bytes()).unwrap().to_rgb8();
+//! assert!(jpeg.get_pixel(4, 4).0.iter().all(|&c| c < 8));
+//! ```
+
+use std::borrow::Cow;
+
+use image::{DynamicImage, GrayImage, RgbImage};
+
+/// Converts to one grey channel, keeping alpha (libvips `b-w` colourspace).
+pub(crate) fn grayscale(image: DynamicImage) -> DynamicImage {
+    match image {
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_) => image,
+        other => other.grayscale(),
+    }
+}
+
+/// The image without its alpha channel, flattened onto black; borrowed when there is no alpha.
+pub(crate) fn without_alpha(image: &DynamicImage) -> Cow<'_, DynamicImage> {
+    match image {
+        DynamicImage::ImageLumaA8(buffer) => {
+            let samples = flatten(buffer.as_raw(), 2);
+            GrayImage::from_raw(buffer.width(), buffer.height(), samples)
+                .map_or(Cow::Borrowed(image), |grey| {
+                    Cow::Owned(DynamicImage::ImageLuma8(grey))
+                })
+        }
+        DynamicImage::ImageRgba8(buffer) => {
+            let samples = flatten(buffer.as_raw(), 4);
+            RgbImage::from_raw(buffer.width(), buffer.height(), samples)
+                .map_or(Cow::Borrowed(image), |rgb| {
+                    Cow::Owned(DynamicImage::ImageRgb8(rgb))
+                })
+        }
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => Cow::Borrowed(image),
+        other if other.color().has_alpha() => {
+            let rgba = other.to_rgba8();
+            let samples = flatten(rgba.as_raw(), 4);
+            let rgb = RgbImage::from_raw(rgba.width(), rgba.height(), samples)
+                .unwrap_or_else(|| other.to_rgb8());
+            Cow::Owned(DynamicImage::ImageRgb8(rgb))
+        }
+        other => Cow::Owned(DynamicImage::ImageRgb8(other.to_rgb8())),
+    }
+}
+
+/// Drops the last of `channels` samples per pixel, multiplying the others by it (rounded).
+fn flatten(samples: &[u8], channels: usize) -> Vec<u8> {
+    if channels < 2 {
+        return samples.to_vec();
+    }
+    let colour = channels - 1;
+    let mut out = Vec::with_capacity(samples.len() / channels * colour);
+    for pixel in samples.chunks_exact(channels) {
+        let (values, alpha) = pixel.split_at(colour);
+        let alpha = alpha.first().copied().map_or(255, u32::from);
+        out.extend(values.iter().map(|&value| {
+            // (v * a + 127) / 255 fits in u8 because v, a ≤ 255.
+            u8::try_from((u32::from(value) * alpha + 127) / 255).unwrap_or(u8::MAX)
+        }));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, LumaA, Rgb, Rgba};
+
+    #[test]
+    fn grayscale_keeps_alpha_and_grey() {
+        let rgba = DynamicImage::ImageRgba8(ImageBuffer::from_pixel(2, 2, Rgba([255, 0, 0, 77])));
+        let DynamicImage::ImageLumaA8(grey) = grayscale(rgba) else {
+            panic!("expected grey + alpha");
+        };
+        assert_eq!(grey.get_pixel(0, 0).0[1], 77);
+        let rgb = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([255, 255, 255])));
+        let DynamicImage::ImageLuma8(grey) = grayscale(rgb) else {
+            panic!("expected grey");
+        };
+        assert_eq!(grey.get_pixel(0, 0).0, [255]);
+    }
+
+    #[test]
+    fn flattens_onto_black() {
+        let rgba = DynamicImage::ImageRgba8(ImageBuffer::from_fn(3, 1, |x, _| {
+            Rgba([200, 100, 255, [0, 128, 255][x as usize]])
+        }));
+        let flat = without_alpha(&rgba);
+        let rgb = flat.as_rgb8().expect("rgb");
+        assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(rgb.get_pixel(1, 0).0, [100, 50, 128]);
+        assert_eq!(rgb.get_pixel(2, 0).0, [200, 100, 255]);
+
+        let la = DynamicImage::ImageLumaA8(ImageBuffer::from_pixel(1, 1, LumaA([255, 51])));
+        assert_eq!(
+            without_alpha(&la)
+                .as_luma8()
+                .expect("grey")
+                .get_pixel(0, 0)
+                .0,
+            [51]
+        );
+    }
+
+    #[test]
+    fn opaque_images_are_borrowed() {
+        let rgb = DynamicImage::ImageRgb8(ImageBuffer::new(1, 1));
+        assert!(matches!(without_alpha(&rgb), Cow::Borrowed(_)));
+    }
+}
