@@ -10,6 +10,9 @@ pub mod key;
 pub mod loader;
 pub mod path;
 pub mod processing;
+pub mod server;
+pub mod service;
 
 pub use blob::Blob;
 pub use error::Error;
+pub use service::ImageService;

@@ -370,7 +370,7 @@ async fn unreachable_http_source_answers_404_json_quickly() {
     };
     let svc = ImageService::new()
         .unsafe_urls(true)
-        .loader(HttpLoader::new());
+        .loader(HttpLoader::new().unwrap());
     let started = std::time::Instant::now();
     let res = svc
         .oneshot(get(&format!(

@@ -39,7 +39,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("imagor-tower: cannot start the runtime: {err}");
@@ -80,7 +83,9 @@ async fn run(config: Config) -> Result<(), String> {
         tracing::warn!("{warning}");
     }
     for name in config.unsupported() {
-        tracing::warn!("{name} is an imagor option that imagor-tower does not support yet; it is ignored");
+        tracing::warn!(
+            "{name} is an imagor option that imagor-tower does not support yet; it is ignored"
+        );
     }
     if config.file.loader.base_dir.as_deref() == Some(std::path::Path::new(SAMPLE_DIR)) {
         tracing::warn!(
@@ -99,9 +104,14 @@ async fn run(config: Config) -> Result<(), String> {
     let address = config.server.listen_address();
     let listener = tokio::net::TcpListener::bind(&address)
         .await
-        .map_err(|err| format!("cannot listen on {address} (PORT / BIND / SERVER_ADDRESS): {err}"))?;
+        .map_err(|err| {
+            format!("cannot listen on {address} (PORT / BIND / SERVER_ADDRESS): {err}")
+        })?;
     let local = listener.local_addr().map_err(|err| err.to_string())?;
-    tracing::info!("imagor-tower {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        "imagor-tower {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
     imagor_tower::server::serve(listener, service, imagor_tower::server::shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())

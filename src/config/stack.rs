@@ -36,11 +36,12 @@ impl Config {
         let limits = if p.unlimited {
             Limits::no_limits()
         } else {
-            let mut limits = Limits::default();
-            limits.max_width = Some(p.max_width);
-            limits.max_height = Some(p.max_height);
-            limits.max_resolution = Some(p.max_resolution);
-            limits
+            Limits {
+                max_width: Some(p.max_width),
+                max_height: Some(p.max_height),
+                max_resolution: Some(p.max_resolution),
+                ..Limits::default()
+            }
         };
         processing::Options::default().limits(limits)
     }
@@ -130,9 +131,10 @@ impl Config {
             .auto_webp(i.auto_webp)
             .auto_avif(i.auto_avif)
             .auto_jpeg(i.auto_jpeg)
-            .process_concurrency(i.process_concurrency.map_or(-1, |c| {
-                i64::try_from(c).unwrap_or(i64::MAX)
-            }))
+            .process_concurrency(
+                i.process_concurrency
+                    .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)),
+            )
             .process_queue_size(i.process_queue_size);
         let source = self.source()?;
         Ok(service.map_source(|_| match source {

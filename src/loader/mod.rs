@@ -31,10 +31,12 @@
 mod fallback;
 pub mod file;
 pub mod http;
+mod layer;
 
 pub use fallback::Fallback;
 pub use file::FileLoader;
 pub use http::HttpLoader;
+pub use layer::LoaderLayer;
 
 use crate::{Blob, Error};
 use ::http::HeaderMap;
@@ -83,7 +85,7 @@ impl SourceRequest {
 
 /// A source that never has anything: every request answers [`Error::NotFound`].
 ///
-/// This is the source stack of an `ImageService` before any loader is
+/// This is the source stack of an [`ImageService`](crate::ImageService) before any loader is
 /// added.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoSource;

@@ -106,12 +106,17 @@ impl fmt::Display for Params {
         if self.stretch {
             f.write_str("stretch/")?;
         }
+        // imagor writes the size only for flips, a size or left/top padding; a padding such as
+        // `0x0:1x0` alone then reads back as a crop. Writing `0x0/` before any padding keeps the
+        // round trip exact (docs/compatibility.md).
         if self.h_flip
             || self.v_flip
             || self.width != 0
             || self.height != 0
             || self.padding_left > 0
             || self.padding_top > 0
+            || self.padding_right > 0
+            || self.padding_bottom > 0
         {
             let h_flip = self.h_flip != (self.width < 0);
             let v_flip = self.v_flip != (self.height < 0);

@@ -159,7 +159,11 @@ where
             Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_owned(),
             _ => return plain(StatusCode::NOT_FOUND, "404 page not found"),
         };
-        let rest = if rest.is_empty() { "/".to_owned() } else { rest };
+        let rest = if rest.is_empty() {
+            "/".to_owned()
+        } else {
+            rest
+        };
         let with_query = match req.uri().query() {
             Some(q) => format!("{rest}?{q}"),
             None => rest,
@@ -191,7 +195,10 @@ where
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("Accept, Accept-Language, Content-Language, Content-Type"),
         );
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
         return res;
     }
     match inner.oneshot(req).await {
@@ -216,11 +223,26 @@ mod tests {
             .strip_query_string(true)
             .cors(true)
             .layer(ImageService::new());
-        let res = svc.clone().oneshot(get("/imagor/healthcheck")).await.unwrap();
+        let res = svc
+            .clone()
+            .oneshot(get("/imagor/healthcheck"))
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-        assert_eq!(svc.clone().oneshot(get("/imagorx/healthcheck")).await.unwrap().status(), 404);
-        let res = svc.clone().oneshot(get("/imagor/unsafe/a.jpg?x=1")).await.unwrap();
+        assert_eq!(
+            svc.clone()
+                .oneshot(get("/imagorx/healthcheck"))
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+        let res = svc
+            .clone()
+            .oneshot(get("/imagor/unsafe/a.jpg?x=1"))
+            .await
+            .unwrap();
         assert_eq!(res.status(), 307);
         assert_eq!(res.headers()[header::LOCATION], "/imagor/unsafe/a.jpg");
         let preflight = Request::builder()

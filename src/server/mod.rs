@@ -49,10 +49,11 @@ where
 {
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().max_buf_size(1024 * 1024).timer(hyper_util::rt::TokioTimer::new());
     builder
         .http1()
-        .header_read_timeout(Duration::from_secs(30));
+        .max_buf_size(1024 * 1024)
+        .timer(hyper_util::rt::TokioTimer::new());
+    builder.http1().header_read_timeout(Duration::from_secs(30));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

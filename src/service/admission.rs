@@ -104,7 +104,10 @@ mod tests {
             assert!(futures::poll!(&mut fut).is_pending());
             assert_eq!(admission.admitted(), 1 + 1);
             // A third is refused at once.
-            assert!(matches!(admission.admit().await, Err(Error::TooManyRequests)));
+            assert!(matches!(
+                admission.admit().await,
+                Err(Error::TooManyRequests)
+            ));
             drop(running);
             fut.await.unwrap()
         };
@@ -117,7 +120,10 @@ mod tests {
     async fn zero_queue_means_no_waiting() {
         let admission = Admission::new(1, 0);
         let _running = admission.admit().await.unwrap();
-        assert!(matches!(admission.admit().await, Err(Error::TooManyRequests)));
+        assert!(matches!(
+            admission.admit().await,
+            Err(Error::TooManyRequests)
+        ));
     }
 
     #[tokio::test]

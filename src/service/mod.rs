@@ -365,7 +365,11 @@ where
             return Ok(self.landing(is_head));
         }
         if head.path == "/healthcheck" || head.path == "/favicon.ico" {
-            return Ok(response::bytes_response("text/plain", bytes::Bytes::new(), is_head));
+            return Ok(response::bytes_response(
+                "text/plain",
+                bytes::Bytes::new(),
+                is_head,
+            ));
         }
         let deadline = self.settings.request_timeout;
         tokio::time::timeout(deadline, async {
@@ -445,8 +449,9 @@ where
         }
 
         let request = SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
-        let blob = tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
-            .await??;
+        let blob =
+            tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
+                .await??;
 
         if utility.raw {
             return Ok(self.raw_response(&blob, &utility, &head.headers, is_head));
@@ -490,7 +495,12 @@ where
         Ok(res)
     }
 
-    fn cache_headers(&self, headers: &mut HeaderMap, overrides: &CacheOverrides, request: &HeaderMap) {
+    fn cache_headers(
+        &self,
+        headers: &mut HeaderMap,
+        overrides: &CacheOverrides,
+        request: &HeaderMap,
+    ) {
         let (cache_control, expires) =
             response::cache_headers(&self.settings.cache, overrides, request, SystemTime::now());
         if let Ok(v) = HeaderValue::from_str(&cache_control) {
@@ -511,7 +521,9 @@ where
         let content_type = blob
             .content_type()
             .map(str::to_owned)
-            .or_else(|| processing::Format::sniff(blob.bytes()).map(|f| f.content_type().to_owned()))
+            .or_else(|| {
+                processing::Format::sniff(blob.bytes()).map(|f| f.content_type().to_owned())
+            })
             .unwrap_or_else(|| "application/octet-stream".to_owned());
         let mut res = response::bytes_response(&content_type, blob.bytes().clone(), head);
         let headers = res.headers_mut();
@@ -540,7 +552,9 @@ where
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(",");
-        let avif_ok = s.auto_avif && accept.contains("image/avif") && processing::Format::Avif.can_encode();
+        let avif_ok = s.auto_avif
+            && accept.contains("image/avif")
+            && processing::Format::from_name("avif").is_some_and(processing::Format::can_encode);
         if avif_ok {
             params.filters.push(Filter::new("format", "avif"));
             if s.auto_webp && accept.contains("image/webp") {
@@ -626,9 +640,29 @@ fn merge_base_params(params: &mut Params, base: &Params) {
         )*};
     }
     take!(
-        meta, trim, trim_by, trim_tolerance, crop_left, crop_top, crop_right, crop_bottom,
-        fit_in, adaptive_fit_in, full_fit_in, stretch, width, height, padding_left,
-        padding_top, padding_right, padding_bottom, h_flip, v_flip, h_align, v_align, smart
+        meta,
+        trim,
+        trim_by,
+        trim_tolerance,
+        crop_left,
+        crop_top,
+        crop_right,
+        crop_bottom,
+        fit_in,
+        adaptive_fit_in,
+        full_fit_in,
+        stretch,
+        width,
+        height,
+        padding_left,
+        padding_top,
+        padding_right,
+        padding_bottom,
+        h_flip,
+        v_flip,
+        h_align,
+        v_align,
+        smart
     );
     params.filters.extend(base.filters.iter().cloned());
 }

@@ -61,7 +61,8 @@ pub(crate) fn cache_headers(
         ttl = 0;
     }
     let ttl_secs = u64::try_from(ttl).unwrap_or(0);
-    let expires = httpdate::fmt_http_date(now + Duration::from_secs(ttl_secs.min(10 * 365 * 86400)));
+    let expires =
+        httpdate::fmt_http_date(now + Duration::from_secs(ttl_secs.min(10 * 365 * 86400)));
     if ttl_secs == 0 {
         return (
             "private, no-cache, no-store, must-revalidate".to_owned(),
@@ -115,7 +116,13 @@ pub(crate) fn attachment_disposition(name: &str, image: &str, extension: &str) -
     let name: String = name
         .chars()
         .filter(|c| !c.is_control())
-        .map(|c| if c == '"' { "%22".to_owned() } else { c.to_string() })
+        .map(|c| {
+            if c == '"' {
+                "%22".to_owned()
+            } else {
+                c.to_string()
+            }
+        })
         .collect();
     format!("attachment; filename=\"{name}\"")
 }
@@ -130,7 +137,11 @@ pub(crate) fn error_response(err: &Error, disable_body: bool, head: bool) -> Res
         builder = builder.header(header::CONTENT_TYPE, "application/json");
     }
     builder = builder.header(header::CONTENT_LENGTH, body.len());
-    let body = if head { Body::empty() } else { Body::from(body) };
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(body)
+    };
     builder.body(body).unwrap_or_else(|_| {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -144,16 +155,17 @@ pub(crate) fn bytes_response(
     bytes: bytes::Bytes,
     head: bool,
 ) -> Response<Body> {
+    let length = bytes.len();
     let mut res = Response::new(if head {
         Body::empty()
     } else {
-        Body::from(bytes.clone())
+        Body::from(bytes)
     });
     let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     res
 }
 
