@@ -5,8 +5,8 @@
 //!
 //! * JPEG chroma is box-averaged when subsampled (as libjpeg does), not point-sampled, and the
 //!   output is baseline with standard Huffman tables (libvips' defaults for imagor).
-//! * PNG uses the fast deflate level: several times quicker than level 6 for files a little
-//!   larger.
+//! * PNG uses the fast deflate level. On two corpus images it encoded 8 to 18 times faster
+//!   than the default level, for files 13% to 60% larger.
 //! * GIF quantises with NeuQuant at speed 10 (1 is slowest).
 //!
 //! Metadata other than the ICC profile (EXIF, XMP) is not copied yet. Since images are turned
