@@ -12,6 +12,7 @@ pub mod path;
 pub mod processing;
 pub mod server;
 pub mod service;
+pub mod storage;
 
 pub use blob::Blob;
 pub use error::Error;
