@@ -31,9 +31,6 @@
 //! assert!(file_path("/assets/.git/config", "/assets", &safe).is_err());
 //! ```
 
-// The result-key styles (digest, suffix, size) and the S3 object-key mapping belong in this
-// module too; they build on `normalize` and `SafeChars` below.
-
 use crate::Error;
 use std::fmt;
 
@@ -284,6 +281,116 @@ pub(crate) fn relative_file_path(
         Some(rest) if !rest.is_empty() => Ok(rest.to_owned()),
         _ => Err(Error::Invalid),
     }
+}
+
+/// How source storages name a source image (`IMAGOR_STORAGE_PATH_STYLE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StorageKeyStyle {
+    /// The image key as it is.
+    #[default]
+    Original,
+    /// SHA-1 hex of the image key, split `aa/bb/rest`.
+    Digest,
+}
+
+impl StorageKeyStyle {
+    /// The storage key of `image`.
+    ///
+    /// ```
+    /// use imagor_tower::key::StorageKeyStyle;
+    /// assert_eq!(StorageKeyStyle::Original.key("foobar.jpg"), "foobar.jpg");
+    /// assert_eq!(
+    ///     StorageKeyStyle::Digest.key("foobar.jpg"),
+    ///     "e6/86/1a810ff186b4f747ef85f7c53946f0e6d8cb"
+    /// );
+    /// ```
+    pub fn key(self, image: &str) -> String {
+        match self {
+            Self::Original => image.to_owned(),
+            Self::Digest => digest_key(image),
+        }
+    }
+}
+
+/// How result storages name a processed result (`IMAGOR_RESULT_STORAGE_PATH_STYLE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ResultKeyStyle {
+    /// The canonical request path, e.g. `fit-in/16x17/foobar.jpg`.
+    #[default]
+    Original,
+    /// SHA-1 hex of the request path, split `aa/bb/rest`.
+    Digest,
+    /// The image key with `.` and 20 hex digits of the path's SHA-1 before the extension;
+    /// the extension becomes `.json` for `/meta`, else the last `format()`, else stays.
+    Suffix,
+    /// Like `Suffix`, with `_WxH` of the requested size after the hash.
+    Size,
+}
+
+impl ResultKeyStyle {
+    /// The result key of a request whose canonical fields are `params` (`params.path` must be
+    /// the regenerated path; when it is empty it is generated here).
+    ///
+    /// ```
+    /// use imagor_tower::key::ResultKeyStyle;
+    /// use imagor_tower::path::parse_rest;
+    ///
+    /// let params = parse_rest("166x169/top/foobar.jpg");
+    /// assert_eq!(ResultKeyStyle::Suffix.key(&params), "foobar.45d8ebb31bd4ed80c26e.jpg");
+    /// assert_eq!(ResultKeyStyle::Size.key(&params), "foobar.45d8ebb31bd4ed80c26e_166x169.jpg");
+    /// ```
+    pub fn key(self, params: &crate::path::Params) -> String {
+        let generated;
+        let path = if params.path.is_empty() {
+            generated = params.generate();
+            generated.as_str()
+        } else {
+            params.path.as_str()
+        };
+        match self {
+            Self::Original => path.to_owned(),
+            Self::Digest => digest_key(path),
+            Self::Suffix | Self::Size => {
+                let hash = sha1_hex(path);
+                let short = hash.get(..20).unwrap_or(&hash);
+                let image = params.image.as_str();
+                let ext_at = image.rfind('.').filter(|&dot| !image[dot..].contains('/'));
+                let (stem, ext) = match ext_at {
+                    Some(dot) => (&image[..dot], &image[dot..]),
+                    None => (image, ""),
+                };
+                let format_ext = params
+                    .filters
+                    .iter()
+                    .rev()
+                    .find(|f| f.name == "format" && !f.args.is_empty())
+                    .map(|f| format!(".{}", f.args));
+                let ext = if params.meta {
+                    ".json".to_owned()
+                } else {
+                    format_ext.unwrap_or_else(|| ext.to_owned())
+                };
+                let mut key = format!("{stem}.{short}");
+                if self == Self::Size && (params.width != 0 || params.height != 0) {
+                    key.push_str(&format!("_{}x{}", params.width, params.height));
+                }
+                key.push_str(&ext);
+                key
+            }
+        }
+    }
+}
+
+fn sha1_hex(text: &str) -> String {
+    use sha1::Digest as _;
+    let digest = sha1::Sha1::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `aa/bb/rest` of the SHA-1 hex of `text`.
+fn digest_key(text: &str) -> String {
+    let hex = sha1_hex(text);
+    format!("{}/{}/{}", &hex[..2], &hex[2..4], &hex[4..])
 }
 
 #[cfg(test)]

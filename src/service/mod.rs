@@ -57,6 +57,8 @@ use crate::body::Body;
 use crate::loader::{Fallback, NoSource, SourceRequest};
 use crate::path::{self, Filter, Params, Signer};
 use crate::processing;
+use crate::storage::ResultStorageLayer;
+use crate::storage::store::Lookup;
 use crate::{Blob, Error};
 use admission::Admission;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -97,6 +99,7 @@ struct Settings {
     auto_jpeg: bool,
     concurrency: i64,
     queue_size: usize,
+    result_store: Option<ResultStorageLayer>,
 }
 
 impl Default for Settings {
@@ -118,6 +121,7 @@ impl Default for Settings {
             auto_jpeg: false,
             concurrency: -1,
             queue_size: 0,
+            result_store: None,
         }
     }
 }
@@ -298,6 +302,13 @@ impl<Src> ImageService<Src> {
         self.update(|s| s.auto_jpeg = enabled)
     }
 
+    /// Keeps processed results in a storage (see
+    /// [`ResultStorageLayer`](crate::storage::ResultStorageLayer), which calls this).
+    #[must_use]
+    pub fn result_storage(self, storage: ResultStorageLayer) -> Self {
+        self.update(|s| s.result_store = Some(storage))
+    }
+
     /// Most requests processing at once (`IMAGOR_PROCESS_CONCURRENCY`; ≤ 0 = unlimited, though
     /// pixel work never runs on more threads than there are cores).
     #[must_use]
@@ -448,6 +459,37 @@ where
             return Err(Error::NotFound);
         }
 
+        let preview = params.filters.iter().any(|f| f.name == "preview");
+        let result_slot = match &settings.result_store {
+            Some(results) if !utility.raw && !preview => {
+                let key = results.style.key(&params);
+                results
+                    .store
+                    .locate(&key, &params.image)
+                    .map(|location| (results, location))
+            }
+            _ => None,
+        };
+        if let Some((results, location)) = &result_slot {
+            if let Lookup::Hit(stored) = results.store.get(location).await {
+                let content_type = stored
+                    .content_type()
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        processing::Format::sniff(stored.bytes())
+                            .map(|f| f.content_type().to_owned())
+                    })
+                    .unwrap_or_else(|| "application/octet-stream".to_owned());
+                let rendered = Rendered {
+                    modified: stored.stat().and_then(crate::blob::Stat::modified),
+                    content_type,
+                    upstream: HeaderMap::new(),
+                    bytes: stored.into_bytes(),
+                };
+                return Ok(self.image_response(rendered, &params, &utility, negotiated, head));
+            }
+        }
+
         let request = SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
         let blob =
             tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
@@ -459,7 +501,8 @@ where
 
         let ticket = self.admission.admit().await?;
         let options = settings.process.clone();
-        let upstream_headers = blob.headers().clone();
+        let upstream = blob.headers().clone();
+        let source_modified = blob.stat().and_then(crate::blob::Stat::modified);
         let input = blob.into_bytes();
         let job_params = params.clone();
         let job = tokio::task::spawn_blocking(move || {
@@ -470,17 +513,64 @@ where
             .await?
             .map_err(Error::internal)??;
 
-        let format = output.format();
-        let mut res =
-            response::bytes_response(format.content_type(), output.into_bytes().into(), is_head);
+        let content_type = output.format().content_type().to_owned();
+        let bytes = bytes::Bytes::from(output.into_bytes());
+        if let Some((results, location)) = result_slot {
+            let stored = Blob::new(bytes.clone()).with_content_type(content_type.clone());
+            results.store.spawn_put(location, stored);
+        }
+        let rendered = Rendered {
+            bytes,
+            content_type,
+            modified: source_modified,
+            upstream,
+        };
+        Ok(self.image_response(rendered, &params, &utility, negotiated, head))
+    }
+
+    /// The success response for an image or result: body, content headers, caching headers,
+    /// validators, and the conditional-request outcome (304/412).
+    fn image_response(
+        &self,
+        rendered: Rendered,
+        params: &Params,
+        utility: &UtilityFilters,
+        negotiated: bool,
+        head: &Head,
+    ) -> Response<Body> {
+        let is_head = head.method == Method::HEAD;
+        let etag = response::etag_of(&rendered.bytes);
+        let modified = rendered.modified.unwrap_or_else(SystemTime::now);
+        let precondition = response::evaluate_preconditions(&head.headers, &etag, modified);
+        let mut res = match precondition {
+            Some(status) => {
+                let mut res = Response::new(Body::empty());
+                *res.status_mut() = status;
+                res
+            }
+            None => response::bytes_response(&rendered.content_type, rendered.bytes, is_head),
+        };
+        let status = res.status();
         let headers = res.headers_mut();
+        if status == StatusCode::PRECONDITION_FAILED {
+            return res;
+        }
         self.cache_headers(headers, &utility.cache, &head.headers);
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+            headers.insert(header::LAST_MODIFIED, v);
+        }
+        if negotiated {
+            headers.insert(header::VARY, HeaderValue::from_static("Accept"));
+        }
+        if status == StatusCode::NOT_MODIFIED {
+            return res;
+        }
         let disposition = match &utility.attachment {
             Some(name) => {
-                let ext = match format.name() {
-                    "jpeg" => "jpg",
-                    other => other,
-                };
+                let ext = response::extension_for(&rendered.content_type);
                 response::attachment_disposition(name, &params.image, ext)
             }
             None => "inline".to_owned(),
@@ -488,11 +578,8 @@ where
         if let Ok(v) = HeaderValue::from_str(&disposition) {
             headers.insert(header::CONTENT_DISPOSITION, v);
         }
-        if negotiated {
-            headers.insert(header::VARY, HeaderValue::from_static("Accept"));
-        }
-        override_headers(headers, &upstream_headers);
-        Ok(res)
+        override_headers(headers, &rendered.upstream);
+        res
     }
 
     fn cache_headers(
@@ -586,6 +673,17 @@ fn override_headers(headers: &mut HeaderMap, upstream: &HeaderMap) {
             headers.append(name.clone(), value.clone());
         }
     }
+}
+
+/// A finished image: fresh from processing or from result storage.
+#[derive(Debug)]
+struct Rendered {
+    bytes: bytes::Bytes,
+    content_type: String,
+    /// The source's (fresh render) or the stored result's modification time.
+    modified: Option<SystemTime>,
+    /// Upstream headers to copy onto the response.
+    upstream: HeaderMap,
 }
 
 /// The filters the service handles itself (FILTERS.md §9).

@@ -127,6 +127,112 @@ pub(crate) fn attachment_disposition(name: &str, image: &str, extension: &str) -
     format!("attachment; filename=\"{name}\"")
 }
 
+/// The file extension for a content type, for `attachment()` names.
+pub(crate) fn extension_for(content_type: &str) -> &str {
+    let subtype = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    match subtype {
+        "jpeg" => "jpg",
+        "svg+xml" => "svg",
+        "" => "bin",
+        other => other,
+    }
+}
+
+/// A strong entity tag for a response body: the same bytes always get the same tag, whether
+/// they were just rendered or read back from result storage.
+pub(crate) fn etag_of(bytes: &[u8]) -> String {
+    use sha1::Digest as _;
+    let digest = sha1::Sha1::digest(bytes);
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// RFC 9110 §13.2.2 evaluation of the conditional headers for a GET or HEAD of a
+/// representation with `etag` and `modified`: `Some(412)` when a precondition fails,
+/// `Some(304)` when the client's copy is current, `None` to send the body.
+pub(crate) fn evaluate_preconditions(
+    request: &HeaderMap,
+    etag: &str,
+    modified: SystemTime,
+) -> Option<StatusCode> {
+    let modified_secs = unix_millis(modified).div_euclid(1000);
+    let header_date = |name: header::HeaderName| {
+        request
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .map(|t| unix_millis(t).div_euclid(1000))
+    };
+    // 1. If-Match (strong comparison), else 2. If-Unmodified-Since.
+    if let Some(if_match) = header_list(request, header::IF_MATCH) {
+        if !if_match
+            .iter()
+            .any(|tag| tag == "*" || strong_eq(tag, etag))
+        {
+            return Some(StatusCode::PRECONDITION_FAILED);
+        }
+    } else if let Some(since) = header_date(header::IF_UNMODIFIED_SINCE) {
+        if modified_secs > since {
+            return Some(StatusCode::PRECONDITION_FAILED);
+        }
+    }
+    // 3. If-None-Match (weak comparison), else 4. If-Modified-Since.
+    if let Some(if_none_match) = header_list(request, header::IF_NONE_MATCH) {
+        if if_none_match
+            .iter()
+            .any(|tag| tag == "*" || weak_eq(tag, etag))
+        {
+            return Some(StatusCode::NOT_MODIFIED);
+        }
+    } else if let Some(since) = header_date(header::IF_MODIFIED_SINCE) {
+        if modified_secs <= since {
+            return Some(StatusCode::NOT_MODIFIED);
+        }
+    }
+    None
+}
+
+/// The comma-separated entity tags of a header, or `None` when it is absent.
+fn header_list(request: &HeaderMap, name: header::HeaderName) -> Option<Vec<String>> {
+    let values: Vec<&HeaderValue> = request.get_all(name).iter().collect();
+    if values.is_empty() {
+        return None;
+    }
+    Some(
+        values
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|tag| tag.trim().to_owned())
+            .filter(|tag| !tag.is_empty())
+            .collect(),
+    )
+}
+
+fn opaque(tag: &str) -> (bool, &str) {
+    match tag.strip_prefix("W/") {
+        Some(rest) => (true, rest),
+        None => (false, tag),
+    }
+}
+
+fn strong_eq(a: &str, b: &str) -> bool {
+    let (weak_a, a) = opaque(a);
+    let (weak_b, b) = opaque(b);
+    !weak_a && !weak_b && a == b
+}
+
+fn weak_eq(a: &str, b: &str) -> bool {
+    opaque(a).1 == opaque(b).1
+}
+
 /// The error response: imagor's JSON body (or nothing), no cache headers.
 pub(crate) fn error_response(err: &Error, disable_body: bool, head: bool) -> Response<Body> {
     let status = err.status();
@@ -272,6 +378,44 @@ mod tests {
             attachment_disposition("say\"hi\"", "p.png", "png"),
             "attachment; filename=\"say%22hi%22.png\""
         );
+    }
+
+    #[test]
+    fn preconditions_follow_rfc_9110() {
+        let etag = "\"abc\"";
+        let modified = at(1_700_000_000);
+        let check = |pairs: &[(&str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (name, value) in pairs {
+                h.append(
+                    header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            evaluate_preconditions(&h, etag, modified).map(|s| s.as_u16())
+        };
+        let same = httpdate::fmt_http_date(modified);
+        let earlier = httpdate::fmt_http_date(at(1_600_000_000));
+        let later = httpdate::fmt_http_date(at(1_800_000_000));
+        assert_eq!(check(&[]), None);
+        assert_eq!(check(&[("if-none-match", "\"abc\"")]), Some(304));
+        assert_eq!(check(&[("if-none-match", "W/\"abc\"")]), Some(304));
+        assert_eq!(check(&[("if-none-match", "\"x\", \"abc\"")]), Some(304));
+        assert_eq!(check(&[("if-none-match", "*")]), Some(304));
+        assert_eq!(check(&[("if-none-match", "\"x\"")]), None);
+        // If-None-Match takes priority over If-Modified-Since.
+        assert_eq!(
+            check(&[("if-none-match", "\"x\""), ("if-modified-since", &later)]),
+            None
+        );
+        assert_eq!(check(&[("if-modified-since", &same)]), Some(304));
+        assert_eq!(check(&[("if-modified-since", &later)]), Some(304));
+        assert_eq!(check(&[("if-modified-since", &earlier)]), None);
+        assert_eq!(check(&[("if-unmodified-since", &earlier)]), Some(412));
+        assert_eq!(check(&[("if-unmodified-since", &same)]), None);
+        assert_eq!(check(&[("if-match", "\"abc\"")]), None);
+        assert_eq!(check(&[("if-match", "W/\"abc\"")]), Some(412));
+        assert_eq!(check(&[("if-match", "\"x\"")]), Some(412));
     }
 
     #[test]

@@ -55,6 +55,12 @@ pub trait Backend: fmt::Debug + Send + Sync + 'static {
     fn put_attributes(&self) -> object_store::Attributes {
         object_store::Attributes::new()
     }
+
+    /// Whether the store keeps object attributes such as the content type (S3 does; a local
+    /// directory does not, and content types are then sniffed on read).
+    fn keeps_attributes(&self) -> bool {
+        true
+    }
 }
 
 impl<B: Backend + ?Sized> Backend for Arc<B> {
@@ -68,5 +74,9 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 
     fn put_attributes(&self) -> object_store::Attributes {
         (**self).put_attributes()
+    }
+
+    fn keeps_attributes(&self) -> bool {
+        (**self).keeps_attributes()
     }
 }

@@ -1,0 +1,159 @@
+//! Reading and writing blobs at a [`Location`], shared by source and result storage.
+
+use super::{Backend, Location};
+use crate::blob::{Blob, Stat};
+use crate::error::BoxError;
+use object_store::{Attribute, AttributeValue, GetResult, ObjectStoreExt, PutOptions, PutPayload};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Largest object read back from a storage (a guard against a corrupt or hostile store).
+const MAX_OBJECT_SIZE: u64 = 256 * 1024 * 1024;
+
+/// What a lookup found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// The object, with its stat.
+    Hit(Blob),
+    /// Nothing stored (or expired, or the key is not valid for this backend).
+    Miss,
+}
+
+/// Reads `location`. Anything other than a clean hit is a miss, so storages never fail a
+/// request; read errors are logged.
+pub(crate) async fn get(backend: &dyn Backend, location: &Location, timeout: Duration) -> Lookup {
+    let result = match tokio::time::timeout(timeout, location.reader.get(&location.path)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(object_store::Error::NotFound { .. })) => return Lookup::Miss,
+        Ok(Err(err)) => {
+            tracing::warn!(path = %location.path, error = %err, "storage read failed");
+            return Lookup::Miss;
+        }
+        Err(_) => {
+            tracing::warn!(path = %location.path, "storage read timed out");
+            return Lookup::Miss;
+        }
+    };
+    if let Some(max_age) = backend.expiration() {
+        let modified: SystemTime = result.meta.last_modified.into();
+        if modified.elapsed().is_ok_and(|age| age > max_age) {
+            return Lookup::Miss;
+        }
+    }
+    match read(result, timeout).await {
+        Ok(blob) => Lookup::Hit(blob),
+        Err(err) => {
+            tracing::warn!(path = %location.path, error = %err, "storage read failed");
+            Lookup::Miss
+        }
+    }
+}
+
+async fn read(result: GetResult, timeout: Duration) -> Result<Blob, BoxError> {
+    if result.meta.size > MAX_OBJECT_SIZE {
+        return Err("stored object too large".into());
+    }
+    let meta = result.meta.clone();
+    let content_type = match result.attributes.get(&Attribute::ContentType) {
+        Some(value) => Some(value.as_ref().to_owned()),
+        None => None,
+    };
+    let bytes = tokio::time::timeout(timeout, result.bytes()).await??;
+    let mut stat = Stat::new()
+        .with_modified(meta.last_modified.into())
+        .with_size(meta.size);
+    if let Some(etag) = meta.e_tag {
+        stat = stat.with_etag(etag);
+    }
+    let mut blob = Blob::new(bytes).with_stat(stat);
+    if let Some(content_type) = content_type {
+        blob = blob.with_content_type(content_type);
+    }
+    Ok(blob)
+}
+
+/// Writes `blob` at `location` in the background, detached from the request: a failed or
+/// timed-out write is logged and the key deleted, so no half-written object stays behind.
+pub(crate) fn spawn_put(
+    backend: Arc<dyn Backend>,
+    location: Location,
+    blob: Blob,
+    timeout: Duration,
+) {
+    tokio::spawn(async move {
+        let keeps_attributes = backend.keeps_attributes();
+        let mut attributes = if keeps_attributes {
+            backend.put_attributes()
+        } else {
+            object_store::Attributes::new()
+        };
+        if let Some(content_type) = blob.content_type().filter(|_| keeps_attributes) {
+            attributes.insert(
+                Attribute::ContentType,
+                AttributeValue::from(content_type.to_owned()),
+            );
+        }
+        let options = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
+        let payload = PutPayload::from(blob.into_bytes());
+        let written = tokio::time::timeout(
+            timeout,
+            location.writer.put_opts(&location.path, payload, options),
+        )
+        .await;
+        let failure = match written {
+            Ok(Ok(_)) => return,
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        tracing::warn!(path = %location.path, error = %failure, "storage write failed; removing the key");
+        match tokio::time::timeout(timeout, location.reader.delete(&location.path)).await {
+            Ok(Ok(())) | Ok(Err(object_store::Error::NotFound { .. })) => {}
+            Ok(Err(err)) => {
+                tracing::warn!(path = %location.path, error = %err, "cleanup after a failed write failed");
+            }
+            Err(_) => {
+                tracing::warn!(path = %location.path, "cleanup after a failed write timed out")
+            }
+        }
+    });
+}
+
+/// A storage the way imagor's roles use one: a backend, a key style and the save deadline.
+#[derive(Clone, Debug)]
+pub(crate) struct Store {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) load_timeout: Duration,
+    pub(crate) save_timeout: Duration,
+}
+
+impl Store {
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            backend,
+            load_timeout: Duration::from_secs(20),
+            save_timeout: Duration::from_secs(20),
+        }
+    }
+
+    /// The location of `key`, or `None` when this backend does not take the key.
+    pub(crate) fn locate(&self, key: &str, image: &str) -> Option<Location> {
+        match self.backend.locate(key, image) {
+            Ok(location) => Some(location),
+            Err(err) => {
+                tracing::debug!(key, error = %err, "key not stored by this backend");
+                None
+            }
+        }
+    }
+
+    pub(crate) async fn get(&self, location: &Location) -> Lookup {
+        get(self.backend.as_ref(), location, self.load_timeout).await
+    }
+
+    pub(crate) fn spawn_put(&self, location: Location, blob: Blob) {
+        spawn_put(Arc::clone(&self.backend), location, blob, self.save_timeout);
+    }
+}
