@@ -216,7 +216,8 @@ async fn conditional_requests() {
         }
     };
     let long_ago = "Sat, 01 Jan 2000 00:00:00 GMT".to_owned();
-    let cases: Vec<(&str, Vec<(&'static str, String)>, u16)> = vec![
+    type Case = (&'static str, Vec<(&'static str, String)>, u16);
+    let cases: Vec<Case> = vec![
         (
             "If-None-Match exact",
             vec![("if-none-match", etag.clone())],
@@ -282,4 +283,48 @@ async fn conditional_requests() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn file_storages_from_imagor_environment_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let originals = dir.path().join("originals");
+    std::fs::create_dir_all(&originals).unwrap();
+    write_image(&originals, "foobar.jpg", 200, 100, image::ImageFormat::Jpeg);
+    let env = [
+        ("IMAGOR_UNSAFE", "1".to_owned()),
+        ("FILE_LOADER_BASE_DIR", originals.display().to_string()),
+        (
+            "FILE_STORAGE_BASE_DIR",
+            dir.path().join("storage").display().to_string(),
+        ),
+        (
+            "FILE_RESULT_STORAGE_BASE_DIR",
+            dir.path().join("results").display().to_string(),
+        ),
+        ("IMAGOR_RESULT_STORAGE_PATH_STYLE", "size".to_owned()),
+        ("HTTP_LOADER_DISABLE", "1".to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let config = imagor_tower::config::Config::from_sources(Vec::<String>::new(), env, |_| {
+        Err(std::io::ErrorKind::NotFound.into())
+    })
+    .unwrap();
+    assert!(
+        config.unsupported().is_empty(),
+        "{:?}",
+        config.unsupported()
+    );
+    let service = config.service().unwrap();
+    let res = service
+        .oneshot(get("/unsafe/166x169/top/foobar.jpg"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    wait_for(&dir.path().join("storage/foobar.jpg")).await;
+    wait_for(
+        &dir.path()
+            .join("results/foobar.45d8ebb31bd4ed80c26e_166x169.jpg"),
+    )
+    .await;
 }

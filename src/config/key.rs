@@ -206,7 +206,7 @@ config_keys! {
             true, "deadline for the whole request (0 keeps 30s)";
         ImagorLoadTimeout = "imagor-load-timeout", "IMAGOR_LOAD_TIMEOUT", Duration, "0", true,
             "deadline for each load from storages and loaders (0 means 20s)";
-        ImagorSaveTimeout = "imagor-save-timeout", "IMAGOR_SAVE_TIMEOUT", Duration, "0", false,
+        ImagorSaveTimeout = "imagor-save-timeout", "IMAGOR_SAVE_TIMEOUT", Duration, "0", true,
             "deadline for each save to storages and result storages (0 means 20s)";
         ImagorProcessTimeout = "imagor-process-timeout", "IMAGOR_PROCESS_TIMEOUT", Duration, "0",
             true, "deadline for processing (0 means 20s)";
@@ -238,9 +238,9 @@ config_keys! {
         ImagorSignerTruncate = "imagor-signer-truncate", "IMAGOR_SIGNER_TRUNCATE", Int, "0", true,
             "keep only the first N signature characters (0: full; 1 to 16 are rejected)";
         ImagorStoragePathStyle = "imagor-storage-path-style", "IMAGOR_STORAGE_PATH_STYLE", Text,
-            "original", false, "source storage key style: original or digest";
+            "original", true, "source storage key style: original or digest";
         ImagorResultStoragePathStyle = "imagor-result-storage-path-style",
-            "IMAGOR_RESULT_STORAGE_PATH_STYLE", Text, "original", false,
+            "IMAGOR_RESULT_STORAGE_PATH_STYLE", Text, "original", true,
             "result storage key style: original, digest, suffix or size";
     }
     HttpLoader {
@@ -297,10 +297,10 @@ config_keys! {
             "root directory of the file loader; enables it";
         FileLoaderPathPrefix = "file-loader-path-prefix", "FILE_LOADER_PATH_PREFIX", Text, "", true,
             "only keys with this prefix are served by the file loader";
-        FileStorageBaseDir = "file-storage-base-dir", "FILE_STORAGE_BASE_DIR", Text, "", false,
+        FileStorageBaseDir = "file-storage-base-dir", "FILE_STORAGE_BASE_DIR", Text, "", true,
             "root directory of file source storage; enables it";
         FileStoragePathPrefix = "file-storage-path-prefix", "FILE_STORAGE_PATH_PREFIX", Text, "",
-            false, "key prefix filter of file storage";
+            true, "key prefix filter of file storage";
         FileStorageMkdirPermission = "file-storage-mkdir-permission",
             "FILE_STORAGE_MKDIR_PERMISSION", Permission, "0755", false,
             "mode of directories created by file storage";
@@ -308,11 +308,11 @@ config_keys! {
             "FILE_STORAGE_WRITE_PERMISSION", Permission, "0666", false,
             "mode of files written by file storage";
         FileStorageExpiration = "file-storage-expiration", "FILE_STORAGE_EXPIRATION", Duration, "0",
-            false, "stored files older than this count as expired (0: never)";
+            true, "stored files older than this count as expired (0: never)";
         FileResultStorageBaseDir = "file-result-storage-base-dir", "FILE_RESULT_STORAGE_BASE_DIR",
-            Text, "", false, "root directory of file result storage; enables it";
+            Text, "", true, "root directory of file result storage; enables it";
         FileResultStoragePathPrefix = "file-result-storage-path-prefix",
-            "FILE_RESULT_STORAGE_PATH_PREFIX", Text, "", false,
+            "FILE_RESULT_STORAGE_PATH_PREFIX", Text, "", true,
             "key prefix filter of file result storage";
         FileResultStorageMkdirPermission = "file-result-storage-mkdir-permission",
             "FILE_RESULT_STORAGE_MKDIR_PERMISSION", Permission, "0755", false,
@@ -321,7 +321,7 @@ config_keys! {
             "FILE_RESULT_STORAGE_WRITE_PERMISSION", Permission, "0666", false,
             "mode of files written by file result storage";
         FileResultStorageExpiration = "file-result-storage-expiration",
-            "FILE_RESULT_STORAGE_EXPIRATION", Duration, "0", false,
+            "FILE_RESULT_STORAGE_EXPIRATION", Duration, "0", true,
             "stored results older than this count as expired (0: never)";
     }
     Upload {
@@ -681,8 +681,9 @@ mod tests {
         );
         assert!(ConfigKey::ImagorSecret.is_supported());
         assert!(ConfigKey::FileLoaderBaseDir.is_supported());
-        assert!(!ConfigKey::FileStorageBaseDir.is_supported());
-        assert!(!ConfigKey::ImagorSaveTimeout.is_supported());
+        assert!(ConfigKey::FileStorageBaseDir.is_supported());
+        assert!(!ConfigKey::FileStorageMkdirPermission.is_supported());
+        assert!(!ConfigKey::ImagorModifiedTimeCheck.is_supported());
         assert!(!ConfigKey::Gomaxprocs.is_supported());
         assert!(!ConfigKey::SentryDsn.is_supported());
         assert!(!ConfigKey::VipsCacheSize.is_supported());

@@ -1,12 +1,15 @@
 //! Assembling the service stack from a [`Config`]: what the standalone server runs, available
 //! to library users who configure through imagor's names.
 
-use super::{Config, ConfigKey, SignerType};
-use crate::key::SafeChars;
+use super::{
+    Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, SignerType, StoragePathStyle,
+};
+use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest};
 use crate::path::{Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
 use crate::server::{Frontend, FrontendLayer};
+use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
 use crate::{Blob, Error, ImageService};
 use tower::Layer;
 use tower::util::BoxCloneSyncService;
@@ -111,6 +114,58 @@ impl Config {
             .reduce(|first, next| BoxSource::new(crate::loader::Fallback::new(first, next))))
     }
 
+    fn file_backend(
+        &self,
+        storage: &FileStorageConfig,
+        setting: &str,
+    ) -> Result<Option<FileBackend>, Error> {
+        let Some(dir) = &storage.base_dir else {
+            return Ok(None);
+        };
+        let backend = FileBackend::new(dir)
+            .map_err(|err| {
+                Error::internal(format!("{setting} {}: {}", dir.display(), err.message()))
+            })?
+            .path_prefix(&storage.path_prefix)
+            .safe_chars(SafeChars::new(&self.file.safe_chars))
+            .expiration(storage.expiration);
+        Ok(Some(backend))
+    }
+
+    /// Source storage from `FILE_STORAGE_*`, when `FILE_STORAGE_BASE_DIR` is set.
+    pub fn storage_layer(&self) -> Result<Option<StorageLayer>, Error> {
+        let style = match self.imagor.storage_path_style {
+            StoragePathStyle::Original => StorageKeyStyle::Original,
+            StoragePathStyle::Digest => StorageKeyStyle::Digest,
+        };
+        Ok(self
+            .file_backend(&self.file.storage, "FILE_STORAGE_BASE_DIR")?
+            .map(|backend| {
+                StorageLayer::new(backend)
+                    .key_style(style)
+                    .load_timeout(self.imagor.load_timeout)
+                    .save_timeout(self.imagor.save_timeout)
+            }))
+    }
+
+    /// Result storage from `FILE_RESULT_STORAGE_*`, when `FILE_RESULT_STORAGE_BASE_DIR` is set.
+    pub fn result_storage_layer(&self) -> Result<Option<ResultStorageLayer>, Error> {
+        let style = match self.imagor.result_storage_path_style {
+            ResultStoragePathStyle::Original => ResultKeyStyle::Original,
+            ResultStoragePathStyle::Digest => ResultKeyStyle::Digest,
+            ResultStoragePathStyle::Suffix => ResultKeyStyle::Suffix,
+            ResultStoragePathStyle::Size => ResultKeyStyle::Size,
+        };
+        Ok(self
+            .file_backend(&self.file.result_storage, "FILE_RESULT_STORAGE_BASE_DIR")?
+            .map(|backend| {
+                ResultStorageLayer::new(backend)
+                    .key_style(style)
+                    .load_timeout(self.imagor.load_timeout)
+                    .save_timeout(self.imagor.save_timeout)
+            }))
+    }
+
     /// The core image service with every `IMAGOR_*` setting applied and the configured loaders.
     pub fn image_service(&self) -> Result<ImageService<BoxSource>, Error> {
         let i = &self.imagor;
@@ -137,10 +192,18 @@ impl Config {
             )
             .process_queue_size(i.process_queue_size);
         let source = self.source()?;
-        Ok(service.map_source(|_| match source {
-            Some(source) => source,
-            None => BoxSource::new(crate::loader::NoSource),
-        }))
+        let storage = self.storage_layer()?;
+        let mut service = service.map_source(|_| {
+            let source = source.unwrap_or_else(|| BoxSource::new(crate::loader::NoSource));
+            match storage {
+                Some(storage) => BoxSource::new(storage.wrap(source)),
+                None => source,
+            }
+        });
+        if let Some(results) = self.result_storage_layer()? {
+            service = service.result_storage(results);
+        }
+        Ok(service)
     }
 
     /// The server-level layer from `SERVER_PATH_PREFIX`, `SERVER_STRIP_QUERY_STRING`,

@@ -470,24 +470,23 @@ where
             }
             _ => None,
         };
-        if let Some((results, location)) = &result_slot {
-            if let Lookup::Hit(stored) = results.store.get(location).await {
-                let content_type = stored
-                    .content_type()
-                    .map(str::to_owned)
-                    .or_else(|| {
-                        processing::Format::sniff(stored.bytes())
-                            .map(|f| f.content_type().to_owned())
-                    })
-                    .unwrap_or_else(|| "application/octet-stream".to_owned());
-                let rendered = Rendered {
-                    modified: stored.stat().and_then(crate::blob::Stat::modified),
-                    content_type,
-                    upstream: HeaderMap::new(),
-                    bytes: stored.into_bytes(),
-                };
-                return Ok(self.image_response(rendered, &params, &utility, negotiated, head));
-            }
+        if let Some((results, location)) = &result_slot
+            && let Lookup::Hit(stored) = results.store.get(location).await
+        {
+            let content_type = stored
+                .content_type()
+                .map(str::to_owned)
+                .or_else(|| {
+                    processing::Format::sniff(stored.bytes()).map(|f| f.content_type().to_owned())
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_owned());
+            let rendered = Rendered {
+                modified: stored.stat().and_then(crate::blob::Stat::modified),
+                content_type,
+                upstream: HeaderMap::new(),
+                bytes: stored.into_bytes(),
+            };
+            return Ok(self.image_response(rendered, &params, &utility, negotiated, head));
         }
 
         let request = SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());

@@ -178,10 +178,10 @@ pub(crate) fn evaluate_preconditions(
         {
             return Some(StatusCode::PRECONDITION_FAILED);
         }
-    } else if let Some(since) = header_date(header::IF_UNMODIFIED_SINCE) {
-        if modified_secs > since {
-            return Some(StatusCode::PRECONDITION_FAILED);
-        }
+    } else if let Some(since) = header_date(header::IF_UNMODIFIED_SINCE)
+        && modified_secs > since
+    {
+        return Some(StatusCode::PRECONDITION_FAILED);
     }
     // 3. If-None-Match (weak comparison), else 4. If-Modified-Since.
     if let Some(if_none_match) = header_list(request, header::IF_NONE_MATCH) {
@@ -191,10 +191,10 @@ pub(crate) fn evaluate_preconditions(
         {
             return Some(StatusCode::NOT_MODIFIED);
         }
-    } else if let Some(since) = header_date(header::IF_MODIFIED_SINCE) {
-        if modified_secs <= since {
-            return Some(StatusCode::NOT_MODIFIED);
-        }
+    } else if let Some(since) = header_date(header::IF_MODIFIED_SINCE)
+        && modified_secs <= since
+    {
+        return Some(StatusCode::NOT_MODIFIED);
     }
     None
 }

@@ -113,10 +113,10 @@ where
         let key = self.style.key(req.key());
         Box::pin(async move {
             let location = store.locate(&key, req.key());
-            if let Some(location) = &location {
-                if let Lookup::Hit(blob) = store.get(location).await {
-                    return Ok(blob);
-                }
+            if let Some(location) = &location
+                && let Lookup::Hit(blob) = store.get(location).await
+            {
+                return Ok(*blob);
             }
             let blob = inner.oneshot(req).await?;
             if let Some(location) = location {

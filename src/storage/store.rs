@@ -14,7 +14,7 @@ const MAX_OBJECT_SIZE: u64 = 256 * 1024 * 1024;
 #[derive(Debug)]
 pub(crate) enum Lookup {
     /// The object, with its stat.
-    Hit(Blob),
+    Hit(Box<Blob>),
     /// Nothing stored (or expired, or the key is not valid for this backend).
     Miss,
 }
@@ -41,7 +41,7 @@ pub(crate) async fn get(backend: &dyn Backend, location: &Location, timeout: Dur
         }
     }
     match read(result, timeout).await {
-        Ok(blob) => Lookup::Hit(blob),
+        Ok(blob) => Lookup::Hit(Box::new(blob)),
         Err(err) => {
             tracing::warn!(path = %location.path, error = %err, "storage read failed");
             Lookup::Miss
@@ -54,10 +54,10 @@ async fn read(result: GetResult, timeout: Duration) -> Result<Blob, BoxError> {
         return Err("stored object too large".into());
     }
     let meta = result.meta.clone();
-    let content_type = match result.attributes.get(&Attribute::ContentType) {
-        Some(value) => Some(value.as_ref().to_owned()),
-        None => None,
-    };
+    let content_type = result
+        .attributes
+        .get(&Attribute::ContentType)
+        .map(|value| value.as_ref().to_owned());
     let bytes = tokio::time::timeout(timeout, result.bytes()).await??;
     let mut stat = Stat::new()
         .with_modified(meta.last_modified.into())
