@@ -10,6 +10,7 @@ pub mod key;
 pub mod loader;
 pub mod path;
 pub mod processing;
+pub mod s3;
 pub mod server;
 pub mod service;
 pub mod storage;

@@ -1,0 +1,397 @@
+//! [`S3Backend`]: S3 buckets as a storage [`Backend`], with imagor's key mapping.
+
+use super::options::S3Options;
+use crate::Error;
+use crate::config::S3Role;
+use crate::key::{self, SafeChars};
+use crate::storage::{Backend, Location};
+use object_store::path::Path;
+use object_store::{Attribute, AttributeValue, Attributes, ObjectStore};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// The characters S3 keys keep unescaped on top of the configured safe characters.
+const S3_EXTRA_SAFE: &str = "!\"()*";
+
+/// The longest bucket name accepted from a key (S3's own limit is 63).
+const MAX_BUCKET_LEN: usize = 255;
+
+/// Where a key lives: a bucket and an object key inside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Object {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key (never starts with `/`).
+    pub key: String,
+}
+
+/// The reader and writer clients of one bucket.
+#[derive(Clone, Debug)]
+pub(super) struct Clients {
+    pub(super) reader: Arc<dyn ObjectStore>,
+    pub(super) writer: Arc<dyn ObjectStore>,
+}
+
+/// S3 buckets as a storage backend: maps image and result keys to objects the way imagor
+/// does (`SERVER.md` §5.5), and hands out the clients to reach them.
+///
+/// Key mapping: `"/" + normalize(key, safe chars + !"()*)` must start with the path prefix,
+/// which is removed; the rest is joined under the base directory, without a leading `/`.
+/// A key that would climb out with `..` is [`Error::Invalid`] (imagor would clean it into a
+/// key outside the base directory).
+///
+/// With the wildcard bucket `*`, the loader and source storage take the first segment of
+/// the key (one leading `/` removed) as the bucket and map the rest. The result storage
+/// takes the bucket from the request's source image key and maps the whole result key;
+/// without a source key it splits the result key like the loader. A missing or empty first
+/// segment, or one that is not a plausible bucket name (ASCII letters, digits, `.`, `-`,
+/// `_`), is [`Error::Invalid`]. Each bucket gets its own clients, made on first use and
+/// kept in a bounded cache.
+///
+/// Cloning is cheap. Built with [`S3Options::build`].
+///
+/// ```
+/// use imagor_tower::config::S3Role;
+/// use imagor_tower::s3::S3Options;
+///
+/// let results = S3Options::new("*").with_role(S3Role::ResultStorage).build().unwrap();
+/// let object = results.resolve("300x200/shop/a.jpg", "/shop/a.jpg").unwrap();
+/// assert_eq!((object.bucket.as_str(), object.key.as_str()), ("shop", "300x200/shop/a.jpg"));
+/// assert!(results.resolve("300x200/x.jpg", "no-bucket-segment").is_err());
+/// ```
+#[derive(Clone)]
+pub struct S3Backend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: S3Options,
+    buckets: Buckets,
+    /// Base directory, without leading or trailing `/` (empty for the bucket root).
+    base_dir: String,
+    /// The path prefix in `key::normalize_prefix` form.
+    prefix: String,
+    safe_chars: SafeChars,
+    attributes: Attributes,
+}
+
+enum Buckets {
+    Fixed { name: String, clients: Clients },
+    Wildcard(Mutex<ClientCache>),
+}
+
+/// Clients of wildcard buckets, oldest first out.
+struct ClientCache {
+    clients: HashMap<String, Clients>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl S3Backend {
+    pub(super) fn new(options: S3Options) -> Result<Self, Error> {
+        let (bucket_dir, buckets) = if options.bucket == "*" {
+            let cache = ClientCache {
+                clients: HashMap::new(),
+                order: VecDeque::new(),
+                capacity: options.bucket_cache_size.max(1),
+            };
+            (String::new(), Buckets::Wildcard(Mutex::new(cache)))
+        } else {
+            let (name, dir) = match options.bucket.split_once('/') {
+                Some((name, dir)) => (name, dir),
+                None => (options.bucket.as_str(), ""),
+            };
+            if !is_bucket_name(name) {
+                return Err(Error::internal(format!(
+                    "S3 bucket {:?}: not a valid bucket name",
+                    options.bucket
+                )));
+            }
+            let clients = options.clients(name)?;
+            let buckets = Buckets::Fixed {
+                name: name.to_owned(),
+                clients,
+            };
+            (dir.to_owned(), buckets)
+        };
+        let base_dir = match &options.base_dir {
+            Some(dir) if !dir.is_empty() => dir.as_str(),
+            _ => bucket_dir.as_str(),
+        };
+        let base_dir = match key::clean(base_dir).trim_matches('/') {
+            "." => String::new(),
+            other => other.to_owned(),
+        };
+        let mut attributes = Attributes::new();
+        if let Some(class) = options.storage_class {
+            attributes.insert(
+                Attribute::StorageClass,
+                AttributeValue::from(class.as_str()),
+            );
+        }
+        let inner = Inner {
+            base_dir,
+            prefix: key::normalize_prefix(&options.path_prefix),
+            safe_chars: SafeChars::new(&options.safe_chars).with_extra(S3_EXTRA_SAFE),
+            attributes,
+            buckets,
+            options,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The fixed bucket, or `None` for the wildcard bucket `*`.
+    pub fn bucket(&self) -> Option<&str> {
+        match &self.inner.buckets {
+            Buckets::Fixed { name, .. } => Some(name),
+            Buckets::Wildcard(_) => None,
+        }
+    }
+
+    /// The role this backend serves.
+    pub fn role(&self) -> S3Role {
+        self.inner.options.role
+    }
+
+    /// The bucket and object key for `key`, without touching the network. `image` is the
+    /// request's source image key (only a wildcard result storage uses it; pass `""` when
+    /// there is none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Invalid`] when the key is outside the path prefix, maps to nothing, or (with
+    /// `*`) names no usable bucket.
+    pub fn resolve(&self, key: &str, image: &str) -> Result<S3Object, Error> {
+        let inner = &self.inner;
+        match &inner.buckets {
+            Buckets::Fixed { name, .. } => Ok(S3Object {
+                bucket: name.clone(),
+                key: inner.object_key(key)?,
+            }),
+            Buckets::Wildcard(_) => {
+                if inner.options.role == S3Role::ResultStorage && !image.is_empty() {
+                    let (bucket, _) = split_bucket(image)?;
+                    Ok(S3Object {
+                        bucket: bucket.to_owned(),
+                        key: inner.object_key(key)?,
+                    })
+                } else {
+                    let (bucket, rest) = split_bucket(key)?;
+                    Ok(S3Object {
+                        bucket: bucket.to_owned(),
+                        key: inner.object_key(rest)?,
+                    })
+                }
+            }
+        }
+    }
+
+    /// How many wildcard buckets currently have clients (always 0 for a fixed bucket).
+    pub fn cached_buckets(&self) -> usize {
+        match &self.inner.buckets {
+            Buckets::Fixed { .. } => 0,
+            Buckets::Wildcard(cache) => cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clients
+                .len(),
+        }
+    }
+
+    fn clients(&self, bucket: &str) -> Result<Clients, Error> {
+        match &self.inner.buckets {
+            Buckets::Fixed { clients, .. } => Ok(clients.clone()),
+            Buckets::Wildcard(cache) => {
+                let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(clients) = cache.clients.get(bucket) {
+                    return Ok(clients.clone());
+                }
+                let clients = self.inner.options.clients(bucket)?;
+                while cache.clients.len() >= cache.capacity {
+                    match cache.order.pop_front() {
+                        Some(oldest) => {
+                            cache.clients.remove(&oldest);
+                        }
+                        None => break,
+                    }
+                }
+                cache.order.push_back(bucket.to_owned());
+                cache.clients.insert(bucket.to_owned(), clients.clone());
+                Ok(clients)
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The object key of `key` inside the bucket (prefix check, base directory).
+    fn object_key(&self, key: &str) -> Result<String, Error> {
+        let full = format!("/{}", key::normalize(key, &self.safe_chars));
+        let rest = full.strip_prefix(&self.prefix).ok_or(Error::Invalid)?;
+        let rest = rest.trim_start_matches('/');
+        // `normalize` cleaned the key, so only leading `..` segments can be left: they would
+        // climb out of the prefix or the base directory.
+        if rest.is_empty()
+            || rest
+                .split('/')
+                .any(|segment| segment == "." || segment == "..")
+        {
+            return Err(Error::Invalid);
+        }
+        if self.base_dir.is_empty() {
+            Ok(rest.to_owned())
+        } else {
+            Ok(format!("{}/{rest}", self.base_dir))
+        }
+    }
+}
+
+/// Splits `bucket/rest` (one leading `/` removed).
+fn split_bucket(key: &str) -> Result<(&str, &str), Error> {
+    let key = key.strip_prefix('/').unwrap_or(key);
+    let (bucket, rest) = key.split_once('/').ok_or(Error::Invalid)?;
+    if is_bucket_name(bucket) {
+        Ok((bucket, rest))
+    } else {
+        Err(Error::Invalid)
+    }
+}
+
+/// A plausible bucket name: 1 to 255 ASCII letters, digits, `.`, `-` or `_`, not only dots.
+fn is_bucket_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_BUCKET_LEN
+        && name.bytes().any(|b| b != b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+impl S3Backend {
+    /// [`Backend::locate`], also telling the bucket (for error messages).
+    pub(super) fn locate_in_bucket(
+        &self,
+        key: &str,
+        image: &str,
+    ) -> Result<(String, Location), Error> {
+        let object = self.resolve(key, image)?;
+        let path = Path::parse(&object.key).map_err(|_| Error::Invalid)?;
+        let clients = self.clients(&object.bucket)?;
+        let location = Location {
+            reader: clients.reader,
+            writer: clients.writer,
+            path,
+        };
+        Ok((object.bucket, location))
+    }
+}
+
+impl Backend for S3Backend {
+    fn locate(&self, key: &str, image: &str) -> Result<Location, Error> {
+        self.locate_in_bucket(key, image)
+            .map(|(_, location)| location)
+    }
+
+    fn expiration(&self) -> Option<Duration> {
+        self.inner.options.expiration
+    }
+
+    fn put_attributes(&self) -> Attributes {
+        self.inner.attributes.clone()
+    }
+}
+
+impl fmt::Debug for S3Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("S3Backend")
+            .field("bucket", &self.bucket().unwrap_or("*"))
+            .field("role", &inner.options.role)
+            .field("base_dir", &inner.base_dir)
+            .field("prefix", &inner.prefix)
+            .field("safe_chars", &inner.safe_chars)
+            .field("acl", &inner.options.acl)
+            .field("storage_class", &inner.options.storage_class)
+            .field("expiration", &inner.options.expiration)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(options: S3Options) -> S3Backend {
+        options.build().unwrap()
+    }
+
+    #[test]
+    fn bucket_names_are_checked() {
+        for good in ["a", "my-bucket", "a.b_c", "Legacy1"] {
+            assert!(is_bucket_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "a b", "a%2F", "ü", &"x".repeat(256)] {
+            assert!(!is_bucket_name(bad), "{bad}");
+        }
+        assert!(S3Options::new("bad bucket").build().is_err());
+        assert!(S3Options::new("/dir").build().is_err());
+    }
+
+    #[test]
+    fn wildcard_split_refuses_missing_buckets() {
+        assert_eq!(split_bucket("/b/k").unwrap(), ("b", "k"));
+        assert_eq!(split_bucket("b/k/l").unwrap(), ("b", "k/l"));
+        assert!(split_bucket("b").is_err());
+        assert!(split_bucket("//k").is_err());
+        assert!(split_bucket("/../k").is_err());
+    }
+
+    #[test]
+    fn dot_dot_cannot_escape_the_prefix_or_base_dir() {
+        let b = backend(
+            S3Options::new("b")
+                .with_base_dir("base")
+                .with_path_prefix("/p"),
+        );
+        assert_eq!(b.resolve("/p/x/../y", "").unwrap().key, "base/y");
+        assert!(b.resolve("/p/../q/y", "").is_err());
+        let wild = backend(S3Options::new("*"));
+        assert!(wild.resolve("/b/../../etc/passwd", "").is_err());
+        assert!(wild.resolve("/b/", "").is_err());
+    }
+
+    #[test]
+    fn storage_class_is_a_put_attribute() {
+        let b = backend(
+            S3Options::new("b").with_storage_class(crate::config::S3StorageClass::StandardIa),
+        );
+        let attributes = b.put_attributes();
+        let class = attributes.get(&Attribute::StorageClass).unwrap();
+        assert_eq!(class.as_ref(), "STANDARD_IA");
+        assert!(backend(S3Options::new("b")).put_attributes().is_empty());
+    }
+
+    #[test]
+    fn wildcard_clients_are_cached_and_bounded() {
+        let b = backend(S3Options::new("*").with_bucket_cache_size(2));
+        for bucket in ["one", "two", "one", "three", "four"] {
+            b.locate(&format!("{bucket}/k.jpg"), "").unwrap();
+        }
+        assert_eq!(b.cached_buckets(), 2);
+    }
+
+    #[test]
+    fn acl_gives_a_separate_writer_client() {
+        let plain = backend(S3Options::new("b")).locate("k", "").unwrap();
+        assert!(Arc::ptr_eq(&plain.reader, &plain.writer));
+        let acl = backend(S3Options::new("b").with_acl(crate::config::CannedAcl::PublicRead))
+            .locate("k", "")
+            .unwrap();
+        assert!(!Arc::ptr_eq(&acl.reader, &acl.writer));
+        assert_eq!(acl.path.as_ref(), "k");
+    }
+}

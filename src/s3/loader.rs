@@ -1,0 +1,156 @@
+//! [`S3Loader`]: source images from S3 through an [`S3Backend`].
+
+use super::backend::S3Backend;
+use crate::Error;
+use crate::blob::{Blob, Stat};
+use crate::loader::file::sniff_content_type;
+use crate::loader::{LoadFuture, SourceRequest};
+use crate::storage::Backend;
+use object_store::{Attribute, GetOptions, ObjectStore as _};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+use tower::Service;
+
+/// The default for [`S3Loader::max_size`]: 64 MiB.
+pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Loads source images from S3 (imagor's `S3_LOADER_*` settings).
+///
+/// One GET per request through the backend's reader client:
+///
+/// * the key is mapped by the backend ([`Error::Invalid`] when it refuses it);
+/// * a missing object or bucket is [`Error::NotFound`];
+/// * an object older than the backend's expiration (by `Last-Modified`) is
+///   [`Error::Expired`];
+/// * an object larger than [`max_size`](Self::max_size) is [`Error::MaxSizeExceeded`],
+///   found from the response headers before the body is read;
+/// * any other failure (refused credentials, unreachable endpoint) is an
+///   [`Error::Internal`] whose message names the bucket and the cause.
+///
+/// The blob keeps the object's `Content-Type` (sniffed from the bytes when S3 has none) and
+/// a [`Stat`] with size, ETag and last modification. Cloning is cheap.
+///
+/// ```
+/// use imagor_tower::s3::{S3Loader, S3Options};
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let backend = S3Options::new("images").with_path_prefix("/photos").build().unwrap();
+/// let loader = S3Loader::new(backend).max_size(8 << 20);
+/// // Keys outside the prefix are refused before any request is made.
+/// let err = loader.oneshot(imagor_tower::loader::SourceRequest::new("other/a.jpg")).await;
+/// assert_eq!(err.unwrap_err().status(), 400);
+/// # });
+/// ```
+#[derive(Clone, Debug)]
+pub struct S3Loader {
+    backend: S3Backend,
+    max_size: u64,
+}
+
+impl S3Loader {
+    /// A loader reading through `backend`.
+    pub fn new(backend: S3Backend) -> Self {
+        Self {
+            backend,
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+
+    /// The largest object served, in bytes; larger ones answer [`Error::MaxSizeExceeded`].
+    /// `0` removes the limit. Default: [`DEFAULT_MAX_SIZE`] (64 MiB).
+    #[must_use]
+    pub fn max_size(mut self, max_size: u64) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &S3Backend {
+        &self.backend
+    }
+
+    /// Loads the object for `key`.
+    ///
+    /// # Errors
+    ///
+    /// See the [type docs](Self).
+    pub async fn load(&self, key: &str) -> Result<Blob, Error> {
+        let (bucket, location) = self.backend.locate_in_bucket(key, key)?;
+        let failed = |err| store_error(&bucket, err);
+        let result = location
+            .reader
+            .get_opts(&location.path, GetOptions::default())
+            .await
+            .map_err(failed)?;
+        let meta = &result.meta;
+        if self.max_size > 0 && meta.size > self.max_size {
+            return Err(Error::MaxSizeExceeded);
+        }
+        let modified = SystemTime::from(meta.last_modified);
+        if let Some(expiration) = self.backend.expiration()
+            && SystemTime::now()
+                .duration_since(modified)
+                .is_ok_and(|age| age > expiration)
+        {
+            return Err(Error::Expired);
+        }
+        let mut stat = Stat::new().with_size(meta.size).with_modified(modified);
+        if let Some(etag) = &meta.e_tag {
+            stat = stat.with_etag(etag.clone());
+        }
+        let content_type = result
+            .attributes
+            .get(&Attribute::ContentType)
+            .map(|value| value.to_string());
+        let bytes = result.bytes().await.map_err(failed)?;
+        let content_type = content_type
+            .filter(|value| !value.is_empty())
+            .or_else(|| sniff_content_type(&bytes).map(str::to_owned));
+        let mut blob = Blob::new(bytes).with_stat(stat);
+        if let Some(content_type) = content_type {
+            blob = blob.with_content_type(content_type);
+        }
+        Ok(blob)
+    }
+}
+
+/// A failed S3 call as the crate's error: not found stays not found, the rest is a 500
+/// naming the bucket.
+pub(super) fn store_error(bucket: &str, err: object_store::Error) -> Error {
+    match err {
+        object_store::Error::NotFound { .. } => Error::NotFound,
+        object_store::Error::InvalidPath { .. } => Error::Invalid,
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => with_context(
+            &format!("S3 bucket {bucket}: access denied (check the credentials and region)"),
+            err,
+        ),
+        other => with_context(&format!("S3 bucket {bucket}"), other),
+    }
+}
+
+fn with_context(context: &str, err: object_store::Error) -> Error {
+    let detail = err.to_string();
+    let detail = detail.split_whitespace().collect::<Vec<_>>().join(" ");
+    Error::Internal {
+        message: format!("{context}: {detail}"),
+        source: Some(Box::new(err)),
+    }
+}
+
+impl Service<SourceRequest> for S3Loader {
+    type Response = Blob;
+    type Error = Error;
+    type Future = LoadFuture;
+
+    #[inline]
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: SourceRequest) -> Self::Future {
+        let loader = self.clone();
+        Box::pin(async move { loader.load(req.key()).await })
+    }
+}

@@ -1,0 +1,669 @@
+//! S3 loader and backends against a real S3 protocol server (s3s + s3s-fs) in-process,
+//! with SigV4 checked, plus the key-mapping vectors of `key-cases.json`.
+
+use bytes::Bytes;
+use imagor_tower::Error;
+use imagor_tower::config::{CannedAcl, S3Role, S3StorageClass};
+use imagor_tower::loader::SourceRequest;
+use imagor_tower::s3::{AwsChainCredentials, S3Loader, S3Options};
+use imagor_tower::storage::Backend;
+use object_store::{Attribute, AttributeValue, Attributes, ObjectStoreExt as _, PutOptions};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tower::ServiceExt;
+
+use server::{LoopbackResolver, S3Server};
+
+const KEY: &str = "test-access";
+const SECRET: &str = "test-secret";
+
+mod server {
+    //! An s3s-fs server on 127.0.0.1:0 that records what each PutObject asked for.
+
+    use object_store::client::{DnsFuture, DnsResolver};
+    use s3s::dto::{
+        CreateBucketInput, CreateBucketOutput, DeleteObjectInput, DeleteObjectOutput,
+        GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput,
+        HeadObjectOutput, PutObjectInput, PutObjectOutput,
+    };
+    use s3s::{S3, S3Request, S3Response, S3Result};
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Mutex};
+    use tokio::net::TcpListener;
+
+    /// What one PutObject carried.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub(crate) struct RecordedPut {
+        pub(crate) bucket: String,
+        pub(crate) key: String,
+        pub(crate) acl: Option<String>,
+        pub(crate) storage_class: Option<String>,
+    }
+
+    /// s3s-fs, forwarding the operations the crate uses and recording puts.
+    struct Recording {
+        fs: s3s_fs::FileSystem,
+        puts: Arc<Mutex<Vec<RecordedPut>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl S3 for Recording {
+        async fn create_bucket(
+            &self,
+            req: S3Request<CreateBucketInput>,
+        ) -> S3Result<S3Response<CreateBucketOutput>> {
+            self.fs.create_bucket(req).await
+        }
+
+        async fn head_bucket(
+            &self,
+            req: S3Request<HeadBucketInput>,
+        ) -> S3Result<S3Response<HeadBucketOutput>> {
+            self.fs.head_bucket(req).await
+        }
+
+        async fn get_object(
+            &self,
+            req: S3Request<GetObjectInput>,
+        ) -> S3Result<S3Response<GetObjectOutput>> {
+            self.fs.get_object(req).await
+        }
+
+        async fn head_object(
+            &self,
+            req: S3Request<HeadObjectInput>,
+        ) -> S3Result<S3Response<HeadObjectOutput>> {
+            self.fs.head_object(req).await
+        }
+
+        async fn delete_object(
+            &self,
+            req: S3Request<DeleteObjectInput>,
+        ) -> S3Result<S3Response<DeleteObjectOutput>> {
+            self.fs.delete_object(req).await
+        }
+
+        async fn put_object(
+            &self,
+            req: S3Request<PutObjectInput>,
+        ) -> S3Result<S3Response<PutObjectOutput>> {
+            let input = &req.input;
+            let record = RecordedPut {
+                bucket: input.bucket.clone(),
+                key: input.key.clone(),
+                acl: input.acl.as_ref().map(|acl| acl.as_str().to_owned()),
+                storage_class: input
+                    .storage_class
+                    .as_ref()
+                    .map(|class| class.as_str().to_owned()),
+            };
+            self.puts.lock().unwrap().push(record);
+            self.fs.put_object(req).await
+        }
+    }
+
+    /// A running server; stops when dropped.
+    pub(crate) struct S3Server {
+        pub(crate) port: u16,
+        root: tempfile::TempDir,
+        puts: Arc<Mutex<Vec<RecordedPut>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl S3Server {
+        /// Starts a server accepting only `access`/`secret`, with these buckets; `vhost`
+        /// also accepts virtual-hosted requests for `BUCKET.localhost:PORT`.
+        pub(crate) async fn start(
+            access: &str,
+            secret: &str,
+            buckets: &[&str],
+            vhost: bool,
+        ) -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let root = tempfile::tempdir().unwrap();
+            for bucket in buckets {
+                std::fs::create_dir_all(root.path().join(bucket)).unwrap();
+            }
+            let puts = Arc::new(Mutex::new(Vec::new()));
+            let recording = Recording {
+                fs: s3s_fs::FileSystem::new(root.path()).unwrap(),
+                puts: Arc::clone(&puts),
+            };
+            let mut builder = s3s::service::S3ServiceBuilder::new(recording);
+            builder.set_auth(s3s::auth::SimpleAuth::from_single(access, secret));
+            if vhost {
+                let domain = format!("localhost:{port}");
+                builder.set_host(s3s::host::MultiDomain::new([domain]).unwrap());
+            }
+            let service = builder.build();
+            let task = tokio::spawn(async move {
+                let http = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                );
+                loop {
+                    let Ok((socket, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let conn = http
+                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                        .into_owned();
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+            });
+            Self {
+                port,
+                root,
+                puts,
+                task,
+            }
+        }
+
+        /// `http://127.0.0.1:PORT` (path style).
+        pub(crate) fn endpoint(&self) -> String {
+            format!("http://127.0.0.1:{}", self.port)
+        }
+
+        /// `http://localhost:PORT` (virtual-hosted style puts the bucket in front).
+        pub(crate) fn host_endpoint(&self) -> String {
+            format!("http://localhost:{}", self.port)
+        }
+
+        /// The file backing `bucket/key`.
+        pub(crate) fn file(&self, bucket: &str, key: &str) -> PathBuf {
+            self.root.path().join(bucket).join(key)
+        }
+
+        /// Stores an object by writing its file.
+        pub(crate) fn seed(&self, bucket: &str, key: &str, bytes: &[u8]) {
+            let path = self.file(bucket, key);
+            std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+
+        /// The PutObject requests seen so far.
+        pub(crate) fn puts(&self) -> Vec<RecordedPut> {
+            self.puts.lock().unwrap().clone()
+        }
+    }
+
+    impl Drop for S3Server {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    /// Resolves every `*.localhost` name to 127.0.0.1 (glibc here does not).
+    #[derive(Debug)]
+    pub(crate) struct LoopbackResolver;
+
+    impl DnsResolver for LoopbackResolver {
+        fn resolve(&self, host: &str) -> DnsFuture {
+            let known = host == "localhost" || host.ends_with(".localhost");
+            let host = host.to_owned();
+            Box::pin(async move {
+                if known {
+                    Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+                } else {
+                    Err(format!("test resolver: unknown host {host}").into())
+                }
+            })
+        }
+    }
+}
+
+/// A small PNG header: enough for content-type sniffing.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDRpayload";
+
+fn path_style(server: &S3Server, bucket: &str) -> S3Options {
+    S3Options::new(bucket)
+        .with_endpoint(server.endpoint())
+        .with_force_path_style(true)
+        .with_access_key(KEY, SECRET)
+}
+
+async fn load(loader: &S3Loader, key: &str) -> Result<imagor_tower::Blob, Error> {
+    loader.clone().oneshot(SourceRequest::new(key)).await
+}
+
+// ----- key mapping vectors -----
+
+fn key_cases() -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/conformance/key-cases.json"
+    ))
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn text<'a>(case: &'a Value, field: &str) -> &'a str {
+    case.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+#[test]
+fn s3_storage_path_vectors() {
+    let cases = key_cases();
+    let cases = cases["s3_storage_path"].as_array().unwrap();
+    let mut checked = 0;
+    for case in cases {
+        let name = text(case, "name");
+        let backend = S3Options::new(text(case, "bucket"))
+            .with_base_dir(text(case, "base_dir"))
+            .with_path_prefix(text(case, "path_prefix"))
+            .with_safe_chars(text(case, "safe_chars"))
+            .with_role(S3Role::Storage)
+            .build()
+            .unwrap();
+        let got = backend.resolve(text(case, "image"), "");
+        if case["expected_ok"].as_bool().unwrap() {
+            let object = got.unwrap_or_else(|err| panic!("{name}: {err}"));
+            assert_eq!(object.bucket, text(case, "expected_bucket"), "{name}");
+            assert_eq!(object.key, text(case, "expected_key"), "{name}");
+            // The same mapping through the Backend contract.
+            let location = backend.locate(text(case, "image"), "").unwrap();
+            assert_eq!(location.path.as_ref(), object.key, "{name}");
+        } else {
+            assert!(matches!(got, Err(Error::Invalid)), "{name}: {got:?}");
+        }
+        checked += 1;
+    }
+    println!("s3_storage_path: {checked}/{} vectors passed", cases.len());
+    assert_eq!(checked, cases.len());
+    assert!(checked >= 12);
+}
+
+#[test]
+fn s3_wildcard_bucket_vectors() {
+    let cases = key_cases();
+    let cases = cases["s3_wildcard_bucket"].as_array().unwrap();
+    let mut checked = 0;
+    for case in cases {
+        let image = text(case, "image");
+        let has_source = case.get("source_image_key").is_some();
+        let source = text(case, "source_image_key");
+        // Vectors with a source key (even a null one) are result-storage cases.
+        let role = if has_source {
+            S3Role::ResultStorage
+        } else {
+            S3Role::Loader
+        };
+        let backend = S3Options::new("*")
+            .with_role(role)
+            .with_path_prefix(text(case, "path_prefix"))
+            .build()
+            .unwrap();
+        let got = backend.resolve(image, source);
+        if case["expected_ok"].as_bool().unwrap() {
+            let object = got.unwrap_or_else(|err| panic!("{image}: {err}"));
+            assert_eq!(object.bucket, text(case, "expected_bucket"), "{image}");
+            assert_eq!(object.key, text(case, "expected_key"), "{image}");
+        } else {
+            assert!(matches!(got, Err(Error::Invalid)), "{image}: {got:?}");
+            assert!(backend.locate(image, source).is_err(), "{image}");
+        }
+        checked += 1;
+    }
+    println!(
+        "s3_wildcard_bucket: {checked}/{} vectors passed",
+        cases.len()
+    );
+    assert_eq!(checked, cases.len());
+    assert!(checked >= 10);
+}
+
+// ----- against the server -----
+
+#[tokio::test]
+async fn path_style_loader_reads_object_with_stat() {
+    let server = S3Server::start(KEY, SECRET, &["images"], false).await;
+    server.seed("images", "photos/a.png", PNG);
+    let loader = S3Loader::new(path_style(&server, "images").build().unwrap());
+
+    let blob = load(&loader, "/photos/a.png").await.unwrap();
+    assert_eq!(blob.bytes().as_ref(), PNG);
+    assert_eq!(blob.content_type(), Some("image/png"));
+    let stat = blob.stat().unwrap();
+    assert_eq!(stat.size(), Some(PNG.len() as u64));
+    assert!(stat.etag().is_some_and(|etag| !etag.is_empty()));
+    let modified = stat.modified().unwrap();
+    let age = SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default();
+    assert!(age < Duration::from_secs(60), "{age:?}");
+
+    let missing = load(&loader, "photos/missing.png").await.unwrap_err();
+    assert!(matches!(missing, Error::NotFound), "{missing:?}");
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn virtual_hosted_style_reaches_bucket_by_host() {
+    let server = S3Server::start(KEY, SECRET, &["vhost-bucket"], true).await;
+    server.seed("vhost-bucket", "k/one.png", PNG);
+    let backend = S3Options::new("vhost-bucket")
+        .with_endpoint(server.host_endpoint())
+        .with_access_key(KEY, SECRET)
+        .with_dns_resolver(Arc::new(LoopbackResolver))
+        .build()
+        .unwrap();
+    let loader = S3Loader::new(backend.clone());
+    let blob = load(&loader, "k/one.png").await.unwrap();
+    assert_eq!(blob.bytes().as_ref(), PNG);
+
+    // Writes go through the same addressing.
+    let location = backend.locate("k/two.png", "k/two.png").unwrap();
+    location
+        .writer
+        .put(&location.path, Bytes::from_static(PNG).into())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(server.file("vhost-bucket", "k/two.png")).unwrap(),
+        PNG
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_give_a_clear_error() {
+    let server = S3Server::start(KEY, SECRET, &["images"], false).await;
+    server.seed("images", "a.png", PNG);
+    let backend = S3Options::new("images")
+        .with_endpoint(server.endpoint())
+        .with_force_path_style(true)
+        .with_access_key(KEY, "wrong-secret")
+        .build()
+        .unwrap();
+    let err = load(&S3Loader::new(backend), "a.png").await.unwrap_err();
+    assert_eq!(err.status(), 500, "{err:?}");
+    let message = err.message();
+    assert!(message.contains("S3 bucket images"), "{message}");
+    assert!(message.contains("access denied"), "{message}");
+}
+
+#[tokio::test]
+async fn per_role_credentials_and_endpoints_from_config() {
+    let loader_server = S3Server::start("loader-key", "loader-secret", &["src"], false).await;
+    let result_server = S3Server::start("result-key", "result-secret", &["out"], false).await;
+    loader_server.seed("src", "a.png", PNG);
+
+    let mut config = imagor_tower::config::S3Config::default();
+    config.force_path_style = true;
+    // The global keys are wrong for both servers.
+    config.aws.region = Some("us-east-1".into());
+    config.aws.access_key_id = Some("global-key".into());
+    config.aws.secret_access_key = Some("global-secret".to_owned().into());
+    config.loader.bucket = Some("src".into());
+    config.loader.endpoint = Some(loader_server.endpoint());
+    config.loader.aws.region = Some("us-east-1".into());
+    config.loader.aws.access_key_id = Some("loader-key".into());
+    config.loader.aws.secret_access_key = Some("loader-secret".to_owned().into());
+    config.result_storage.bucket = Some("out".into());
+    config.result_storage.endpoint = Some(result_server.endpoint());
+    config.result_storage.aws.region = Some("us-east-1".into());
+    config.result_storage.aws.access_key_id = Some("result-key".into());
+    config.result_storage.aws.secret_access_key = Some("result-secret".to_owned().into());
+    // Storage: only a partial role setting, so the (wrong) global keys apply.
+    config.storage.bucket = Some("src".into());
+    config.storage.endpoint = Some(loader_server.endpoint());
+    config.storage.aws.access_key_id = Some("loader-key".into());
+
+    let loader = S3Loader::new(
+        S3Options::from_config(&config, S3Role::Loader)
+            .unwrap()
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(load(&loader, "a.png").await.unwrap().bytes().as_ref(), PNG);
+
+    let results = S3Options::from_config(&config, S3Role::ResultStorage)
+        .unwrap()
+        .build()
+        .unwrap();
+    let location = results.locate("300x0/a.png", "a.png").unwrap();
+    location
+        .writer
+        .put(&location.path, Bytes::from_static(PNG).into())
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(result_server.file("out", "300x0/a.png")).unwrap(),
+        PNG
+    );
+
+    let storage = S3Loader::new(
+        S3Options::from_config(&config, S3Role::Storage)
+            .unwrap()
+            .build()
+            .unwrap(),
+    );
+    let err = load(&storage, "a.png").await.unwrap_err();
+    assert!(err.message().contains("access denied"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn wildcard_bucket_for_loader_and_result_storage() {
+    let server = S3Server::start(KEY, SECRET, &["site-a", "site-b"], false).await;
+    server.seed("site-a", "img/x.png", PNG);
+    server.seed("site-b", "img/x.png", b"GIF89a site b");
+
+    let loader = S3Loader::new(path_style(&server, "*").build().unwrap());
+    assert_eq!(
+        load(&loader, "/site-a/img/x.png")
+            .await
+            .unwrap()
+            .bytes()
+            .as_ref(),
+        PNG
+    );
+    let b = load(&loader, "site-b/img/x.png").await.unwrap();
+    assert_eq!(b.content_type(), Some("image/gif"));
+    assert_eq!(loader.backend().cached_buckets(), 2);
+    assert!(matches!(
+        load(&loader, "site-c/img/x.png").await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        load(&loader, "no-slash").await,
+        Err(Error::Invalid)
+    ));
+
+    // Result storage: bucket from the source key, the whole result key as object key.
+    let results = path_style(&server, "*")
+        .with_role(S3Role::ResultStorage)
+        .build()
+        .unwrap();
+    let location = results
+        .locate("200x0/site-b/img/x.png", "site-b/img/x.png")
+        .unwrap();
+    location
+        .writer
+        .put(&location.path, Bytes::from_static(b"result").into())
+        .await
+        .unwrap();
+    let stored = server.file("site-b", "200x0/site-b/img/x.png");
+    assert_eq!(std::fs::read(stored).unwrap(), b"result");
+}
+
+#[tokio::test]
+async fn base_dirs_and_prefixes_map_into_the_bucket() {
+    let server = S3Server::start(KEY, SECRET, &["images"], false).await;
+    server.seed("images", "originals/2024/a.png", PNG);
+    server.seed("images", "top.png", b"GIF89a top");
+
+    // Base dir from the bucket value, prefix removed.
+    let loader = S3Loader::new(
+        path_style(&server, "images/originals")
+            .with_path_prefix("/photos")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        load(&loader, "/photos/2024/a.png")
+            .await
+            .unwrap()
+            .bytes()
+            .as_ref(),
+        PNG
+    );
+    assert!(matches!(
+        load(&loader, "/other/2024/a.png").await,
+        Err(Error::Invalid)
+    ));
+    assert!(matches!(
+        load(&loader, "/photos/../top.png").await,
+        Err(Error::Invalid)
+    ));
+
+    // An explicit base dir wins over the bucket's; a root base dir is the bucket root.
+    let root = S3Loader::new(
+        path_style(&server, "images/originals")
+            .with_base_dir("/")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        load(&root, "top.png").await.unwrap().bytes().as_ref(),
+        b"GIF89a top"
+    );
+}
+
+#[tokio::test]
+async fn expired_objects_answer_expired() {
+    let server = S3Server::start(KEY, SECRET, &["images"], false).await;
+    server.seed("images", "old.png", PNG);
+    server.seed("images", "new.png", PNG);
+    let old = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(server.file("images", "old.png"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let backend = path_style(&server, "images")
+        .with_expiration(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    assert_eq!(backend.expiration(), Some(Duration::from_secs(600)));
+    let loader = S3Loader::new(backend);
+    let err = load(&loader, "old.png").await.unwrap_err();
+    assert!(matches!(err, Error::Expired), "{err:?}");
+    assert_eq!(err.status(), 410);
+    assert!(load(&loader, "new.png").await.is_ok());
+}
+
+#[tokio::test]
+async fn acl_and_storage_class_are_sent_on_put_only_by_the_writer() {
+    let server = S3Server::start(KEY, SECRET, &["results"], false).await;
+    let backend = path_style(&server, "results")
+        .with_role(S3Role::ResultStorage)
+        .with_acl(CannedAcl::PublicRead)
+        .with_storage_class(S3StorageClass::ReducedRedundancy)
+        .build()
+        .unwrap();
+    let location = backend.locate("fit-in/a.png", "a.png").unwrap();
+    let mut attributes = backend.put_attributes();
+    attributes.insert(Attribute::ContentType, AttributeValue::from("image/png"));
+    let options = PutOptions {
+        attributes,
+        ..PutOptions::default()
+    };
+    location
+        .writer
+        .put_opts(&location.path, Bytes::from_static(PNG).into(), options)
+        .await
+        .unwrap();
+    // A reader put carries neither (it is not meant for writes, but proves the split).
+    location
+        .reader
+        .put_opts(
+            &location.path,
+            Bytes::from_static(PNG).into(),
+            PutOptions::from(Attributes::new()),
+        )
+        .await
+        .unwrap();
+
+    let puts = server.puts();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    assert_eq!(puts[0].key, "fit-in/a.png");
+    assert_eq!(puts[0].acl.as_deref(), Some("public-read"));
+    assert_eq!(puts[0].storage_class.as_deref(), Some("REDUCED_REDUNDANCY"));
+    assert_eq!(puts[1].acl, None);
+    assert_eq!(puts[1].storage_class, None);
+
+    // The stored object keeps its content type.
+    let blob = load(&S3Loader::new(backend), "fit-in/a.png").await.unwrap();
+    assert_eq!(blob.content_type(), Some("image/png"));
+}
+
+#[tokio::test]
+async fn size_limit_is_checked_before_reading() {
+    let server = S3Server::start(KEY, SECRET, &["images"], false).await;
+    server.seed("images", "big.png", &[7u8; 4096]);
+    let loader = S3Loader::new(path_style(&server, "images").build().unwrap()).max_size(1024);
+    assert!(matches!(
+        load(&loader, "big.png").await,
+        Err(Error::MaxSizeExceeded)
+    ));
+    let unlimited = loader.max_size(0);
+    assert_eq!(load(&unlimited, "big.png").await.unwrap().len(), 4096);
+}
+
+#[tokio::test]
+async fn dead_endpoint_fails_fast_with_a_server_error() {
+    // Bind and drop a listener to get a port nobody listens on.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let backend = S3Options::new("images")
+        .with_endpoint(format!("http://127.0.0.1:{port}"))
+        .with_force_path_style(true)
+        .with_access_key(KEY, SECRET)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        load(&S3Loader::new(backend), "a.png"),
+    )
+    .await
+    .expect("the loader must give up by itself")
+    .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(err.status().is_server_error(), "{err:?}");
+    assert!(
+        err.message().contains("S3 bucket images"),
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn chain_credentials_sign_requests() {
+    use aws_credential_types::Credentials;
+    let server = S3Server::start(KEY, SECRET, &["images"], false).await;
+    server.seed("images", "a.png", PNG);
+    let chain =
+        AwsChainCredentials::from_provider(Credentials::new(KEY, SECRET, None, None, "test"));
+    let backend = S3Options::new("images")
+        .with_endpoint(server.endpoint())
+        .with_force_path_style(true)
+        .with_credentials(Arc::new(chain))
+        .build()
+        .unwrap();
+    assert_eq!(
+        load(&S3Loader::new(backend), "a.png")
+            .await
+            .unwrap()
+            .bytes()
+            .as_ref(),
+        PNG
+    );
+}
