@@ -49,7 +49,12 @@ pub(crate) struct Decoded {
 }
 
 /// Decodes `input` (see the [module docs](self)).
-pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessError> {
+/// With `auto_orient` false (an `orient(n)` filter) the EXIF orientation is ignored.
+pub(crate) fn decode(
+    input: &[u8],
+    limits: &Limits,
+    auto_orient: bool,
+) -> Result<Decoded, ProcessError> {
     let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
     let mut decoder_limits = image::Limits::no_limits();
@@ -58,7 +63,11 @@ pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessEr
     let mut decoder = reader.into_decoder().map_err(ProcessError::from_decode)?;
 
     // A broken orientation tag is not worth failing the request: treat it as upright.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let orientation = if auto_orient {
+        decoder.orientation().unwrap_or(Orientation::NoTransforms)
+    } else {
+        Orientation::NoTransforms
+    };
     let (width, height) = decoder.dimensions();
     let (width, height) = if turns_quarter(orientation) {
         (height, width)
@@ -125,8 +134,12 @@ mod tests {
     #[test]
     fn keeps_channel_layout() {
         let grey = DynamicImage::ImageLuma8(ImageBuffer::from_pixel(3, 2, Luma([7u8])));
-        let decoded = decode(&encode(&grey, image::ImageFormat::Png), &Limits::default())
-            .expect("decode grey png");
+        let decoded = decode(
+            &encode(&grey, image::ImageFormat::Png),
+            &Limits::default(),
+            true,
+        )
+        .expect("decode grey png");
         assert_eq!(decoded.format, Format::Png);
         assert!(matches!(decoded.image, DynamicImage::ImageLuma8(_)));
         assert_eq!((decoded.image.width(), decoded.image.height()), (3, 2));
@@ -135,8 +148,12 @@ mod tests {
     #[test]
     fn reduces_16_bit_to_8_bit() {
         let deep = DynamicImage::ImageRgb16(ImageBuffer::from_pixel(2, 2, Rgb([65535u16, 0, 257])));
-        let decoded = decode(&encode(&deep, image::ImageFormat::Png), &Limits::default())
-            .expect("decode 16-bit png");
+        let decoded = decode(
+            &encode(&deep, image::ImageFormat::Png),
+            &Limits::default(),
+            true,
+        )
+        .expect("decode 16-bit png");
         let DynamicImage::ImageRgb8(rgb) = decoded.image else {
             panic!("expected 8-bit RGB");
         };
@@ -152,18 +169,18 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            decode(&bytes, &limits),
+            decode(&bytes, &limits, true),
             Err(ProcessError::MaxResolution)
         ));
         limits.max_resolution = Some(200);
-        assert!(decode(&bytes, &limits).is_ok());
+        assert!(decode(&bytes, &limits, true).is_ok());
     }
 
     #[test]
     fn unknown_bytes_are_unsupported() {
         for input in [&b""[..], b"hello", b"BZh91AY&SY"] {
             assert!(matches!(
-                decode(input, &Limits::default()),
+                decode(input, &Limits::default(), true),
                 Err(ProcessError::UnsupportedFormat)
             ));
         }

@@ -64,15 +64,18 @@ mod filter;
 mod format;
 mod limits;
 mod ops;
+mod paint;
+mod pipeline;
 mod plan;
 
 pub use error::ProcessError;
 pub use format::Format;
 pub use limits::Limits;
+pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 
 use crate::path::Params;
-use filter::{OutputRequest, PipelineOp, Settings};
+use filter::{OutputRequest, Settings};
 
 /// Settings for [`process`] that come from the server, not the URL.
 ///
@@ -165,47 +168,169 @@ impl Output {
 /// * [`ProcessError::UnsupportedFormat`]: the input is not JPEG, PNG, GIF, WebP, TIFF or BMP,
 ///   or `format(...)` names a format that cannot be written yet (AVIF, HEIF, JPEG 2000,
 ///   JPEG XL).
-/// * [`ProcessError::MaxResolution`]: the source (from its header) or the output is larger
-///   than `options`' [`Limits`].
+/// * [`ProcessError::MaxResolution`]: the source (from its header), a canvas made by a
+///   filter, or the output is larger than `options`' [`Limits`].
 /// * [`ProcessError::Image`]: the data is corrupt or truncated, or an encoder failed.
 pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Output, ProcessError> {
     let settings = Settings::from_filters(&params.filters);
-    let requested = match settings.output {
-        OutputRequest::Source => None,
-        OutputRequest::Format(format) => Some(format),
-        OutputRequest::Unsupported => return Err(ProcessError::UnsupportedFormat),
-    };
+    let requested = requested_format(&settings)?;
 
-    let decoded = decode::decode(input, &options.limits)?;
-    let plan = Plan::with_settings(
-        decoded.image.width(),
-        decoded.image.height(),
-        params,
-        &settings,
-    );
+    let decoded = decode::decode(input, &options.limits, settings.orient.is_none())?;
+    let mut source = decoded.image;
+    if let Some(turned) = settings
+        .orient
+        .and_then(|angle| ops::canvas::rotate(&source, angle))
+    {
+        source = turned;
+    }
+    let plan = Plan::with_settings(source.width(), source.height(), params, &settings);
     let (width, height) = plan.output_size();
     options.limits.check(width, height)?;
 
-    let mut image = ops::resize::apply(decoded.image, &plan)?;
+    let image = ops::resize::apply(source, &plan)?;
+    let image = finish(image, &plan, params, options, false)?;
+    let format = requested.unwrap_or_else(|| decoded.format.default_output());
+    let icc_profile = if settings.strip_icc {
+        None
+    } else {
+        decoded.icc_profile.as_deref()
+    };
+    encode_output(&image, format, &settings, options, icc_profile)
+}
+
+/// Builds the image of a `color:<c>` source (FILTERS.md §7.1) and runs the URL on it: the
+/// manual crop, flips and pipeline filters apply, the resize step does not. `params.image` is
+/// the key (`color:red`, `color:ff000080`, ...). The default output is JPEG.
+///
+/// ```
+/// use imagor_tower::path::Params;
+/// use imagor_tower::processing::{process_color, Format, Options};
+///
+/// let params = Params { image: "color:blue".into(), width: 100, height: 50, ..Default::default() };
+/// let output = process_color(&params, &Options::default()).unwrap();
+/// assert_eq!((output.format(), output.width(), output.height()), (Format::Jpeg, 100, 50));
+/// ```
+///
+/// # Errors
+///
+/// [`ProcessError::InvalidColor`] when the key names no valid colour,
+/// [`ProcessError::MaxResolution`] when width × height exceeds the resolution limit, and the
+/// errors of [`process`] for the filters and the encoder.
+pub fn process_color(params: &Params, options: &Options) -> Result<Output, ProcessError> {
+    let colour = source_color(&params.image).ok_or(ProcessError::InvalidColor)?;
+    let settings = Settings::from_filters(&params.filters);
+    let requested = requested_format(&settings)?;
+
+    let side = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
+    let (mut width, mut height) = (side(params.width), side(params.height));
+    match (width, height) {
+        (0, 0) => (width, height) = (1, 1),
+        (0, h) => width = h,
+        (w, 0) => height = w,
+        _ => {}
+    }
+    let limits = &options.limits;
+    if limits
+        .max_resolution
+        .is_some_and(|max| u64::from(width) * u64::from(height) > max)
+    {
+        return Err(ProcessError::MaxResolution);
+    }
+    width = limits.max_width.map_or(width, |max| width.min(max));
+    height = limits.max_height.map_or(height, |max| height.min(max));
+    let image = ops::canvas::solid(width, height, colour)?;
+
+    // Only the manual crop of the geometry applies: plan without a target size.
+    let crop_only = Params {
+        width: 0,
+        height: 0,
+        fit_in: false,
+        stretch: false,
+        ..params.clone()
+    };
+    let plan = Plan::with_settings(width, height, &crop_only, &settings);
+    let flips = Plan::with_settings(width, height, params, &settings);
+    let image = ops::resize::apply(image, &plan)?;
+    let image = finish(image, &flips, params, options, false)?;
+    let format = requested.unwrap_or(Format::Jpeg);
+    encode_output(&image, format, &settings, options, None)
+}
+
+fn requested_format(settings: &Settings) -> Result<Option<Format>, ProcessError> {
+    match settings.output {
+        OutputRequest::Source => Ok(None),
+        OutputRequest::Format(format) => Ok(Some(format)),
+        OutputRequest::Unsupported => Err(ProcessError::UnsupportedFormat),
+    }
+}
+
+/// Flips, pipeline filters and the final size check.
+fn finish(
+    mut image: image::DynamicImage,
+    plan: &Plan,
+    params: &Params,
+    options: &Options,
+    animated: bool,
+) -> Result<image::DynamicImage, ProcessError> {
     if plan.h_flip() {
         ops::flip::horizontal(&mut image);
     }
     if plan.v_flip() {
         ops::flip::vertical(&mut image);
     }
-    for op in &settings.pipeline {
-        image = match op {
-            PipelineOp::Grayscale => ops::color::grayscale(image),
-        };
-    }
+    let padding = [
+        params.padding_left,
+        params.padding_top,
+        params.padding_right,
+        params.padding_bottom,
+    ]
+    .map(|v| u32::try_from(v.max(0)).unwrap_or(u32::MAX));
+    let mut canvas = pipeline::Canvas {
+        image,
+        target: plan.target_size(),
+        padding,
+        quarter_turned: false,
+        animated,
+        limits: &options.limits,
+    };
+    pipeline::run(&mut canvas, &params.filters)?;
+    options
+        .limits
+        .check(canvas.image.width(), canvas.image.height())?;
+    Ok(canvas.image)
+}
 
-    let format = requested.unwrap_or_else(|| decoded.format.default_output());
-    let encode_settings = encode::EncodeSettings {
+/// Encodes, re-encoding at lower quality while `max_bytes(n)` is exceeded (FILTERS.md §6.2).
+fn encode_output(
+    image: &image::DynamicImage,
+    format: Format,
+    settings: &Settings,
+    options: &Options,
+    icc_profile: Option<&[u8]>,
+) -> Result<Output, ProcessError> {
+    let mut encode_settings = encode::EncodeSettings {
         quality: settings.quality.unwrap_or(options.default_quality),
         lossless: settings.lossless,
-        icc_profile: decoded.icc_profile.as_deref(),
+        icc_profile,
     };
-    let bytes = encode::encode(&image, format, &encode_settings)?;
+    let mut bytes = encode::encode(image, format, &encode_settings)?;
+    let lossy = matches!(format, Format::Jpeg | Format::Webp) && !settings.lossless;
+    let low_given = settings.quality.is_some_and(|q| q <= 10);
+    if let Some(limit) = settings.max_bytes.filter(|_| lossy && !low_given) {
+        let mut quality = u32::from(settings.quality.unwrap_or(80));
+        while bytes.len() as u64 > limit && quality > 10 {
+            let ratio = bytes.len() as f64 / limit as f64;
+            quality = if ratio > 3.0 {
+                quality * 25 / 100
+            } else if ratio > 1.5 {
+                quality * 50 / 100
+            } else {
+                quality * 75 / 100
+            };
+            encode_settings.quality = u8::try_from(quality.clamp(1, 100)).unwrap_or(1);
+            bytes = encode::encode(image, format, &encode_settings)?;
+        }
+    }
     Ok(Output {
         bytes,
         format,
