@@ -6,7 +6,8 @@
 //! * Width and height come from the header and are checked against the limits (after
 //!   swapping them for EXIF orientations that turn the image a quarter) **before** the pixels
 //!   are decoded. The decoder itself runs with `image::Limits::max_alloc`.
-//! * GIF and WebP: the first frame only, for now.
+//! * GIF: [`gif_frames`] reads every frame (composited) when the output can animate; WebP
+//!   and still outputs use the first frame.
 //! * Pixels stay in their channel layout (grey, grey + alpha, RGB, RGBA). Deeper samples
 //!   (16-bit PNG/TIFF, float) are reduced to 8 bits, since every encoder writes 8 bits.
 //! * The EXIF orientation tag (JPEG, PNG `eXIf`, WebP, TIFF) is applied, so the rest of the
@@ -32,8 +33,9 @@
 
 use std::io::Cursor;
 
+use image::codecs::gif::GifDecoder;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageReader};
+use image::{AnimationDecoder, Delay, DynamicImage, ImageDecoder, ImageReader, RgbaImage};
 
 use super::{Format, Limits, ProcessError};
 
@@ -89,6 +91,54 @@ pub(crate) fn decode(
         format,
         icc_profile,
     })
+}
+
+/// The frames of an animated GIF, composited to full-canvas RGBA, with their delays.
+///
+/// At most `max_frames` frames are kept; with `page` (1-based) only that frame, or the last
+/// one when there are fewer. width × height × frames is checked against the limits while
+/// decoding. Returns `None` for a GIF of one frame (decode it as a still image).
+pub(crate) fn gif_frames(
+    input: &[u8],
+    limits: &Limits,
+    max_frames: Option<u32>,
+    page: Option<u32>,
+) -> Result<Option<Vec<(RgbaImage, Delay)>>, ProcessError> {
+    let mut decoder = GifDecoder::new(Cursor::new(input)).map_err(ProcessError::from_decode)?;
+    let mut decoder_limits = image::Limits::no_limits();
+    decoder_limits.max_alloc = limits.max_alloc;
+    decoder
+        .set_limits(decoder_limits)
+        .map_err(ProcessError::from_decode)?;
+    let (width, height) = decoder.dimensions();
+    limits.check(width, height)?;
+    let keep = max_frames.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let mut frames = Vec::new();
+    let mut seen = 0u32;
+    for frame in decoder.into_frames() {
+        let frame = frame.map_err(ProcessError::from_decode)?;
+        seen = seen.saturating_add(1);
+        let delay = frame.delay();
+        if let Some(page) = page {
+            // Keep only the latest frame until the requested page is reached.
+            frames.clear();
+            frames.push((frame.into_buffer(), delay));
+            if seen >= page {
+                break;
+            }
+            continue;
+        }
+        frames.push((frame.into_buffer(), delay));
+        let count = u32::try_from(frames.len()).unwrap_or(u32::MAX);
+        limits.check(width, height.saturating_mul(count))?;
+        if frames.len() >= keep {
+            break;
+        }
+    }
+    if page.is_none() && frames.len() < 2 {
+        return Ok(None);
+    }
+    Ok(Some(frames))
 }
 
 /// Whether the orientation swaps width and height (EXIF tags 5–8).

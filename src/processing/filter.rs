@@ -62,6 +62,10 @@ pub(crate) struct Settings {
     pub(crate) strip_icc: bool,
     /// The last `max_bytes(n)` with n > 0.
     pub(crate) max_bytes: Option<u64>,
+    /// The smallest `max_frames(n)` with n > 0.
+    pub(crate) max_frames: Option<u32>,
+    /// The last `page(n)` with n > 0 (1-based).
+    pub(crate) page: Option<u32>,
 }
 
 impl Settings {
@@ -76,6 +80,8 @@ impl Settings {
             orient: None,
             strip_icc: false,
             max_bytes: None,
+            max_frames: None,
+            page: None,
         };
         for filter in filters {
             match filter.name.as_str() {
@@ -96,6 +102,16 @@ impl Settings {
                     }
                 }
                 "strip_icc" | "strip_metadata" => settings.strip_icc = true,
+                "max_frames" => {
+                    if let Some(n) = positive(&filter.args) {
+                        settings.max_frames = Some(settings.max_frames.map_or(n, |m| m.min(n)));
+                    }
+                }
+                "page" => {
+                    if let Some(n) = positive(&filter.args) {
+                        settings.page = Some(n);
+                    }
+                }
                 "max_bytes" => {
                     if let Some(limit) = filter.args.parse::<u64>().ok().filter(|v| *v > 0) {
                         settings.max_bytes = Some(limit);
@@ -120,6 +136,12 @@ fn output_request(name: &str) -> Option<OutputRequest> {
             _ => None,
         },
     }
+}
+
+/// A positive integer argument (larger values saturate).
+fn positive(args: &str) -> Option<u32> {
+    let value = args.parse::<i64>().ok().filter(|v| *v > 0)?;
+    Some(u32::try_from(value).unwrap_or(u32::MAX))
 }
 
 /// `quality(n)`: 0, negative or unparsable means "encoder default".

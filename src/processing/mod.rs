@@ -26,8 +26,11 @@
 //! | GIF | `image` | one frame, NeuQuant palette; `quality` ignored |
 //! | TIFF | `image` | uncompressed |
 //!
-//! Not implemented yet (ignored, or plainly refused): animation (GIF/WebP use their first
-//! frame), `trim`, `smart` (crops at the centre), `focal`, `fill` and the other canvas,
+//! Animated GIF sources keep all their frames (up to `max_frames(n)`, or the one frame of
+//! `page(n)`) when the output is GIF: the geometry and pipeline run per frame and the result
+//! is an animated GIF with the frame delays, looping forever.
+//!
+//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only), `trim`, `smart` (crops at the centre), `focal`, `fill` and the other canvas,
 //! overlay and colour filters except `grayscale()`, `max_bytes`, AVIF/HEIF/JPEG XL/JPEG 2000
 //! output (406 `unsupported format`), metadata other than ICC profiles.
 //!
@@ -175,6 +178,15 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
 
+    let is_gif = Format::sniff(input) == Some(Format::Gif);
+    if is_gif && requested.is_none_or(|format| format == Format::Gif) {
+        let frames =
+            decode::gif_frames(input, &options.limits, settings.max_frames, settings.page)?;
+        if let Some(frames) = frames {
+            return process_animation(frames, params, &settings, options);
+        }
+    }
+
     let decoded = decode::decode(input, &options.limits, settings.orient.is_none())?;
     let mut source = decoded.image;
     if let Some(turned) = settings
@@ -254,6 +266,60 @@ pub fn process_color(params: &Params, options: &Options) -> Result<Output, Proce
     let image = finish(image, &flips, params, options, false)?;
     let format = requested.unwrap_or(Format::Jpeg);
     encode_output(&image, format, &settings, options, None)
+}
+
+/// Runs the geometry and the pipeline on every frame and encodes an animated GIF.
+fn process_animation(
+    frames: Vec<(image::RgbaImage, image::Delay)>,
+    params: &Params,
+    settings: &Settings,
+    options: &Options,
+) -> Result<Output, ProcessError> {
+    let Some((first, _)) = frames.first() else {
+        return Err(ProcessError::image("gif has no frames"));
+    };
+    let (mut width, mut height) = first.dimensions();
+    if settings
+        .orient
+        .is_some_and(|angle| angle == 90 || angle == 270)
+    {
+        std::mem::swap(&mut width, &mut height);
+    }
+    let plan = Plan::with_settings(width, height, params, settings);
+    let (out_width, out_height) = plan.output_size();
+    let count = u32::try_from(frames.len()).unwrap_or(u32::MAX);
+    options
+        .limits
+        .check(out_width, out_height.saturating_mul(count))?;
+    let animated = frames.len() > 1;
+    let mut done = Vec::with_capacity(frames.len());
+    for (buffer, delay) in frames {
+        let mut frame = image::DynamicImage::ImageRgba8(buffer);
+        if let Some(turned) = settings
+            .orient
+            .and_then(|angle| ops::canvas::rotate(&frame, angle))
+        {
+            frame = turned;
+        }
+        let frame = ops::resize::apply(frame, &plan)?;
+        let frame = finish(frame, &plan, params, options, animated)?;
+        done.push((frame.into_rgba8(), delay));
+    }
+    let (width, height) = done.first().map_or((0, 0), |(frame, _)| frame.dimensions());
+    // Canvas filters give every frame the same size; guard against a mismatch anyway.
+    if done
+        .iter()
+        .any(|(frame, _)| frame.dimensions() != (width, height))
+    {
+        return Err(ProcessError::image("animation frames differ in size"));
+    }
+    let bytes = encode::gif_animation(done)?;
+    Ok(Output {
+        bytes,
+        format: Format::Gif,
+        width,
+        height,
+    })
 }
 
 fn requested_format(settings: &Settings) -> Result<Option<Format>, ProcessError> {
