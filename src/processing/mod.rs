@@ -7,10 +7,12 @@
 //! 1. read the filters (`format`, `quality`, `upscale`, ...) and fail early on an output format
 //!    that cannot be written;
 //! 2. decode the source under [`Limits`], checked from the header first, and turn it
-//!    upright from its EXIF orientation;
+//!    upright from its EXIF orientation (or by `orient(n)`, which ignores EXIF);
 //! 3. work out the geometry ([`Plan`]): manual crop, target size, fit-in / stretch / fill-crop,
 //!    flips; check the output size against the limits;
-//! 4. resample once (crop, resize and window in one pass), flip in place, run pipeline filters (`grayscale()`);
+//! 4. resample once (crop, resize and window in one pass), flip in place, run the pipeline
+//!    filters in URL order (`fill`, `padding`, `rotate`, `crop`, colour filters, ...; see
+//!    `docs/filters.md` for the list) and check the final canvas against the limits;
 //! 5. encode as the requested format, or the source's default (PNG, WebP, GIF and
 //!    TIFF stay themselves, everything else becomes JPEG).
 //!
@@ -23,15 +25,19 @@
 //! | JPEG | `jpeg-encoder` (SIMD) | `quality(n)`, default [`Options::default_quality`] (75, as libvips); 4:2:0 chroma below quality 90; alpha flattened onto black, as libvips does; ICC profile kept |
 //! | PNG | `image` | fast deflate, adaptive row filters; ICC profile kept |
 //! | WebP | `webp` (libwebp) | lossy with `quality(n)` (default 75), lossless with `lossless()`; effort 4 |
-//! | GIF | `image` | one frame, NeuQuant palette; `quality` ignored |
+//! | GIF | `image` | NeuQuant palette per frame, animated for animated GIF sources; `quality` ignored |
 //! | TIFF | `image` | uncompressed |
 //!
 //! Animated GIF sources keep all their frames (up to `max_frames(n)`, or the one frame of
 //! `page(n)`) when the output is GIF: the geometry and pipeline run per frame and the result
 //! is an animated GIF with the frame delays, looping forever.
 //!
-//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only), `trim`, `smart` (crops at the centre), `focal`, `fill` and the other canvas,
-//! overlay and colour filters except `grayscale()`, `max_bytes`, AVIF/HEIF/JPEG XL/JPEG 2000
+//! `max_bytes(n)` re-encodes JPEG and WebP at lower quality until the output fits.
+//! [`process_color`] renders `color:<c>` sources.
+//!
+//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only), `trim`,
+//! `smart` (crops at the centre), `focal`, overlays (`watermark`, `image`, `text`, `label`),
+//! `pixelate`, ICC conversion (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000
 //! output (406 `unsupported format`), metadata other than ICC profiles.
 //!
 //! # Example
