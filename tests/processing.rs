@@ -1154,3 +1154,128 @@ fn hostile_params_never_panic() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Animation, canvas filters and colour sources
+
+fn gif_frames(bytes: &[u8]) -> Vec<RgbaImage> {
+    use image::AnimationDecoder;
+    let decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).expect("a gif");
+    decoder
+        .into_frames()
+        .map(|frame| frame.expect("frame").into_buffer())
+        .collect()
+}
+
+#[test]
+fn animated_gif_keeps_every_frame_through_resize() {
+    let output = process(
+        &fixture("dancing-banana.gif"),
+        &size(100, 100),
+        &Options::default(),
+    )
+    .expect("animated resize");
+    assert_eq!(output.format(), Format::Gif);
+    let frames = gif_frames(output.bytes());
+    assert_eq!(frames.len(), 8);
+    assert!(frames.iter().all(|f| f.dimensions() == (100, 100)));
+}
+
+#[test]
+fn max_frames_and_page_select_frames() {
+    let gif = fixture("dancing-banana.gif");
+    let three = process(
+        &gif,
+        &with_filters(&[("max_frames", "3")], Params::default()),
+        &Options::default(),
+    )
+    .expect("max_frames");
+    assert_eq!(gif_frames(three.bytes()).len(), 3);
+    for page in ["5", "999"] {
+        let one = process(
+            &gif,
+            &with_filters(&[("page", page)], Params::default()),
+            &Options::default(),
+        )
+        .expect("page");
+        assert_eq!(gif_frames(one.bytes()).len(), 1, "page({page})");
+    }
+    // A still output format takes the first frame only.
+    let jpeg = process(
+        &gif,
+        &with_filters(&[("format", "jpeg")], Params::default()),
+        &Options::default(),
+    )
+    .expect("first frame");
+    assert_eq!(jpeg.format(), Format::Jpeg);
+}
+
+#[test]
+fn animation_frames_count_against_max_resolution() {
+    // 8 frames of 121×128 exceed 300×300 pixels in all.
+    let mut limits = Limits::default();
+    limits.max_resolution = Some(90_000);
+    let err = process(
+        &fixture("dancing-banana.gif"),
+        &Params::default(),
+        &Options::default().limits(limits),
+    )
+    .expect_err("too many frames");
+    assert!(matches!(err, ProcessError::MaxResolution));
+}
+
+#[test]
+fn fill_with_url_padding_matches_golden_size() {
+    // golden: /0x0/40x50/filters:fill(white)/gopher-front.png → 282×359.
+    let params = Params {
+        padding_left: 40,
+        padding_top: 50,
+        padding_right: 40,
+        padding_bottom: 50,
+        ..with_filters(&[("fill", "white")], Params::default())
+    };
+    let output = process(&fixture("gopher-front.png"), &params, &Options::default()).expect("fill");
+    assert_eq!((output.width(), output.height()), (282, 359));
+    let pixels = image::load_from_memory(output.bytes())
+        .expect("png")
+        .to_rgba8();
+    assert_eq!(pixels.get_pixel(0, 0).0, [255, 255, 255, 255]);
+}
+
+#[test]
+fn colour_sources_follow_the_spec() {
+    use imagor_tower::processing::process_color;
+    let params = |image: &str, width, height| Params {
+        image: image.into(),
+        width,
+        height,
+        ..Default::default()
+    };
+    let output =
+        process_color(&params("color:blue", -100, -50), &Options::default()).expect("color source");
+    assert_eq!(
+        (output.format(), output.width(), output.height()),
+        (Format::Jpeg, 100, 50)
+    );
+    let one = process_color(&params("color:green", 0, 0), &Options::default()).expect("1x1");
+    assert_eq!((one.width(), one.height()), (1, 1));
+    let square = process_color(&params("color:fff", 0, 10), &Options::default()).expect("sq");
+    assert_eq!((square.width(), square.height()), (10, 10));
+    let mut png = params("color:ff000080", 2, 2);
+    png.filters = vec![Filter::new("format", "png")];
+    let output = process_color(&png, &Options::default()).expect("png");
+    let pixel = image::load_from_memory(output.bytes())
+        .expect("png")
+        .to_rgba8()
+        .get_pixel(0, 0)
+        .0;
+    assert_eq!(pixel, [255, 0, 0, 128]);
+    assert!(matches!(
+        process_color(&params("color:nope", 1, 1), &Options::default()),
+        Err(ProcessError::InvalidColor)
+    ));
+    assert!(matches!(
+        process_color(&params("color:red", 100_000, 100_000), &Options::default()),
+        Err(ProcessError::MaxResolution)
+    ));
+}

@@ -6,7 +6,8 @@
 //! * Width and height come from the header and are checked against the limits (after
 //!   swapping them for EXIF orientations that turn the image a quarter) **before** the pixels
 //!   are decoded. The decoder itself runs with `image::Limits::max_alloc`.
-//! * GIF and WebP: the first frame only, for now.
+//! * GIF: [`gif_frames`] reads every frame (composited) when the output can animate; WebP
+//!   and still outputs use the first frame.
 //! * Pixels stay in their channel layout (grey, grey + alpha, RGB, RGBA). Deeper samples
 //!   (16-bit PNG/TIFF, float) are reduced to 8 bits, since every encoder writes 8 bits.
 //! * The EXIF orientation tag (JPEG, PNG `eXIf`, WebP, TIFF) is applied, so the rest of the
@@ -32,8 +33,9 @@
 
 use std::io::Cursor;
 
+use image::codecs::gif::GifDecoder;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageReader};
+use image::{AnimationDecoder, Delay, DynamicImage, ImageDecoder, ImageReader, RgbaImage};
 
 use super::{Format, Limits, ProcessError};
 
@@ -49,7 +51,12 @@ pub(crate) struct Decoded {
 }
 
 /// Decodes `input` (see the [module docs](self)).
-pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessError> {
+/// With `auto_orient` false (an `orient(n)` filter) the EXIF orientation is ignored.
+pub(crate) fn decode(
+    input: &[u8],
+    limits: &Limits,
+    auto_orient: bool,
+) -> Result<Decoded, ProcessError> {
     let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
     let mut decoder_limits = image::Limits::no_limits();
@@ -58,7 +65,11 @@ pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessEr
     let mut decoder = reader.into_decoder().map_err(ProcessError::from_decode)?;
 
     // A broken orientation tag is not worth failing the request: treat it as upright.
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let orientation = if auto_orient {
+        decoder.orientation().unwrap_or(Orientation::NoTransforms)
+    } else {
+        Orientation::NoTransforms
+    };
     let (width, height) = decoder.dimensions();
     let (width, height) = if turns_quarter(orientation) {
         (height, width)
@@ -80,6 +91,54 @@ pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessEr
         format,
         icc_profile,
     })
+}
+
+/// The frames of an animated GIF, composited to full-canvas RGBA, with their delays.
+///
+/// At most `max_frames` frames are kept; with `page` (1-based) only that frame, or the last
+/// one when there are fewer. width × height × frames is checked against the limits while
+/// decoding. Returns `None` for a GIF of one frame (decode it as a still image).
+pub(crate) fn gif_frames(
+    input: &[u8],
+    limits: &Limits,
+    max_frames: Option<u32>,
+    page: Option<u32>,
+) -> Result<Option<Vec<(RgbaImage, Delay)>>, ProcessError> {
+    let mut decoder = GifDecoder::new(Cursor::new(input)).map_err(ProcessError::from_decode)?;
+    let mut decoder_limits = image::Limits::no_limits();
+    decoder_limits.max_alloc = limits.max_alloc;
+    decoder
+        .set_limits(decoder_limits)
+        .map_err(ProcessError::from_decode)?;
+    let (width, height) = decoder.dimensions();
+    limits.check(width, height)?;
+    let keep = max_frames.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    let mut frames = Vec::new();
+    let mut seen = 0u32;
+    for frame in decoder.into_frames() {
+        let frame = frame.map_err(ProcessError::from_decode)?;
+        seen = seen.saturating_add(1);
+        let delay = frame.delay();
+        if let Some(page) = page {
+            // Keep only the latest frame until the requested page is reached.
+            frames.clear();
+            frames.push((frame.into_buffer(), delay));
+            if seen >= page {
+                break;
+            }
+            continue;
+        }
+        frames.push((frame.into_buffer(), delay));
+        let count = u32::try_from(frames.len()).unwrap_or(u32::MAX);
+        limits.check(width, height.saturating_mul(count))?;
+        if frames.len() >= keep {
+            break;
+        }
+    }
+    if page.is_none() && frames.len() < 2 {
+        return Ok(None);
+    }
+    Ok(Some(frames))
 }
 
 /// Whether the orientation swaps width and height (EXIF tags 5–8).
@@ -125,8 +184,12 @@ mod tests {
     #[test]
     fn keeps_channel_layout() {
         let grey = DynamicImage::ImageLuma8(ImageBuffer::from_pixel(3, 2, Luma([7u8])));
-        let decoded = decode(&encode(&grey, image::ImageFormat::Png), &Limits::default())
-            .expect("decode grey png");
+        let decoded = decode(
+            &encode(&grey, image::ImageFormat::Png),
+            &Limits::default(),
+            true,
+        )
+        .expect("decode grey png");
         assert_eq!(decoded.format, Format::Png);
         assert!(matches!(decoded.image, DynamicImage::ImageLuma8(_)));
         assert_eq!((decoded.image.width(), decoded.image.height()), (3, 2));
@@ -135,8 +198,12 @@ mod tests {
     #[test]
     fn reduces_16_bit_to_8_bit() {
         let deep = DynamicImage::ImageRgb16(ImageBuffer::from_pixel(2, 2, Rgb([65535u16, 0, 257])));
-        let decoded = decode(&encode(&deep, image::ImageFormat::Png), &Limits::default())
-            .expect("decode 16-bit png");
+        let decoded = decode(
+            &encode(&deep, image::ImageFormat::Png),
+            &Limits::default(),
+            true,
+        )
+        .expect("decode 16-bit png");
         let DynamicImage::ImageRgb8(rgb) = decoded.image else {
             panic!("expected 8-bit RGB");
         };
@@ -152,18 +219,18 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            decode(&bytes, &limits),
+            decode(&bytes, &limits, true),
             Err(ProcessError::MaxResolution)
         ));
         limits.max_resolution = Some(200);
-        assert!(decode(&bytes, &limits).is_ok());
+        assert!(decode(&bytes, &limits, true).is_ok());
     }
 
     #[test]
     fn unknown_bytes_are_unsupported() {
         for input in [&b""[..], b"hello", b"BZh91AY&SY"] {
             assert!(matches!(
-                decode(input, &Limits::default()),
+                decode(input, &Limits::default(), true),
                 Err(ProcessError::UnsupportedFormat)
             ));
         }

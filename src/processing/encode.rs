@@ -35,10 +35,10 @@
 
 use std::io::Cursor;
 
-use image::codecs::gif::GifEncoder;
+use image::codecs::gif::{GifEncoder, Repeat};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::tiff::TiffEncoder;
-use image::{DynamicImage, ExtendedColorType, ImageEncoder};
+use image::{Delay, DynamicImage, ExtendedColorType, Frame, ImageEncoder, RgbaImage};
 use jpeg_encoder::{ChromaSubsamplingMethod, ColorType};
 
 use super::ops::color;
@@ -190,6 +190,24 @@ fn gif(image: &DynamicImage) -> Result<Vec<u8>, ProcessError> {
         encoder
             .encode(samples, image.width(), image.height(), color)
             .map_err(|err| ProcessError::image(format_args!("gif encode failed: {err}")))?;
+        // Dropping the encoder writes the GIF trailer.
+    }
+    Ok(out)
+}
+
+/// Encodes RGBA frames with their delays as a looping animated GIF.
+pub(crate) fn gif_animation(frames: Vec<(RgbaImage, Delay)>) -> Result<Vec<u8>, ProcessError> {
+    let failed =
+        |err: image::ImageError| ProcessError::image(format_args!("gif encode failed: {err}"));
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut out, GIF_SPEED);
+        encoder.set_repeat(Repeat::Infinite).map_err(failed)?;
+        for (buffer, delay) in frames {
+            encoder
+                .encode_frame(Frame::from_parts(buffer, 0, 0, delay))
+                .map_err(failed)?;
+        }
         // Dropping the encoder writes the GIF trailer.
     }
     Ok(out)

@@ -28,6 +28,7 @@ use crate::Error;
 /// | `UnsupportedFormat` | [`Error::UnsupportedFormat`] | 406 |
 /// | `MaxResolution` | [`Error::MaxResolutionExceeded`] | 422 |
 /// | `Image(message)` | [`Error::Image`] | 406 |
+/// | `InvalidColor` | [`Error::Invalid`] | 400 |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -41,6 +42,9 @@ pub enum ProcessError {
     /// The codec failed (corrupt or truncated data, an encoder error), with its message.
     #[error("{0}")]
     Image(String),
+    /// A `color:` source names no valid colour.
+    #[error("invalid color")]
+    InvalidColor,
 }
 
 impl ProcessError {
@@ -65,6 +69,7 @@ impl From<ProcessError> for Error {
             ProcessError::UnsupportedFormat => Self::UnsupportedFormat,
             ProcessError::MaxResolution => Self::MaxResolutionExceeded,
             ProcessError::Image(message) => Self::Image(message),
+            ProcessError::InvalidColor => Self::Invalid,
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Reading the `filters:` list: what each filter the engine acts on asks for.
 //!
-//! The filters read so far are the decode-planning flags `upscale()`, `no_upscale()` and
-//! `stretch()`, the encoder settings `format(x)`, `autojpg()`, `quality(n)` and `lossless()`,
-//! and the pipeline filter `grayscale()`. Every other name is ignored, as imagor ignores
-//! unknown filters (the service handles `expire`, `attachment`, `max_age`, `raw`, ...).
+//! The filters read here are the decode-planning flags `upscale()`, `no_upscale()`,
+//! `stretch()` and `orient(n)`, and the encoder settings `format(x)`, `autojpg()`,
+//! `quality(n)`, `lossless()`, `strip_icc()`, `strip_metadata()` and `max_bytes(n)`. Pipeline
+//! filters (`fill`, `rotate`, colour filters, ...) are run by the pipeline module, in URL
+//! order. Every other name is ignored, as imagor ignores unknown filters (the service handles `expire`, `attachment`, `max_age`, `raw`, ...).
 //! Numbers follow Go's `strconv.Atoi`: anything that is not a plain integer counts as 0.
 //!
 //! # Example
@@ -42,13 +43,6 @@ pub(crate) enum OutputRequest {
     Unsupported,
 }
 
-/// A pipeline filter, run in URL order after the geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PipelineOp {
-    /// `grayscale()`: convert to one grey channel (alpha kept).
-    Grayscale,
-}
-
 /// Everything the engine reads from the filter list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Settings {
@@ -62,8 +56,16 @@ pub(crate) struct Settings {
     pub(crate) upscale: Option<bool>,
     /// `stretch()` was given.
     pub(crate) stretch: bool,
-    /// Pipeline filters in URL order.
-    pub(crate) pipeline: Vec<PipelineOp>,
+    /// The last `orient(n)` with n > 0: rotate before the geometry, ignore EXIF orientation.
+    pub(crate) orient: Option<i64>,
+    /// `strip_icc()` or `strip_metadata()`: drop the ICC profile.
+    pub(crate) strip_icc: bool,
+    /// The last `max_bytes(n)` with n > 0.
+    pub(crate) max_bytes: Option<u64>,
+    /// The smallest `max_frames(n)` with n > 0.
+    pub(crate) max_frames: Option<u32>,
+    /// The last `page(n)` with n > 0 (1-based).
+    pub(crate) page: Option<u32>,
 }
 
 impl Settings {
@@ -75,7 +77,11 @@ impl Settings {
             lossless: false,
             upscale: None,
             stretch: false,
-            pipeline: Vec::new(),
+            orient: None,
+            strip_icc: false,
+            max_bytes: None,
+            max_frames: None,
+            page: None,
         };
         for filter in filters {
             match filter.name.as_str() {
@@ -90,7 +96,27 @@ impl Settings {
                 "upscale" => settings.upscale = Some(true),
                 "no_upscale" => settings.upscale = Some(false),
                 "stretch" => settings.stretch = true,
-                "grayscale" => settings.pipeline.push(PipelineOp::Grayscale),
+                "orient" => {
+                    if let Some(angle) = filter.args.parse::<i64>().ok().filter(|v| *v > 0) {
+                        settings.orient = Some(angle);
+                    }
+                }
+                "strip_icc" | "strip_metadata" => settings.strip_icc = true,
+                "max_frames" => {
+                    if let Some(n) = positive(&filter.args) {
+                        settings.max_frames = Some(settings.max_frames.map_or(n, |m| m.min(n)));
+                    }
+                }
+                "page" => {
+                    if let Some(n) = positive(&filter.args) {
+                        settings.page = Some(n);
+                    }
+                }
+                "max_bytes" => {
+                    if let Some(limit) = filter.args.parse::<u64>().ok().filter(|v| *v > 0) {
+                        settings.max_bytes = Some(limit);
+                    }
+                }
                 _ => {}
             }
         }
@@ -110,6 +136,12 @@ fn output_request(name: &str) -> Option<OutputRequest> {
             _ => None,
         },
     }
+}
+
+/// A positive integer argument (larger values saturate).
+fn positive(args: &str) -> Option<u32> {
+    let value = args.parse::<i64>().ok().filter(|v| *v > 0)?;
+    Some(u32::try_from(value).unwrap_or(u32::MAX))
 }
 
 /// `quality(n)`: 0, negative or unparsable means "encoder default".
@@ -141,7 +173,7 @@ mod tests {
         assert_eq!(s.quality, None);
         assert!(!s.lossless && !s.stretch);
         assert_eq!(s.upscale, None);
-        assert!(s.pipeline.is_empty());
+        assert_eq!((s.orient, s.strip_icc, s.max_bytes), (None, false, None));
     }
 
     #[test]
@@ -211,7 +243,17 @@ mod tests {
         ]);
         assert_eq!(s.upscale, Some(true));
         assert!(s.stretch && s.lossless);
-        assert_eq!(s.pipeline, vec![PipelineOp::Grayscale]);
+        let s2 = settings(&[
+            ("orient", "90"),
+            ("orient", "-1"),
+            ("strip_metadata", ""),
+            ("max_bytes", "6000"),
+            ("max_bytes", "0"),
+        ]);
+        assert_eq!(
+            (s2.orient, s2.strip_icc, s2.max_bytes),
+            (Some(90), true, Some(6000))
+        );
         assert_eq!(
             settings(&[("upscale", ""), ("no_upscale", "")]).upscale,
             Some(false)

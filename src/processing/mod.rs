@@ -7,10 +7,12 @@
 //! 1. read the filters (`format`, `quality`, `upscale`, ...) and fail early on an output format
 //!    that cannot be written;
 //! 2. decode the source under [`Limits`], checked from the header first, and turn it
-//!    upright from its EXIF orientation;
+//!    upright from its EXIF orientation (or by `orient(n)`, which ignores EXIF);
 //! 3. work out the geometry ([`Plan`]): manual crop, target size, fit-in / stretch / fill-crop,
 //!    flips; check the output size against the limits;
-//! 4. resample once (crop, resize and window in one pass), flip in place, run pipeline filters (`grayscale()`);
+//! 4. resample once (crop, resize and window in one pass), flip in place, run the pipeline
+//!    filters in URL order (`fill`, `padding`, `rotate`, `crop`, colour filters, ...; see
+//!    `docs/filters.md` for the list) and check the final canvas against the limits;
 //! 5. encode as the requested format, or the source's default (PNG, WebP, GIF and
 //!    TIFF stay themselves, everything else becomes JPEG).
 //!
@@ -23,12 +25,19 @@
 //! | JPEG | `jpeg-encoder` (SIMD) | `quality(n)`, default [`Options::default_quality`] (75, as libvips); 4:2:0 chroma below quality 90; alpha flattened onto black, as libvips does; ICC profile kept |
 //! | PNG | `image` | fast deflate, adaptive row filters; ICC profile kept |
 //! | WebP | `webp` (libwebp) | lossy with `quality(n)` (default 75), lossless with `lossless()`; effort 4 |
-//! | GIF | `image` | one frame, NeuQuant palette; `quality` ignored |
+//! | GIF | `image` | NeuQuant palette per frame, animated for animated GIF sources; `quality` ignored |
 //! | TIFF | `image` | uncompressed |
 //!
-//! Not implemented yet (ignored, or plainly refused): animation (GIF/WebP use their first
-//! frame), `trim`, `smart` (crops at the centre), `focal`, `fill` and the other canvas,
-//! overlay and colour filters except `grayscale()`, `max_bytes`, AVIF/HEIF/JPEG XL/JPEG 2000
+//! Animated GIF sources keep all their frames (up to `max_frames(n)`, or the one frame of
+//! `page(n)`) when the output is GIF: the geometry and pipeline run per frame and the result
+//! is an animated GIF with the frame delays, looping forever.
+//!
+//! `max_bytes(n)` re-encodes JPEG and WebP at lower quality until the output fits.
+//! [`process_color`] renders `color:<c>` sources.
+//!
+//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only), `trim`,
+//! `smart` (crops at the centre), `focal`, overlays (`watermark`, `image`, `text`, `label`),
+//! `pixelate`, ICC conversion (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000
 //! output (406 `unsupported format`), metadata other than ICC profiles.
 //!
 //! # Example
@@ -64,15 +73,18 @@ mod filter;
 mod format;
 mod limits;
 mod ops;
+mod paint;
+mod pipeline;
 mod plan;
 
 pub use error::ProcessError;
 pub use format::Format;
 pub use limits::Limits;
+pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 
 use crate::path::Params;
-use filter::{OutputRequest, PipelineOp, Settings};
+use filter::{OutputRequest, Settings};
 
 /// Settings for [`process`] that come from the server, not the URL.
 ///
@@ -165,47 +177,232 @@ impl Output {
 /// * [`ProcessError::UnsupportedFormat`]: the input is not JPEG, PNG, GIF, WebP, TIFF or BMP,
 ///   or `format(...)` names a format that cannot be written yet (AVIF, HEIF, JPEG 2000,
 ///   JPEG XL).
-/// * [`ProcessError::MaxResolution`]: the source (from its header) or the output is larger
-///   than `options`' [`Limits`].
+/// * [`ProcessError::MaxResolution`]: the source (from its header), a canvas made by a
+///   filter, or the output is larger than `options`' [`Limits`].
 /// * [`ProcessError::Image`]: the data is corrupt or truncated, or an encoder failed.
 pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Output, ProcessError> {
     let settings = Settings::from_filters(&params.filters);
-    let requested = match settings.output {
-        OutputRequest::Source => None,
-        OutputRequest::Format(format) => Some(format),
-        OutputRequest::Unsupported => return Err(ProcessError::UnsupportedFormat),
-    };
+    let requested = requested_format(&settings)?;
 
-    let decoded = decode::decode(input, &options.limits)?;
-    let plan = Plan::with_settings(
-        decoded.image.width(),
-        decoded.image.height(),
-        params,
-        &settings,
-    );
+    let is_gif = Format::sniff(input) == Some(Format::Gif);
+    if is_gif && requested.is_none_or(|format| format == Format::Gif) {
+        let frames =
+            decode::gif_frames(input, &options.limits, settings.max_frames, settings.page)?;
+        if let Some(frames) = frames {
+            return process_animation(frames, params, &settings, options);
+        }
+    }
+
+    let decoded = decode::decode(input, &options.limits, settings.orient.is_none())?;
+    let mut source = decoded.image;
+    if let Some(turned) = settings
+        .orient
+        .and_then(|angle| ops::canvas::rotate(&source, angle))
+    {
+        source = turned;
+    }
+    let plan = Plan::with_settings(source.width(), source.height(), params, &settings);
     let (width, height) = plan.output_size();
     options.limits.check(width, height)?;
 
-    let mut image = ops::resize::apply(decoded.image, &plan)?;
+    let image = ops::resize::apply(source, &plan)?;
+    let image = finish(image, &plan, params, options, false)?;
+    let format = requested.unwrap_or_else(|| decoded.format.default_output());
+    let icc_profile = if settings.strip_icc {
+        None
+    } else {
+        decoded.icc_profile.as_deref()
+    };
+    encode_output(&image, format, &settings, options, icc_profile)
+}
+
+/// Builds the image of a `color:<c>` source (FILTERS.md §7.1) and runs the URL on it: the
+/// manual crop, flips and pipeline filters apply, the resize step does not. `params.image` is
+/// the key (`color:red`, `color:ff000080`, ...). The default output is JPEG.
+///
+/// ```
+/// use imagor_tower::path::Params;
+/// use imagor_tower::processing::{process_color, Format, Options};
+///
+/// let params = Params { image: "color:blue".into(), width: 100, height: 50, ..Default::default() };
+/// let output = process_color(&params, &Options::default()).unwrap();
+/// assert_eq!((output.format(), output.width(), output.height()), (Format::Jpeg, 100, 50));
+/// ```
+///
+/// # Errors
+///
+/// [`ProcessError::InvalidColor`] when the key names no valid colour,
+/// [`ProcessError::MaxResolution`] when width × height exceeds the resolution limit, and the
+/// errors of [`process`] for the filters and the encoder.
+pub fn process_color(params: &Params, options: &Options) -> Result<Output, ProcessError> {
+    let colour = source_color(&params.image).ok_or(ProcessError::InvalidColor)?;
+    let settings = Settings::from_filters(&params.filters);
+    let requested = requested_format(&settings)?;
+
+    let side = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
+    let (mut width, mut height) = (side(params.width), side(params.height));
+    match (width, height) {
+        (0, 0) => (width, height) = (1, 1),
+        (0, h) => width = h,
+        (w, 0) => height = w,
+        _ => {}
+    }
+    let limits = &options.limits;
+    if limits
+        .max_resolution
+        .is_some_and(|max| u64::from(width) * u64::from(height) > max)
+    {
+        return Err(ProcessError::MaxResolution);
+    }
+    width = limits.max_width.map_or(width, |max| width.min(max));
+    height = limits.max_height.map_or(height, |max| height.min(max));
+    let image = ops::canvas::solid(width, height, colour)?;
+
+    // Only the manual crop of the geometry applies: plan without a target size.
+    let crop_only = Params {
+        width: 0,
+        height: 0,
+        fit_in: false,
+        stretch: false,
+        ..params.clone()
+    };
+    let plan = Plan::with_settings(width, height, &crop_only, &settings);
+    let flips = Plan::with_settings(width, height, params, &settings);
+    let image = ops::resize::apply(image, &plan)?;
+    let image = finish(image, &flips, params, options, false)?;
+    let format = requested.unwrap_or(Format::Jpeg);
+    encode_output(&image, format, &settings, options, None)
+}
+
+/// Runs the geometry and the pipeline on every frame and encodes an animated GIF.
+fn process_animation(
+    frames: Vec<(image::RgbaImage, image::Delay)>,
+    params: &Params,
+    settings: &Settings,
+    options: &Options,
+) -> Result<Output, ProcessError> {
+    let Some((first, _)) = frames.first() else {
+        return Err(ProcessError::image("gif has no frames"));
+    };
+    let (mut width, mut height) = first.dimensions();
+    if settings
+        .orient
+        .is_some_and(|angle| angle == 90 || angle == 270)
+    {
+        std::mem::swap(&mut width, &mut height);
+    }
+    let plan = Plan::with_settings(width, height, params, settings);
+    let (out_width, out_height) = plan.output_size();
+    let count = u32::try_from(frames.len()).unwrap_or(u32::MAX);
+    options
+        .limits
+        .check(out_width, out_height.saturating_mul(count))?;
+    let animated = frames.len() > 1;
+    let mut done = Vec::with_capacity(frames.len());
+    for (buffer, delay) in frames {
+        let mut frame = image::DynamicImage::ImageRgba8(buffer);
+        if let Some(turned) = settings
+            .orient
+            .and_then(|angle| ops::canvas::rotate(&frame, angle))
+        {
+            frame = turned;
+        }
+        let frame = ops::resize::apply(frame, &plan)?;
+        let frame = finish(frame, &plan, params, options, animated)?;
+        done.push((frame.into_rgba8(), delay));
+    }
+    let (width, height) = done.first().map_or((0, 0), |(frame, _)| frame.dimensions());
+    // Canvas filters give every frame the same size; guard against a mismatch anyway.
+    if done
+        .iter()
+        .any(|(frame, _)| frame.dimensions() != (width, height))
+    {
+        return Err(ProcessError::image("animation frames differ in size"));
+    }
+    let bytes = encode::gif_animation(done)?;
+    Ok(Output {
+        bytes,
+        format: Format::Gif,
+        width,
+        height,
+    })
+}
+
+fn requested_format(settings: &Settings) -> Result<Option<Format>, ProcessError> {
+    match settings.output {
+        OutputRequest::Source => Ok(None),
+        OutputRequest::Format(format) => Ok(Some(format)),
+        OutputRequest::Unsupported => Err(ProcessError::UnsupportedFormat),
+    }
+}
+
+/// Flips, pipeline filters and the final size check.
+fn finish(
+    mut image: image::DynamicImage,
+    plan: &Plan,
+    params: &Params,
+    options: &Options,
+    animated: bool,
+) -> Result<image::DynamicImage, ProcessError> {
     if plan.h_flip() {
         ops::flip::horizontal(&mut image);
     }
     if plan.v_flip() {
         ops::flip::vertical(&mut image);
     }
-    for op in &settings.pipeline {
-        image = match op {
-            PipelineOp::Grayscale => ops::color::grayscale(image),
-        };
-    }
+    let padding = [
+        params.padding_left,
+        params.padding_top,
+        params.padding_right,
+        params.padding_bottom,
+    ]
+    .map(|v| u32::try_from(v.max(0)).unwrap_or(u32::MAX));
+    let mut canvas = pipeline::Canvas {
+        image,
+        target: plan.target_size(),
+        padding,
+        quarter_turned: false,
+        animated,
+        limits: &options.limits,
+    };
+    pipeline::run(&mut canvas, &params.filters)?;
+    options
+        .limits
+        .check(canvas.image.width(), canvas.image.height())?;
+    Ok(canvas.image)
+}
 
-    let format = requested.unwrap_or_else(|| decoded.format.default_output());
-    let encode_settings = encode::EncodeSettings {
+/// Encodes, re-encoding at lower quality while `max_bytes(n)` is exceeded (FILTERS.md §6.2).
+fn encode_output(
+    image: &image::DynamicImage,
+    format: Format,
+    settings: &Settings,
+    options: &Options,
+    icc_profile: Option<&[u8]>,
+) -> Result<Output, ProcessError> {
+    let mut encode_settings = encode::EncodeSettings {
         quality: settings.quality.unwrap_or(options.default_quality),
         lossless: settings.lossless,
-        icc_profile: decoded.icc_profile.as_deref(),
+        icc_profile,
     };
-    let bytes = encode::encode(&image, format, &encode_settings)?;
+    let mut bytes = encode::encode(image, format, &encode_settings)?;
+    let lossy = matches!(format, Format::Jpeg | Format::Webp) && !settings.lossless;
+    let low_given = settings.quality.is_some_and(|q| q <= 10);
+    if let Some(limit) = settings.max_bytes.filter(|_| lossy && !low_given) {
+        let mut quality = u32::from(settings.quality.unwrap_or(80));
+        while bytes.len() as u64 > limit && quality > 10 {
+            let ratio = bytes.len() as f64 / limit as f64;
+            quality = if ratio > 3.0 {
+                quality * 25 / 100
+            } else if ratio > 1.5 {
+                quality * 50 / 100
+            } else {
+                quality * 75 / 100
+            };
+            encode_settings.quality = u8::try_from(quality.clamp(1, 100)).unwrap_or(1);
+            bytes = encode::encode(image, format, &encode_settings)?;
+        }
+    }
     Ok(Output {
         bytes,
         format,

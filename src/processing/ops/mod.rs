@@ -29,6 +29,8 @@
 //! assert_eq!((decoded.width(), decoded.height()), (20, 10));
 //! ```
 
+pub(crate) mod adjust;
+pub(crate) mod canvas;
 pub(crate) mod color;
 pub(crate) mod flip;
 pub(crate) mod resize;

@@ -60,20 +60,48 @@ pub(crate) fn apply(image: DynamicImage, plan: &Plan) -> Result<DynamicImage, Pr
         area.width,
         area.height,
     );
+    run(&image, &mut output, &options)?;
+    Ok(output)
+}
+
+/// Resamples the whole of `image` to `width × height` (aspect ratio not kept).
+pub(crate) fn scale(
+    image: &DynamicImage,
+    width: u32,
+    height: u32,
+) -> Result<DynamicImage, ProcessError> {
+    let image = match image {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => std::borrow::Cow::Borrowed(image),
+        other => std::borrow::Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8())),
+    };
+    let mut output = blank_like(&image, width.max(1), height.max(1))?;
+    let options = ResizeOptions::new().resize_alg(ALGORITHM);
+    run(&image, &mut output, &options)?;
+    Ok(output)
+}
+
+/// Runs one resize with this thread's resizer.
+fn run(
+    image: &DynamicImage,
+    output: &mut DynamicImage,
+    options: &ResizeOptions,
+) -> Result<(), ProcessError> {
     RESIZER
         .with(|cell| match cell.try_borrow_mut() {
             Ok(mut resizer) => {
-                let result = resizer.resize(&image, &mut output, &options);
+                let result = resizer.resize(image, output, options);
                 if resizer.size_of_internal_buffers() > MAX_KEPT_BUFFERS {
                     resizer.reset_internal_buffers();
                 }
                 result
             }
             // Only reachable if resizing re-entered itself; use a fresh resizer then.
-            Err(_) => Resizer::new().resize(&image, &mut output, &options),
+            Err(_) => Resizer::new().resize(image, output, options),
         })
-        .map_err(|err| ProcessError::image(format_args!("resize failed: {err}")))?;
-    Ok(output)
+        .map_err(|err| ProcessError::image(format_args!("resize failed: {err}")))
 }
 
 /// A zeroed image with the layout of `image`, allocated without aborting on failure.

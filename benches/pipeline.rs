@@ -1,0 +1,95 @@
+//! Throughput of the image engine: decode → resize → encode on real photos.
+//!
+//! Reads every `*.jpg` of `../shared/bench/corpus` (relative to the crate; override with
+//! `IMAGOR_BENCH_CORPUS`) and prints a message and measures nothing when the folder is absent.
+//! Three cases per photo, as the service would run them: `512x512` (fill-crop),
+//! `fit-in/300x200` and `150x150`. Each iteration processes one image, so the reported
+//! `elem/s` is images per second.
+//!
+//! Run with `cargo bench --bench pipeline` (add `-- --warm-up-time 1 --measurement-time 3`
+//! for a quick run).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use imagor_tower::path::Params;
+use imagor_tower::processing::{Options, process};
+
+fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
+    let dir = std::env::var_os("IMAGOR_BENCH_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/corpus")
+        });
+    let entries = std::fs::read_dir(&dir).ok()?;
+    let mut photos: Vec<(String, Vec<u8>)> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("jpg"))
+        })
+        .filter_map(|path| {
+            let name = path.file_stem()?.to_string_lossy().into_owned();
+            Some((name, std::fs::read(&path).ok()?))
+        })
+        .collect();
+    photos.sort();
+    (!photos.is_empty()).then_some(photos)
+}
+
+fn cases() -> [(&'static str, Params); 3] {
+    [
+        (
+            "512x512",
+            Params {
+                width: 512,
+                height: 512,
+                ..Default::default()
+            },
+        ),
+        (
+            "fit-in-300x200",
+            Params {
+                fit_in: true,
+                width: 300,
+                height: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "150x150",
+            Params {
+                width: 150,
+                height: 150,
+                ..Default::default()
+            },
+        ),
+    ]
+}
+
+fn pipeline(c: &mut Criterion) {
+    let Some(photos) = corpus() else {
+        println!(
+            "skipping the pipeline benchmark: no *.jpg in ../shared/bench/corpus \
+             (set IMAGOR_BENCH_CORPUS to a folder of photos)"
+        );
+        return;
+    };
+    let options = Options::default();
+    for (case, params) in cases() {
+        let mut group = c.benchmark_group(format!("pipeline/{case}"));
+        group.throughput(Throughput::Elements(1));
+        group.sample_size(10);
+        for (name, bytes) in &photos {
+            group.bench_function(name.as_str(), |b| {
+                b.iter(|| process(black_box(bytes), black_box(&params), &options))
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);

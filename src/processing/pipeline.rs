@@ -1,0 +1,356 @@
+//! The pipeline filters (FILTERS.md §2 step 10, §4, §5.6–5.8), run in URL order on the
+//! canvas left by the geometry steps.
+//!
+//! Geometry filters (`fill`, `padding`, `rotate`, `crop`, `proportion`, `round_corner`)
+//! change the canvas for the filters after them. `fill` extends the canvas to the target box
+//! of the URL plus its padding, following any quarter turns made before it. Filters that are
+//! not pipeline filters (encoder settings, `focal`, service filters, unknown names) are
+//! ignored here.
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::path::{Filter, Params};
+//! use imagor_tower::processing::{process, Options};
+//!
+//! # let mut png = Vec::new();
+//! # image::RgbImage::from_pixel(40, 20, image::Rgb([0, 0, 200]))
+//! #     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+//! #     .unwrap();
+//! // Turn a quarter left, then add a 5-pixel border on every side.
+//! let params = Params {
+//!     filters: vec![Filter::new("rotate", "90"), Filter::new("padding", "red,5")],
+//!     ..Default::default()
+//! };
+//! let output = process(&png, &params, &Options::default()).unwrap();
+//! assert_eq!((output.width(), output.height()), (30, 50));
+//! ```
+
+use image::DynamicImage;
+
+use super::ops::{adjust, canvas, color};
+use super::paint::{self, Paint};
+use super::{Limits, ProcessError};
+use crate::path::Filter;
+
+/// The canvas and what `fill` needs to know about the geometry.
+#[derive(Debug)]
+pub(crate) struct Canvas<'a> {
+    /// The current image.
+    pub(crate) image: DynamicImage,
+    /// The target box of the URL (FILTERS.md §3.3).
+    pub(crate) target: (u32, u32),
+    /// URL padding: left, top, right, bottom.
+    pub(crate) padding: [u32; 4],
+    /// An odd number of quarter turns has been made.
+    pub(crate) quarter_turned: bool,
+    /// Whether the source is animated (blur and sharpen are skipped then).
+    pub(crate) animated: bool,
+    /// Limits for new canvases.
+    pub(crate) limits: &'a Limits,
+}
+
+/// Runs every pipeline filter of `filters` on `canvas`, in order.
+pub(crate) fn run(canvas: &mut Canvas<'_>, filters: &[Filter]) -> Result<(), ProcessError> {
+    for filter in filters {
+        apply(canvas, &filter.name, &filter.args)?;
+    }
+    Ok(())
+}
+
+fn args(text: &str) -> Vec<&str> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split(',').collect()
+    }
+}
+
+fn float(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+fn int(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok()
+}
+
+/// A non-negative pixel count from an integer argument (Atoi: invalid is 0).
+fn pixels(text: &str) -> u32 {
+    int(text).map_or(0, |v| u32::try_from(v.max(0)).unwrap_or(u32::MAX))
+}
+
+fn take(image: &mut DynamicImage) -> DynamicImage {
+    std::mem::replace(image, DynamicImage::new_luma8(0, 0))
+}
+
+fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessError> {
+    let list = args(text);
+    let image = &mut canvas.image;
+    match name {
+        "grayscale" => *image = color::grayscale(take(image)),
+        "fill" => fill(canvas, paint::paint(text))?,
+        "padding" => padding(canvas, &list)?,
+        "background_color" if image.color().has_alpha() && !text.is_empty() => {
+            match paint::paint(text) {
+                Paint::Rgb(colour) => *image = canvas::flatten(take(image), colour),
+                Paint::Auto => {
+                    let colour = canvas::average(image);
+                    *image = canvas::flatten(take(image), colour);
+                }
+                Paint::Blur => *image = canvas::flatten(take(image), [0, 0, 0]),
+                Paint::Transparent => {}
+            }
+        }
+        "round_corner" => {
+            let Some(rx) = list.first().and_then(|v| float(v)) else {
+                return Ok(());
+            };
+            let ry = list.get(1).and_then(|v| float(v)).unwrap_or(rx);
+            let mut rounded = canvas::round_corners(image, rx, ry);
+            if let Some(colour) = list.get(2) {
+                let colour = match paint::paint(colour) {
+                    Paint::Rgb(colour) => Some(colour),
+                    Paint::Auto => Some(canvas::average(image)),
+                    Paint::Blur => Some([0, 0, 0]),
+                    Paint::Transparent => None,
+                };
+                if let Some(colour) = colour {
+                    rounded = canvas::flatten(rounded, colour);
+                }
+            }
+            *image = rounded;
+        }
+        "rotate" => {
+            let degrees = int(text).unwrap_or(0);
+            if let Some(turned) = canvas::rotate(image, degrees) {
+                *image = turned;
+                if degrees != 180 {
+                    canvas.quarter_turned = !canvas.quarter_turned;
+                }
+            }
+        }
+        "crop" => {
+            if let [l, t, w, h] = list.as_slice() {
+                let values = [l, t, w, h].map(|v| float(v).unwrap_or(0.0));
+                if let Some(cropped) = canvas::crop_filter(image, values) {
+                    *image = cropped;
+                }
+            }
+        }
+        "proportion" => {
+            if let Some(scale) = float(text).and_then(canvas::proportion) {
+                let w = (f64::from(image.width()) * scale).floor() as u32;
+                let h = (f64::from(image.height()) * scale).floor() as u32;
+                if w > 0 && h > 0 && (w, h) != (image.width(), image.height()) {
+                    *image = super::ops::resize::scale(image, w, h)?;
+                }
+            }
+        }
+        "brightness" => {
+            if let Some(p) = float(text) {
+                *image = adjust::linear(take(image), [1.0; 3], [p * 255.0 / 100.0; 3]);
+            }
+        }
+        "contrast" => {
+            if let Some(p) = float(text) {
+                let c = (p * 255.0 / 100.0).clamp(-255.0, 255.0);
+                let f = 259.0 * (c + 255.0) / (255.0 * (259.0 - c));
+                *image = adjust::linear(take(image), [f; 3], [128.0 - 128.0 * f; 3]);
+            }
+        }
+        "rgb" => {
+            if let [r, g, b] = list.as_slice() {
+                let offsets = [r, g, b].map(|v| float(v).unwrap_or(0.0) * 255.0 / 100.0);
+                *image = adjust::linear(take(image), [1.0; 3], offsets);
+            }
+        }
+        "invert" => *image = adjust::linear(take(image), [-1.0; 3], [255.0; 3]),
+        "saturation" => {
+            if let Some(p) = float(text) {
+                *image = adjust::modulate(take(image), 1.0, 1.0 + p / 100.0, 0.0);
+            }
+        }
+        "hue" => {
+            if let Some(degrees) = float(text) {
+                *image = adjust::modulate(take(image), 1.0, 1.0, degrees);
+            }
+        }
+        "modulate" => {
+            if let [b, s, h] = list.as_slice() {
+                let [b, s, h] = [b, s, h].map(|v| float(v).unwrap_or(0.0));
+                *image = adjust::modulate(take(image), 1.0 + b / 100.0, 1.0 + s / 100.0, h);
+            }
+        }
+        "blur" if !canvas.animated => {
+            let sigma = match list.as_slice() {
+                [radius] => float(radius).map(|r| r / 2.0),
+                [_, sigma] => float(sigma),
+                _ => None,
+            };
+            if let Some(sigma) = sigma.filter(|s| *s > 0.0) {
+                *image = adjust::blur(image, sigma);
+            }
+        }
+        "sharpen" if !canvas.animated => {
+            let amount = match list.as_slice() {
+                [] => Some(0.0),
+                [amount] => float(amount),
+                [_, radius] | [_, radius, _] => float(radius),
+                _ => None,
+            };
+            let sigma = 1.0 + 2.0 * amount.unwrap_or(0.0);
+            if sigma > 0.0 {
+                *image = adjust::sharpen(image, sigma);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `fill(paint)`: the target box plus the URL padding, the image centred in the box.
+fn fill(canvas: &mut Canvas<'_>, paint: Paint) -> Result<(), ProcessError> {
+    let (mut w, mut h) = canvas.target;
+    let [mut left, mut top, mut right, mut bottom] = canvas.padding;
+    if canvas.quarter_turned {
+        std::mem::swap(&mut w, &mut h);
+        std::mem::swap(&mut left, &mut top);
+        std::mem::swap(&mut right, &mut bottom);
+    }
+    let x = (i64::from(w) - i64::from(canvas.image.width())) / 2 + i64::from(left);
+    let y = (i64::from(h) - i64::from(canvas.image.height())) / 2 + i64::from(top);
+    let width = side([w, left, right])?;
+    let height = side([h, top, bottom])?;
+    canvas.limits.check(width, height)?;
+    let paint = blur_or_black(paint, canvas.animated);
+    canvas.image = canvas::extend(take(&mut canvas.image), width, height, x, y, paint)?;
+    Ok(())
+}
+
+/// `padding(paint, left[, top[, right, bottom]])` around the current canvas.
+fn padding(canvas: &mut Canvas<'_>, list: &[&str]) -> Result<(), ProcessError> {
+    let (paint, left, top, right, bottom) = match list {
+        [] | [_] => return Ok(()),
+        [c, l] => (c, pixels(l), pixels(l), pixels(l), pixels(l)),
+        [c, l, t] | [c, l, t, _] => (c, pixels(l), pixels(t), pixels(l), pixels(t)),
+        [c, l, t, r, b, ..] => (c, pixels(l), pixels(t), pixels(r), pixels(b)),
+    };
+    let width = side([canvas.image.width(), left, right])?;
+    let height = side([canvas.image.height(), top, bottom])?;
+    canvas.limits.check(width, height)?;
+    let paint = blur_or_black(paint::paint(paint), canvas.animated);
+    canvas.image = canvas::extend(
+        take(&mut canvas.image),
+        width,
+        height,
+        i64::from(left),
+        i64::from(top),
+        paint,
+    )?;
+    Ok(())
+}
+
+/// `blur` is not a colour on animated images: black.
+fn blur_or_black(paint: Paint, animated: bool) -> Paint {
+    if animated && paint == Paint::Blur {
+        Paint::Rgb([0, 0, 0])
+    } else {
+        paint
+    }
+}
+
+/// Sum of side parts, at least 1; an overflow is a resolution error.
+fn side(parts: [u32; 3]) -> Result<u32, ProcessError> {
+    let total: u64 = parts.iter().map(|&v| u64::from(v)).sum();
+    u32::try_from(total.max(1)).map_err(|_| ProcessError::MaxResolution)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{Rgb, RgbImage};
+
+    fn canvas(limits: &Limits, w: u32, h: u32) -> Canvas<'_> {
+        Canvas {
+            image: DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb([9, 9, 9]))),
+            target: (w, h),
+            padding: [0; 4],
+            quarter_turned: false,
+            animated: false,
+            limits,
+        }
+    }
+
+    fn run_filters(canvas: &mut Canvas<'_>, filters: &[(&str, &str)]) {
+        let filters: Vec<Filter> = filters.iter().map(|(n, a)| Filter::new(*n, *a)).collect();
+        run(canvas, &filters).expect("pipeline");
+    }
+
+    #[test]
+    fn fill_follows_quarter_turns() {
+        // golden: fit-in/100x210/10x20:15x3 + rotate(90):fill(yellow) on the gopher → 233×125.
+        let limits = Limits::default();
+        let mut c = canvas(&limits, 98, 125);
+        c.target = (100, 210);
+        c.padding = [10, 20, 15, 3];
+        run_filters(&mut c, &[("rotate", "90"), ("fill", "yellow")]);
+        assert_eq!((c.image.width(), c.image.height()), (233, 125));
+    }
+
+    #[test]
+    fn padding_argument_forms() {
+        let limits = Limits::default();
+        for (args, size) in [
+            ("white,10", (40, 40)),
+            ("white,10,5", (40, 30)),
+            ("white,10,5,7", (40, 30)),
+            ("white,10,20,30,40", (60, 80)),
+            ("white", (20, 20)),
+            ("", (20, 20)),
+        ] {
+            let mut c = canvas(&limits, 20, 20);
+            run_filters(&mut c, &[("padding", args)]);
+            assert_eq!((c.image.width(), c.image.height()), size, "{args}");
+        }
+    }
+
+    #[test]
+    fn huge_padding_is_refused_not_allocated() {
+        let limits = Limits::default();
+        let mut c = canvas(&limits, 2, 2);
+        let filters = [Filter::new("padding", "red,4000000000")];
+        assert!(matches!(
+            run(&mut c, &filters),
+            Err(ProcessError::MaxResolution)
+        ));
+        c.padding = [u32::MAX; 4];
+        assert!(matches!(
+            run(&mut c, &[Filter::new("fill", "red")]),
+            Err(ProcessError::MaxResolution)
+        ));
+    }
+
+    #[test]
+    fn colour_filters_run_and_no_ops_do_nothing() {
+        let limits = Limits::default();
+        let mut c = canvas(&limits, 4, 4);
+        run_filters(
+            &mut c,
+            &[
+                ("brightness", ""),
+                ("rgb", "1,2"),
+                ("blur", "1,2,3"),
+                ("sharpen", "-1"),
+                ("rotate", "45"),
+                ("crop", "1,2,3"),
+                ("proportion", "0"),
+                ("round_corner", ""),
+            ],
+        );
+        assert_eq!(c.image.to_rgb8().get_pixel(0, 0).0, [9, 9, 9]);
+        run_filters(&mut c, &[("invert", ""), ("rgb", "10,0,-100")]);
+        assert_eq!(c.image.to_rgb8().get_pixel(0, 0).0, [255, 246, 0]);
+        run_filters(&mut c, &[("proportion", "50")]);
+        assert_eq!((c.image.width(), c.image.height()), (2, 2));
+    }
+}
