@@ -667,3 +667,72 @@ async fn chain_credentials_sign_requests() {
         PNG
     );
 }
+
+// ----- the seed's docker-compose environment, end to end through the configured service -----
+
+#[tokio::test]
+async fn seed_environment_serves_stores_and_caches_with_public_read_acl() {
+    let server = S3Server::start(KEY, SECRET, &["mybucket"], false).await;
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(120, 80, image::Rgb([10, 200, 30]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    server.seed("mybucket", "images/photo.png", &png);
+    let env = [
+        ("IMAGOR_SECRET", "mysecret".to_owned()),
+        ("AWS_ACCESS_KEY_ID", KEY.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("S3_ENDPOINT", server.endpoint()),
+        ("S3_FORCE_PATH_STYLE", "1".to_owned()),
+        ("S3_LOADER_BUCKET", "mybucket".to_owned()),
+        ("S3_LOADER_BASE_DIR", "images".to_owned()),
+        ("S3_STORAGE_BUCKET", "mybucket".to_owned()),
+        ("S3_STORAGE_BASE_DIR", "images".to_owned()),
+        ("S3_STORAGE_ACL", "public-read".to_owned()),
+        ("S3_RESULT_STORAGE_BUCKET", "mybucket".to_owned()),
+        ("S3_RESULT_STORAGE_BASE_DIR", "images/result".to_owned()),
+        ("S3_RESULT_STORAGE_ACL", "public-read".to_owned()),
+        ("HTTP_LOADER_DISABLE", "1".to_owned()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let config = imagor_tower::config::Config::from_sources(Vec::<String>::new(), env, |_| {
+        Err(std::io::ErrorKind::NotFound.into())
+    })
+    .unwrap();
+    assert!(
+        config.unsupported().is_empty(),
+        "{:?}",
+        config.unsupported()
+    );
+    let service = config.service().unwrap();
+    let url = imagor_tower::path::Signer::new("mysecret").sign_url("fit-in/60x60/photo.png");
+    let get = || http::Request::get(url.as_str()).body(()).unwrap();
+
+    let res = service.clone().oneshot(get()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let result_file = server.file("mybucket", "images/result/fit-in/60x60/photo.png");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !result_file.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        result_file.exists(),
+        "result stored at {}",
+        result_file.display()
+    );
+
+    // The source is deleted: the second request is served from result storage.
+    std::fs::remove_file(server.file("mybucket", "images/photo.png")).unwrap();
+    let res = service.clone().oneshot(get()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+
+    // Every write carried the canned ACL, signed.
+    let puts = server.puts();
+    assert!(!puts.is_empty());
+    for put in &puts {
+        println!("PutObject {put:?}");
+        assert_eq!(put.acl.as_deref(), Some("public-read"), "{put:?}");
+    }
+}

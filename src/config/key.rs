@@ -337,89 +337,89 @@ config_keys! {
             "enable POST uploads (also needs -imagor-unsafe)";
     }
     S3 {
-        AwsRegion = "aws-region", "AWS_REGION", Text, "", false,
+        AwsRegion = "aws-region", "AWS_REGION", Text, "", true,
             "region of all S3 clients";
-        AwsAccessKeyId = "aws-access-key-id", "AWS_ACCESS_KEY_ID", Text, "", false,
+        AwsAccessKeyId = "aws-access-key-id", "AWS_ACCESS_KEY_ID", Text, "", true,
             "static access key id of all S3 clients (with the secret key)";
-        AwsSecretAccessKey = "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", Text, "", false,
+        AwsSecretAccessKey = "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", Text, "", true,
             "static secret key of all S3 clients";
-        AwsSessionToken = "aws-session-token", "AWS_SESSION_TOKEN", Text, "", false,
+        AwsSessionToken = "aws-session-token", "AWS_SESSION_TOKEN", Text, "", true,
             "session token for the static keys";
-        S3Endpoint = "s3-endpoint", "S3_ENDPOINT", Text, "", false,
+        S3Endpoint = "s3-endpoint", "S3_ENDPOINT", Text, "", true,
             "custom S3 endpoint URL of all S3 clients";
-        AwsLoaderRegion = "aws-loader-region", "AWS_LOADER_REGION", Text, "", false,
+        AwsLoaderRegion = "aws-loader-region", "AWS_LOADER_REGION", Text, "", true,
             "loader region (loader overrides apply when region, key id and secret are all set)";
         AwsLoaderAccessKeyId = "aws-loader-access-key-id", "AWS_LOADER_ACCESS_KEY_ID", Text, "",
-            false, "loader access key id";
+            true, "loader access key id";
         AwsLoaderSecretAccessKey = "aws-loader-secret-access-key", "AWS_LOADER_SECRET_ACCESS_KEY",
-            Text, "", false, "loader secret key";
+            Text, "", true, "loader secret key";
         AwsLoaderSessionToken = "aws-loader-session-token", "AWS_LOADER_SESSION_TOKEN", Text, "",
-            false, "loader session token";
-        S3LoaderEndpoint = "s3-loader-endpoint", "S3_LOADER_ENDPOINT", Text, "", false,
+            true, "loader session token";
+        S3LoaderEndpoint = "s3-loader-endpoint", "S3_LOADER_ENDPOINT", Text, "", true,
             "loader endpoint (else -s3-endpoint)";
-        AwsStorageRegion = "aws-storage-region", "AWS_STORAGE_REGION", Text, "", false,
+        AwsStorageRegion = "aws-storage-region", "AWS_STORAGE_REGION", Text, "", true,
             "storage region (storage overrides apply when region, key id and secret are all set)";
         AwsStorageAccessKeyId = "aws-storage-access-key-id", "AWS_STORAGE_ACCESS_KEY_ID", Text, "",
-            false, "storage access key id";
+            true, "storage access key id";
         AwsStorageSecretAccessKey = "aws-storage-secret-access-key",
-            "AWS_STORAGE_SECRET_ACCESS_KEY", Text, "", false, "storage secret key";
+            "AWS_STORAGE_SECRET_ACCESS_KEY", Text, "", true, "storage secret key";
         AwsStorageSessionToken = "aws-storage-session-token", "AWS_STORAGE_SESSION_TOKEN", Text, "",
-            false, "storage session token";
-        S3StorageEndpoint = "s3-storage-endpoint", "S3_STORAGE_ENDPOINT", Text, "", false,
+            true, "storage session token";
+        S3StorageEndpoint = "s3-storage-endpoint", "S3_STORAGE_ENDPOINT", Text, "", true,
             "storage endpoint (else -s3-endpoint)";
         AwsResultStorageRegion = "aws-result-storage-region", "AWS_RESULT_STORAGE_REGION", Text, "",
-            false,
+            true,
             "result storage region (overrides apply when region, key id and secret are all set)";
         AwsResultStorageAccessKeyId = "aws-result-storage-access-key-id",
-            "AWS_RESULT_STORAGE_ACCESS_KEY_ID", Text, "", false, "result storage access key id";
+            "AWS_RESULT_STORAGE_ACCESS_KEY_ID", Text, "", true, "result storage access key id";
         AwsResultStorageSecretAccessKey = "aws-result-storage-secret-access-key",
-            "AWS_RESULT_STORAGE_SECRET_ACCESS_KEY", Text, "", false, "result storage secret key";
+            "AWS_RESULT_STORAGE_SECRET_ACCESS_KEY", Text, "", true, "result storage secret key";
         AwsResultStorageSessionToken = "aws-result-storage-session-token",
-            "AWS_RESULT_STORAGE_SESSION_TOKEN", Text, "", false, "result storage session token";
+            "AWS_RESULT_STORAGE_SESSION_TOKEN", Text, "", true, "result storage session token";
         S3ResultStorageEndpoint = "s3-result-storage-endpoint", "S3_RESULT_STORAGE_ENDPOINT", Text,
-            "", false, "result storage endpoint (else -s3-endpoint)";
-        S3ForcePathStyle = "s3-force-path-style", "S3_FORCE_PATH_STYLE", Bool, "false", false,
+            "", true, "result storage endpoint (else -s3-endpoint)";
+        S3ForcePathStyle = "s3-force-path-style", "S3_FORCE_PATH_STYLE", Bool, "false", true,
             "address objects as endpoint/bucket/key";
-        S3SafeChars = "s3-safe-chars", "S3_SAFE_CHARS", Text, "", false,
+        S3SafeChars = "s3-safe-chars", "S3_SAFE_CHARS", Text, "", true,
             "extra characters left unescaped in S3 keys (--: no escaping)";
-        S3LoaderBucket = "s3-loader-bucket", "S3_LOADER_BUCKET", Text, "", false,
+        S3LoaderBucket = "s3-loader-bucket", "S3_LOADER_BUCKET", Text, "", true,
             "bucket of the S3 loader; enables it (name/dir adds a base dir, * takes it from the key)";
-        S3LoaderBaseDir = "s3-loader-base-dir", "S3_LOADER_BASE_DIR", Text, "", false,
+        S3LoaderBaseDir = "s3-loader-base-dir", "S3_LOADER_BASE_DIR", Text, "", true,
             "key prefix inside the loader bucket";
-        S3LoaderPathPrefix = "s3-loader-path-prefix", "S3_LOADER_PATH_PREFIX", Text, "", false,
+        S3LoaderPathPrefix = "s3-loader-path-prefix", "S3_LOADER_PATH_PREFIX", Text, "", true,
             "only keys with this prefix are served by the S3 loader";
         S3LoaderBucketRouterConfig = "s3-loader-bucket-router-config",
             "S3_LOADER_BUCKET_ROUTER_CONFIG", Text, "", false,
             "YAML bucket router file; replaces the single-bucket loader";
-        S3StorageBucket = "s3-storage-bucket", "S3_STORAGE_BUCKET", Text, "", false,
+        S3StorageBucket = "s3-storage-bucket", "S3_STORAGE_BUCKET", Text, "", true,
             "bucket of S3 source storage; enables it";
-        S3StorageBaseDir = "s3-storage-base-dir", "S3_STORAGE_BASE_DIR", Text, "", false,
+        S3StorageBaseDir = "s3-storage-base-dir", "S3_STORAGE_BASE_DIR", Text, "", true,
             "key prefix of S3 source storage";
-        S3StoragePathPrefix = "s3-storage-path-prefix", "S3_STORAGE_PATH_PREFIX", Text, "", false,
+        S3StoragePathPrefix = "s3-storage-path-prefix", "S3_STORAGE_PATH_PREFIX", Text, "", true,
             "key prefix filter of S3 source storage";
-        S3StorageAcl = "s3-storage-acl", "S3_STORAGE_ACL", Text, "", false,
+        S3StorageAcl = "s3-storage-acl", "S3_STORAGE_ACL", Text, "", true,
             "canned ACL for source storage writes";
         S3StorageTagging = "s3-storage-tagging", "S3_STORAGE_TAGGING", Text, "", false,
             "object tags for source storage writes (a=b&c=d)";
-        S3StorageExpiration = "s3-storage-expiration", "S3_STORAGE_EXPIRATION", Duration, "0", false,
+        S3StorageExpiration = "s3-storage-expiration", "S3_STORAGE_EXPIRATION", Duration, "0", true,
             "stored objects older than this count as expired (0: never)";
         S3ResultStorageBucket = "s3-result-storage-bucket", "S3_RESULT_STORAGE_BUCKET", Text, "",
-            false, "bucket of S3 result storage; enables it";
+            true, "bucket of S3 result storage; enables it";
         S3ResultStorageBaseDir = "s3-result-storage-base-dir", "S3_RESULT_STORAGE_BASE_DIR", Text,
-            "", false, "key prefix of S3 result storage";
+            "", true, "key prefix of S3 result storage";
         S3ResultStoragePathPrefix = "s3-result-storage-path-prefix",
-            "S3_RESULT_STORAGE_PATH_PREFIX", Text, "", false,
+            "S3_RESULT_STORAGE_PATH_PREFIX", Text, "", true,
             "key prefix filter of S3 result storage";
-        S3ResultStorageAcl = "s3-result-storage-acl", "S3_RESULT_STORAGE_ACL", Text, "", false,
+        S3ResultStorageAcl = "s3-result-storage-acl", "S3_RESULT_STORAGE_ACL", Text, "", true,
             "canned ACL for result writes";
         S3ResultStorageTagging = "s3-result-storage-tagging", "S3_RESULT_STORAGE_TAGGING", Text, "",
             false, "object tags for result writes (a=b&c=d)";
         S3ResultStorageExpiration = "s3-result-storage-expiration", "S3_RESULT_STORAGE_EXPIRATION",
-            Duration, "0", false, "stored results older than this count as expired (0: never)";
-        S3StorageClass = "s3-storage-class", "S3_STORAGE_CLASS", Text, "STANDARD", false,
+            Duration, "0", true, "stored results older than this count as expired (0: never)";
+        S3StorageClass = "s3-storage-class", "S3_STORAGE_CLASS", Text, "STANDARD", true,
             "storage class of writes, e.g. STANDARD_IA or INTELLIGENT_TIERING";
         S3HttpMaxIdleConnsPerHost = "s3-http-max-idle-conns-per-host",
-            "S3_HTTP_MAX_IDLE_CONNS_PER_HOST", Int, "100", false,
+            "S3_HTTP_MAX_IDLE_CONNS_PER_HOST", Int, "100", true,
             "keep-alive pool size per host of the S3 HTTP client";
     }
     GCloud {
@@ -670,7 +670,7 @@ mod tests {
         assert!(
             ConfigKey::ALL
                 .iter()
-                .filter(|k| matches!(k.section(), Section::GCloud | Section::Upload | Section::S3))
+                .filter(|k| matches!(k.section(), Section::GCloud | Section::Upload))
                 .all(|k| !k.is_supported())
         );
         assert!(
@@ -680,6 +680,8 @@ mod tests {
                 .all(|k| k.is_supported())
         );
         assert!(ConfigKey::ImagorSecret.is_supported());
+        assert!(ConfigKey::S3LoaderBucket.is_supported());
+        assert!(!ConfigKey::S3LoaderBucketRouterConfig.is_supported());
         assert!(ConfigKey::FileLoaderBaseDir.is_supported());
         assert!(ConfigKey::FileStorageBaseDir.is_supported());
         assert!(!ConfigKey::FileStorageMkdirPermission.is_supported());

@@ -2,12 +2,14 @@
 //! to library users who configure through imagor's names.
 
 use super::{
-    Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, SignerType, StoragePathStyle,
+    Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, S3Role, SignerType,
+    StoragePathStyle,
 };
 use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest};
 use crate::path::{Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
+use crate::s3::{S3Loader, S3Options};
 use crate::server::{Frontend, FrontendLayer};
 use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
 use crate::{Blob, Error, ImageService};
@@ -100,9 +102,20 @@ impl Config {
         builder.build().map(Some)
     }
 
-    /// The source stack in imagor's order (file, then HTTP), or `None` when no loader is on.
+    /// The S3 backend of `role`, when that role's bucket is set.
+    pub fn s3_backend(&self, role: S3Role) -> Result<Option<crate::s3::S3Backend>, Error> {
+        match S3Options::from_config(&self.s3, role) {
+            Some(options) => options.build().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The source stack in imagor's order (S3, file, then HTTP), or `None` when no loader is on.
     pub fn source(&self) -> Result<Option<BoxSource>, Error> {
         let mut loaders: Vec<BoxSource> = Vec::new();
+        if let Some(backend) = self.s3_backend(S3Role::Loader)? {
+            loaders.push(BoxSource::new(S3Loader::new(backend)));
+        }
         if let Some(file) = self.file_loader()? {
             loaders.push(BoxSource::new(file));
         }
@@ -132,23 +145,31 @@ impl Config {
         Ok(Some(backend))
     }
 
-    /// Source storage from `FILE_STORAGE_*`, when `FILE_STORAGE_BASE_DIR` is set.
-    pub fn storage_layer(&self) -> Result<Option<StorageLayer>, Error> {
+    /// Source storages: S3 (`S3_STORAGE_*`) then file (`FILE_STORAGE_*`), each when its bucket
+    /// or base dir is set; the first is consulted first.
+    pub fn storage_layers(&self) -> Result<Vec<StorageLayer>, Error> {
         let style = match self.imagor.storage_path_style {
             StoragePathStyle::Original => StorageKeyStyle::Original,
             StoragePathStyle::Digest => StorageKeyStyle::Digest,
         };
-        Ok(self
-            .file_backend(&self.file.storage, "FILE_STORAGE_BASE_DIR")?
-            .map(|backend| {
-                StorageLayer::new(backend)
-                    .key_style(style)
-                    .load_timeout(self.imagor.load_timeout)
-                    .save_timeout(self.imagor.save_timeout)
-            }))
+        let configure = |layer: StorageLayer| {
+            layer
+                .key_style(style)
+                .load_timeout(self.imagor.load_timeout)
+                .save_timeout(self.imagor.save_timeout)
+        };
+        let mut layers = Vec::new();
+        if let Some(backend) = self.s3_backend(S3Role::Storage)? {
+            layers.push(configure(StorageLayer::new(backend)));
+        }
+        if let Some(backend) = self.file_backend(&self.file.storage, "FILE_STORAGE_BASE_DIR")? {
+            layers.push(configure(StorageLayer::new(backend)));
+        }
+        Ok(layers)
     }
 
-    /// Result storage from `FILE_RESULT_STORAGE_*`, when `FILE_RESULT_STORAGE_BASE_DIR` is set.
+    /// Result storage: S3 (`S3_RESULT_STORAGE_*`) when its bucket is set, else file
+    /// (`FILE_RESULT_STORAGE_*`) when its base dir is set.
     pub fn result_storage_layer(&self) -> Result<Option<ResultStorageLayer>, Error> {
         let style = match self.imagor.result_storage_path_style {
             ResultStoragePathStyle::Original => ResultKeyStyle::Original,
@@ -156,14 +177,24 @@ impl Config {
             ResultStoragePathStyle::Suffix => ResultKeyStyle::Suffix,
             ResultStoragePathStyle::Size => ResultKeyStyle::Size,
         };
+        let configure = |layer: ResultStorageLayer| {
+            layer
+                .key_style(style)
+                .load_timeout(self.imagor.load_timeout)
+                .save_timeout(self.imagor.save_timeout)
+        };
+        if let Some(backend) = self.s3_backend(S3Role::ResultStorage)? {
+            if self.file.result_storage.base_dir.is_some() {
+                tracing::warn!(
+                    "both S3_RESULT_STORAGE_BUCKET and FILE_RESULT_STORAGE_BASE_DIR are set; \
+                     results are stored in S3 only"
+                );
+            }
+            return Ok(Some(configure(ResultStorageLayer::new(backend))));
+        }
         Ok(self
             .file_backend(&self.file.result_storage, "FILE_RESULT_STORAGE_BASE_DIR")?
-            .map(|backend| {
-                ResultStorageLayer::new(backend)
-                    .key_style(style)
-                    .load_timeout(self.imagor.load_timeout)
-                    .save_timeout(self.imagor.save_timeout)
-            }))
+            .map(|backend| configure(ResultStorageLayer::new(backend))))
     }
 
     /// The core image service with every `IMAGOR_*` setting applied and the configured loaders.
@@ -192,13 +223,14 @@ impl Config {
             )
             .process_queue_size(i.process_queue_size);
         let source = self.source()?;
-        let storage = self.storage_layer()?;
+        let storages = self.storage_layers()?;
         let mut service = service.map_source(|_| {
             let source = source.unwrap_or_else(|| BoxSource::new(crate::loader::NoSource));
-            match storage {
-                Some(storage) => BoxSource::new(storage.wrap(source)),
-                None => source,
-            }
+            // The first storage is consulted first, so it wraps outermost.
+            storages
+                .into_iter()
+                .rev()
+                .fold(source, |inner, storage| BoxSource::new(storage.wrap(inner)))
         });
         if let Some(results) = self.result_storage_layer()? {
             service = service.result_storage(results);

@@ -489,24 +489,32 @@ where
             return Ok(self.image_response(rendered, &params, &utility, negotiated, head));
         }
 
-        let request = SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
-        let blob =
-            tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
-                .await??;
-
-        if utility.raw {
-            return Ok(self.raw_response(&blob, &utility, &head.headers, is_head));
-        }
+        let color_source = processing::is_color_source(&params.image);
+        let (input, upstream, source_modified) = if color_source {
+            (None, HeaderMap::new(), None)
+        } else {
+            let request =
+                SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
+            let blob =
+                tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
+                    .await??;
+            if utility.raw {
+                return Ok(self.raw_response(&blob, &utility, &head.headers, is_head));
+            }
+            let upstream = blob.headers().clone();
+            let modified = blob.stat().and_then(crate::blob::Stat::modified);
+            (Some(blob.into_bytes()), upstream, modified)
+        };
 
         let ticket = self.admission.admit().await?;
         let options = settings.process.clone();
-        let upstream = blob.headers().clone();
-        let source_modified = blob.stat().and_then(crate::blob::Stat::modified);
-        let input = blob.into_bytes();
         let job_params = params.clone();
         let job = tokio::task::spawn_blocking(move || {
             let _ticket = ticket;
-            processing::process(&input, &job_params, &options)
+            match input {
+                Some(input) => processing::process(&input, &job_params, &options),
+                None => processing::process_color(&job_params, &options),
+            }
         });
         let output = tokio::time::timeout(settings.process_timeout, job)
             .await?
