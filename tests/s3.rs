@@ -40,6 +40,7 @@ mod server {
         pub(crate) key: String,
         pub(crate) acl: Option<String>,
         pub(crate) storage_class: Option<String>,
+        pub(crate) tagging: Option<String>,
     }
 
     /// s3s-fs, forwarding the operations the crate uses and recording puts.
@@ -98,6 +99,7 @@ mod server {
                     .storage_class
                     .as_ref()
                     .map(|class| class.as_str().to_owned()),
+                tagging: input.tagging.clone(),
             };
             self.puts.lock().unwrap().push(record);
             self.fs.put_object(req).await
@@ -693,6 +695,10 @@ async fn seed_environment_serves_stores_and_caches_with_public_read_acl() {
         ("S3_RESULT_STORAGE_BUCKET", "mybucket".to_owned()),
         ("S3_RESULT_STORAGE_BASE_DIR", "images/result".to_owned()),
         ("S3_RESULT_STORAGE_ACL", "public-read".to_owned()),
+        (
+            "S3_RESULT_STORAGE_TAGGING",
+            "team=web&kind=result".to_owned(),
+        ),
         ("HTTP_LOADER_DISABLE", "1".to_owned()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
@@ -734,5 +740,10 @@ async fn seed_environment_serves_stores_and_caches_with_public_read_acl() {
     for put in &puts {
         println!("PutObject {put:?}");
         assert_eq!(put.acl.as_deref(), Some("public-read"), "{put:?}");
+        assert_eq!(
+            put.tagging.as_deref(),
+            Some("team=web&kind=result"),
+            "{put:?}"
+        );
     }
 }

@@ -399,7 +399,7 @@ config_keys! {
             "key prefix filter of S3 source storage";
         S3StorageAcl = "s3-storage-acl", "S3_STORAGE_ACL", Text, "", true,
             "canned ACL for source storage writes";
-        S3StorageTagging = "s3-storage-tagging", "S3_STORAGE_TAGGING", Text, "", false,
+        S3StorageTagging = "s3-storage-tagging", "S3_STORAGE_TAGGING", Text, "", true,
             "object tags for source storage writes (a=b&c=d)";
         S3StorageExpiration = "s3-storage-expiration", "S3_STORAGE_EXPIRATION", Duration, "0", true,
             "stored objects older than this count as expired (0: never)";
@@ -413,7 +413,7 @@ config_keys! {
         S3ResultStorageAcl = "s3-result-storage-acl", "S3_RESULT_STORAGE_ACL", Text, "", true,
             "canned ACL for result writes";
         S3ResultStorageTagging = "s3-result-storage-tagging", "S3_RESULT_STORAGE_TAGGING", Text, "",
-            false, "object tags for result writes (a=b&c=d)";
+            true, "object tags for result writes (a=b&c=d)";
         S3ResultStorageExpiration = "s3-result-storage-expiration", "S3_RESULT_STORAGE_EXPIRATION",
             Duration, "0", true, "stored results older than this count as expired (0: never)";
         S3StorageClass = "s3-storage-class", "S3_STORAGE_CLASS", Text, "STANDARD", true,

@@ -75,6 +75,7 @@ struct Inner {
     prefix: String,
     safe_chars: SafeChars,
     attributes: Attributes,
+    tags: object_store::TagSet,
 }
 
 enum Buckets {
@@ -131,7 +132,9 @@ impl S3Backend {
                 AttributeValue::from(class.as_str()),
             );
         }
+        let tags = parse_tagging(options.tagging.as_deref().unwrap_or(""));
         let inner = Inner {
+            tags,
             base_dir,
             prefix: key::normalize_prefix(&options.path_prefix),
             safe_chars: SafeChars::new(&options.safe_chars).with_extra(S3_EXTRA_SAFE),
@@ -303,6 +306,26 @@ impl Backend for S3Backend {
     fn put_attributes(&self) -> Attributes {
         self.inner.attributes.clone()
     }
+
+    fn put_tags(&self) -> object_store::TagSet {
+        self.inner.tags.clone()
+    }
+}
+
+/// Parses S3's tagging form `k1=v1&k2=v2` (percent-encoded, `+` for space) into a tag set.
+fn parse_tagging(text: &str) -> object_store::TagSet {
+    let decode = |part: &str| {
+        let spaced = part.replace('+', " ");
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let mut tags = object_store::TagSet::default();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        tags.push(&decode(key), &decode(value));
+    }
+    tags
 }
 
 impl fmt::Debug for S3Backend {
@@ -373,6 +396,9 @@ mod tests {
         let class = attributes.get(&Attribute::StorageClass).unwrap();
         assert_eq!(class.as_ref(), "STANDARD_IA");
         assert!(backend(S3Options::new("b")).put_attributes().is_empty());
+        let tagged = backend(S3Options::new("b").with_tagging("team=web&note=a+b%21"));
+        assert_eq!(tagged.put_tags().encoded(), "team=web&note=a+b%21");
+        assert!(backend(S3Options::new("b")).put_tags().is_empty());
     }
 
     #[test]

@@ -85,6 +85,7 @@ pub struct S3Options {
     session_token: Option<Secret>,
     pub(super) acl: Option<CannedAcl>,
     pub(super) storage_class: Option<S3StorageClass>,
+    pub(super) tagging: Option<String>,
     pub(super) expiration: Option<Duration>,
     allow_http: Option<bool>,
     dns_resolver: Option<Arc<dyn DnsResolver>>,
@@ -112,6 +113,7 @@ impl S3Options {
             session_token: None,
             acl: None,
             storage_class: None,
+            tagging: None,
             expiration: None,
             allow_http: None,
             dns_resolver: None,
@@ -172,6 +174,12 @@ impl S3Options {
         if role != S3Role::Loader {
             options.storage_class = Some(config.storage_class);
         }
+        let tagging = match role {
+            S3Role::Loader => None,
+            S3Role::Storage => config.storage.tagging.clone(),
+            S3Role::ResultStorage => config.result_storage.tagging.clone(),
+        };
+        options.tagging = tagging.filter(|t| !t.trim().is_empty());
         options.acl = acl;
         options.expiration = expiration;
         Some(options)
@@ -260,6 +268,15 @@ impl S3Options {
     #[must_use]
     pub fn with_acl(mut self, acl: CannedAcl) -> Self {
         self.acl = Some(acl);
+        self
+    }
+
+    /// Object tags of writes, in S3's query form `key1=value1&key2=value2`
+    /// (`S3_STORAGE_TAGGING`, `S3_RESULT_STORAGE_TAGGING`), sent as `x-amz-tagging`.
+    #[must_use]
+    pub fn with_tagging(mut self, tagging: impl Into<String>) -> Self {
+        let tagging = tagging.into();
+        self.tagging = (!tagging.trim().is_empty()).then_some(tagging);
         self
     }
 

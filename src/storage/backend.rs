@@ -56,6 +56,11 @@ pub trait Backend: fmt::Debug + Send + Sync + 'static {
         object_store::Attributes::new()
     }
 
+    /// Object tags sent with every write (`S3_*_TAGGING`).
+    fn put_tags(&self) -> object_store::TagSet {
+        object_store::TagSet::default()
+    }
+
     /// Whether the store keeps object attributes such as the content type (S3 does; a local
     /// directory does not, and content types are then sniffed on read).
     fn keeps_attributes(&self) -> bool {
@@ -74,6 +79,10 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 
     fn put_attributes(&self) -> object_store::Attributes {
         (**self).put_attributes()
+    }
+
+    fn put_tags(&self) -> object_store::TagSet {
+        (**self).put_tags()
     }
 
     fn keeps_attributes(&self) -> bool {

@@ -95,6 +95,11 @@ pub(crate) fn spawn_put(
         }
         let options = PutOptions {
             attributes,
+            tags: if keeps_attributes {
+                backend.put_tags()
+            } else {
+                object_store::TagSet::default()
+            },
             ..PutOptions::default()
         };
         let payload = PutPayload::from(blob.into_bytes());
