@@ -747,3 +747,119 @@ async fn seed_environment_serves_stores_and_caches_with_public_read_acl() {
         );
     }
 }
+
+// ----- dead and hanging endpoints beside a live one, through the service -----
+
+#[tokio::test]
+async fn dead_and_hanging_endpoints_do_not_stall_other_requests() {
+    use imagor_tower::ImageService;
+    use imagor_tower::loader::service_fn_loader;
+
+    let live = S3Server::start(KEY, SECRET, &["live"], false).await;
+    let mut png = Vec::new();
+    image::RgbImage::from_pixel(40, 30, image::Rgb([200, 20, 20]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    live.seed("live", "a.png", &png);
+
+    // Refused: a port nobody listens on. Hanging: accepts connections and never answers.
+    let refused_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hanging_port = hanging.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let held = tokio::spawn({
+        let accepted = Arc::clone(&accepted);
+        async move {
+            let mut sockets = Vec::new();
+            while let Ok((socket, _)) = hanging.accept().await {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                sockets.push(socket);
+            }
+        }
+    });
+    let at = |port: u16| {
+        S3Loader::new(
+            S3Options::new("images")
+                .with_endpoint(format!("http://127.0.0.1:{port}"))
+                .with_force_path_style(true)
+                .with_access_key(KEY, SECRET)
+                .build()
+                .unwrap(),
+        )
+    };
+    let (refused, hang) = (at(refused_port), at(hanging_port));
+    let live_loader = S3Loader::new(path_style(&live, "live").build().unwrap());
+    // One source stack that sends each key prefix to its own bucket client.
+    let source = service_fn_loader(move |req: SourceRequest| {
+        let (refused, hang, live) = (refused.clone(), hang.clone(), live_loader.clone());
+        async move {
+            let key = req.key().to_owned();
+            if let Some(rest) = key.strip_prefix("refused/") {
+                refused.oneshot(SourceRequest::new(rest)).await
+            } else if let Some(rest) = key.strip_prefix("hanging/") {
+                hang.oneshot(SourceRequest::new(rest)).await
+            } else {
+                live.oneshot(SourceRequest::new(key)).await
+            }
+        }
+    });
+    let service = ImageService::new()
+        .unsafe_urls(true)
+        .load_timeout(Duration::from_secs(3))
+        .process_concurrency(1)
+        .loader(source);
+    let get = |uri: &str| {
+        let service = service.clone();
+        let request = http::Request::get(uri).body(()).unwrap();
+        tokio::spawn(async move { service.oneshot(request).await.unwrap() })
+    };
+
+    let hanging_requests: Vec<_> = (0..4)
+        .map(|i| get(&format!("/unsafe/{}x10/hanging/a.png", 10 + i)))
+        .collect();
+    let refused_requests: Vec<_> = (0..4).map(|_| get("/unsafe/refused/a.png")).collect();
+    // While the hanging loads wait, live requests are served one after another.
+    for i in 0..8 {
+        let res = get(&format!("/unsafe/{}x20/a.png", 20 + i)).await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    assert!(hanging_requests.iter().all(|task| !task.is_finished()));
+    assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+
+    for task in refused_requests {
+        let res = task.await.unwrap();
+        assert!(res.status().is_server_error(), "{}", res.status());
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let json: Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            json["message"]
+                .as_str()
+                .unwrap()
+                .contains("S3 bucket images"),
+            "{json}"
+        );
+    }
+    // The hanging ones end at the load timeout with imagor's 408 `timeout`.
+    let started = Instant::now();
+    for task in hanging_requests {
+        let res = task.await.unwrap();
+        assert_eq!(res.status(), 408);
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let json: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["message"], "timeout", "{json}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Nothing leaked: the live bucket still answers afterwards.
+    let res = get("/unsafe/fit-in/16x16/a.png").await.unwrap();
+    assert_eq!(res.status(), 200);
+    held.abort();
+}

@@ -42,7 +42,6 @@
 //! # });
 //! ```
 
-use super::{LoadFuture, SourceRequest};
 use crate::Error;
 use crate::blob::{Blob, Stat};
 use crate::key::{self, SafeChars};
@@ -52,9 +51,7 @@ use object_store::path::{Path as ObjectPath, PathPart};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
-use tower::Service;
 
 /// The default for [`FileLoader::max_size`]: 64 MiB.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -222,21 +219,7 @@ fn io_error(err: io::Error) -> Error {
     }
 }
 
-impl Service<SourceRequest> for FileLoader {
-    type Response = Blob;
-    type Error = Error;
-    type Future = LoadFuture;
-
-    #[inline]
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: SourceRequest) -> Self::Future {
-        let loader = self.clone();
-        Box::pin(async move { loader.load(req.key()).await })
-    }
-}
+crate::loader::leaf_loader_service!(FileLoader, |loader, req| loader.load(req.key()));
 
 /// The media type of an image (or a PDF) recognised from its first bytes.
 ///

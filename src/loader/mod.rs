@@ -28,6 +28,33 @@
 //! # }
 //! ```
 
+/// Implements `Service<SourceRequest>` for a cheaply cloneable leaf loader: each call clones
+/// the loader into a boxed future that runs `$body` (an expression producing a future of
+/// `Result<Blob, Error>`, with the clone bound to `$this` and the request to `$req`).
+macro_rules! leaf_loader_service {
+    ($loader:ty, |$this:ident, $req:ident| $body:expr) => {
+        impl ::tower::Service<$crate::loader::SourceRequest> for $loader {
+            type Response = $crate::Blob;
+            type Error = $crate::Error;
+            type Future = $crate::loader::LoadFuture;
+
+            #[inline]
+            fn poll_ready(
+                &mut self,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<Result<(), $crate::Error>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, $req: $crate::loader::SourceRequest) -> Self::Future {
+                let $this = self.clone();
+                Box::pin(async move { $body.await })
+            }
+        }
+    };
+}
+pub(crate) use leaf_loader_service;
+
 mod fallback;
 pub mod file;
 pub mod http;

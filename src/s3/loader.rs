@@ -4,12 +4,9 @@ use super::backend::S3Backend;
 use crate::Error;
 use crate::blob::{Blob, Stat};
 use crate::loader::file::sniff_content_type;
-use crate::loader::{LoadFuture, SourceRequest};
 use crate::storage::Backend;
 use object_store::{Attribute, GetOptions, ObjectStore as _};
-use std::task::{Context, Poll};
 use std::time::SystemTime;
-use tower::Service;
 
 /// The default for [`S3Loader::max_size`]: 64 MiB.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
@@ -139,18 +136,4 @@ fn with_context(context: &str, err: object_store::Error) -> Error {
     }
 }
 
-impl Service<SourceRequest> for S3Loader {
-    type Response = Blob;
-    type Error = Error;
-    type Future = LoadFuture;
-
-    #[inline]
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: SourceRequest) -> Self::Future {
-        let loader = self.clone();
-        Box::pin(async move { loader.load(req.key()).await })
-    }
-}
+crate::loader::leaf_loader_service!(S3Loader, |loader, req| loader.load(req.key()));

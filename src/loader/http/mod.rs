@@ -61,7 +61,7 @@ mod source;
 use self::glob::Glob;
 use self::network::{Blocked, BlockingResolver, Cidr, NetworkPolicy};
 use self::source::{AllowList, UrlRules, literal_ip};
-use super::{LoadFuture, SourceRequest};
+use super::SourceRequest;
 use crate::Error;
 use crate::blob::{Blob, Stat};
 use crate::loader::file::sniff_content_type;
@@ -76,9 +76,7 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tower::Service;
 
 /// The `User-Agent` sent upstream unless configured otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("imagor-tower/", env!("CARGO_PKG_VERSION"));
@@ -438,21 +436,7 @@ impl HttpLoader {
     }
 }
 
-impl Service<SourceRequest> for HttpLoader {
-    type Response = Blob;
-    type Error = Error;
-    type Future = LoadFuture;
-
-    #[inline]
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: SourceRequest) -> Self::Future {
-        let loader = self.clone();
-        Box::pin(async move { loader.load(&req).await })
-    }
-}
+crate::loader::leaf_loader_service!(HttpLoader, |loader, req| loader.load(&req));
 
 /// `type/subtype` of a `Content-Type` or accept item: parameters dropped, lower case.
 fn media_type(value: &str) -> String {
