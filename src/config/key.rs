@@ -302,10 +302,10 @@ config_keys! {
         FileStoragePathPrefix = "file-storage-path-prefix", "FILE_STORAGE_PATH_PREFIX", Text, "",
             true, "key prefix filter of file storage";
         FileStorageMkdirPermission = "file-storage-mkdir-permission",
-            "FILE_STORAGE_MKDIR_PERMISSION", Permission, "0755", false,
+            "FILE_STORAGE_MKDIR_PERMISSION", Permission, "0755", true,
             "mode of directories created by file storage";
         FileStorageWritePermission = "file-storage-write-permission",
-            "FILE_STORAGE_WRITE_PERMISSION", Permission, "0666", false,
+            "FILE_STORAGE_WRITE_PERMISSION", Permission, "0666", true,
             "mode of files written by file storage";
         FileStorageExpiration = "file-storage-expiration", "FILE_STORAGE_EXPIRATION", Duration, "0",
             true, "stored files older than this count as expired (0: never)";
@@ -315,10 +315,10 @@ config_keys! {
             "FILE_RESULT_STORAGE_PATH_PREFIX", Text, "", true,
             "key prefix filter of file result storage";
         FileResultStorageMkdirPermission = "file-result-storage-mkdir-permission",
-            "FILE_RESULT_STORAGE_MKDIR_PERMISSION", Permission, "0755", false,
+            "FILE_RESULT_STORAGE_MKDIR_PERMISSION", Permission, "0755", true,
             "mode of directories created by file result storage";
         FileResultStorageWritePermission = "file-result-storage-write-permission",
-            "FILE_RESULT_STORAGE_WRITE_PERMISSION", Permission, "0666", false,
+            "FILE_RESULT_STORAGE_WRITE_PERMISSION", Permission, "0666", true,
             "mode of files written by file result storage";
         FileResultStorageExpiration = "file-result-storage-expiration",
             "FILE_RESULT_STORAGE_EXPIRATION", Duration, "0", true,

@@ -141,7 +141,9 @@ impl Config {
             })?
             .path_prefix(&storage.path_prefix)
             .safe_chars(SafeChars::new(&self.file.safe_chars))
-            .expiration(storage.expiration);
+            .expiration(storage.expiration)
+            .mkdir_permission(storage.mkdir_permission)
+            .write_permission(storage.write_permission);
         Ok(Some(backend))
     }
 

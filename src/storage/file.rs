@@ -13,6 +13,11 @@ use std::time::Duration;
 /// (normalised, escaped, prefix checked, no dot segments); writes are atomic (written to a
 /// temporary file, then renamed), so a reader never sees half an object.
 ///
+/// On Unix, [`mkdir_permission`](Self::mkdir_permission) and
+/// [`write_permission`](Self::write_permission) give the modes of created directories and
+/// written files, passed to `mkdir(2)` and `open(2)` so the process umask applies, as it does
+/// for imagor. Elsewhere the platform's defaults are used.
+///
 /// # Example
 ///
 /// ```
@@ -26,10 +31,13 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Debug)]
 pub struct FileBackend {
+    local: Arc<LocalFileSystem>,
     store: Arc<dyn ObjectStore>,
     prefix: String,
     safe_chars: SafeChars,
     expiration: Option<Duration>,
+    #[cfg(unix)]
+    modes: Option<Arc<modes::ModeStore>>,
 }
 
 impl FileBackend {
@@ -48,12 +56,54 @@ impl FileBackend {
                 Error::internal(format!("storage base dir {}: {err}", base_dir.display()))
             })?
             .with_automatic_cleanup(true);
+        let local = Arc::new(store);
         Ok(Self {
-            store: Arc::new(store),
+            store: Arc::clone(&local) as Arc<dyn ObjectStore>,
+            local,
             prefix: key::normalize_prefix(""),
             safe_chars: SafeChars::default(),
             expiration: None,
+            #[cfg(unix)]
+            modes: None,
         })
+    }
+
+    /// Mode of the directories created when saving (`*_MKDIR_PERMISSION`, imagor's default
+    /// `0o755`), before the umask.
+    ///
+    /// ```
+    /// use imagor_tower::storage::FileBackend;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let backend = FileBackend::new(dir.path()).unwrap().mkdir_permission(0o750).write_permission(0o640);
+    /// # let _ = backend;
+    /// ```
+    #[must_use]
+    pub fn mkdir_permission(self, mode: u32) -> Self {
+        self.with_modes(|modes| modes.dir_mode = mode)
+    }
+
+    /// Mode of the files written (`*_WRITE_PERMISSION`, imagor's default `0o666`), before the
+    /// umask.
+    #[must_use]
+    pub fn write_permission(self, mode: u32) -> Self {
+        self.with_modes(|modes| modes.file_mode = mode)
+    }
+
+    #[cfg(unix)]
+    fn with_modes(mut self, set: impl FnOnce(&mut modes::ModeStore)) -> Self {
+        let mut store = match self.modes.take() {
+            Some(existing) => (*existing).clone(),
+            None => modes::ModeStore::new(Arc::clone(&self.local)),
+        };
+        set(&mut store);
+        self.modes = Some(Arc::new(store));
+        self
+    }
+
+    #[cfg(not(unix))]
+    fn with_modes(self, _set: impl FnOnce(&mut Modes)) -> Self {
+        self
     }
 
     /// Only keys under `prefix` are stored, without it (`*_PATH_PREFIX`).
@@ -82,7 +132,12 @@ impl Backend for FileBackend {
     fn locate(&self, key: &str, _image: &str) -> Result<Location, Error> {
         let relative = key::file_path(key, &self.prefix, &self.safe_chars)?;
         let path = Path::parse(&relative).map_err(|_| Error::Invalid)?;
-        Ok(Location::new(Arc::clone(&self.store), path))
+        let mut location = Location::new(Arc::clone(&self.store), path);
+        #[cfg(unix)]
+        if let Some(modes) = &self.modes {
+            location.writer = Arc::clone(modes) as Arc<dyn ObjectStore>;
+        }
+        Ok(location)
     }
 
     fn expiration(&self) -> Option<Duration> {
@@ -91,5 +146,242 @@ impl Backend for FileBackend {
 
     fn keeps_attributes(&self) -> bool {
         false
+    }
+}
+
+/// Stand-in for the mode settings where the platform has no Unix modes.
+#[cfg(not(unix))]
+#[derive(Debug)]
+struct Modes {
+    dir_mode: u32,
+    file_mode: u32,
+}
+
+#[cfg(unix)]
+mod modes {
+    //! A writer for [`FileBackend`](super::FileBackend) that creates directories and files
+    //! with given modes. Reads, lists and deletes go to the `LocalFileSystem` underneath.
+
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use object_store::local::LocalFileSystem;
+    use object_store::path::Path;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    };
+    use std::fmt;
+    use std::io::Write as _;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Tells temporary files of concurrent writes apart.
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+    #[derive(Clone, Debug)]
+    pub(super) struct ModeStore {
+        local: Arc<LocalFileSystem>,
+        pub(super) dir_mode: u32,
+        pub(super) file_mode: u32,
+    }
+
+    impl ModeStore {
+        pub(super) fn new(local: Arc<LocalFileSystem>) -> Self {
+            Self {
+                local,
+                dir_mode: 0o755,
+                file_mode: 0o666,
+            }
+        }
+
+        /// Writes `payload` to `target` through a temporary file in the same directory and a
+        /// rename, creating missing directories first.
+        fn write(&self, target: &std::path::Path, payload: &PutPayload) -> std::io::Result<()> {
+            let dir = target
+                .parent()
+                .ok_or_else(|| std::io::Error::other("object path has no directory"))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(self.dir_mode)
+                .create(dir)?;
+            let name = target
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+            let temp = dir.join(format!(".{name}.{}.{sequence}.part", std::process::id()));
+            let written = (|| {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(self.file_mode)
+                    .open(&temp)?;
+                for chunk in payload {
+                    file.write_all(chunk)?;
+                }
+                file.sync_data()?;
+                std::fs::rename(&temp, target)
+            })();
+            if written.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            written
+        }
+    }
+
+    impl fmt::Display for ModeStore {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "{} (dirs {:o}, files {:o})",
+                self.local, self.dir_mode, self.file_mode
+            )
+        }
+    }
+
+    fn io_error(path: &Path, source: &std::io::Error) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: format!("writing {path}: {source}").into(),
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for ModeStore {
+        async fn put_opts(
+            &self,
+            location: &Path,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            // Conditional writes keep object_store's own semantics.
+            if !matches!(opts.mode, PutMode::Overwrite) {
+                return self.local.put_opts(location, payload, opts).await;
+            }
+            let target = self.local.path_to_filesystem(location)?;
+            let this = self.clone();
+            let path = location.clone();
+            tokio::task::spawn_blocking(move || this.write(&target, &payload))
+                .await
+                .map_err(|join| io_error(&path, &std::io::Error::other(join)))?
+                .map_err(|err| io_error(&path, &err))?;
+            Ok(PutResult {
+                e_tag: None,
+                version: None,
+                extensions: Default::default(),
+            })
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.local.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.local.get_opts(location, options).await
+        }
+
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.local.delete_stream(locations)
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.local.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Path>,
+        ) -> object_store::Result<ListResult> {
+            self.local.list_with_delimiter(prefix).await
+        }
+
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.local.copy_opts(from, to, options).await
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::super::{Backend as _, FileBackend};
+        use object_store::ObjectStoreExt as _;
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+
+        fn mode(path: &std::path::Path) -> u32 {
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+        }
+
+        #[tokio::test]
+        async fn writes_use_the_configured_modes_under_the_umask() {
+            let dir = tempfile::tempdir().unwrap();
+            let backend = FileBackend::new(dir.path())
+                .unwrap()
+                .mkdir_permission(0o750)
+                .write_permission(0o640);
+            let location = backend.locate("a/b/c.png", "").unwrap();
+            location
+                .writer
+                .put(&location.path, bytes::Bytes::from_static(b"png").into())
+                .await
+                .unwrap();
+            // The same modes given to mkdir/open directly: whatever the umask does to them.
+            let reference = tempfile::tempdir().unwrap();
+            let ref_dir = reference.path().join("d");
+            std::fs::DirBuilder::new()
+                .mode(0o750)
+                .create(&ref_dir)
+                .unwrap();
+            let ref_file = reference.path().join("f");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o640)
+                .open(&ref_file)
+                .unwrap();
+            assert_eq!(mode(&dir.path().join("a")), mode(&ref_dir));
+            assert_eq!(mode(&dir.path().join("a/b")), mode(&ref_dir));
+            assert_eq!(mode(&dir.path().join("a/b/c.png")), mode(&ref_file));
+            assert_eq!(std::fs::read(dir.path().join("a/b/c.png")).unwrap(), b"png");
+            // Overwrites replace the file whole; no temporary files are left behind.
+            location
+                .writer
+                .put(&location.path, bytes::Bytes::from_static(b"png2").into())
+                .await
+                .unwrap();
+            let names: Vec<_> = std::fs::read_dir(dir.path().join("a/b"))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["c.png"]);
+            // Reads go through the same backend.
+            let read = location
+                .reader
+                .get(&location.path)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(&read[..], b"png2");
+        }
     }
 }
