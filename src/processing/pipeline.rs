@@ -1,7 +1,7 @@
 //! The pipeline filters (FILTERS.md §2 step 10, §4, §5.6–5.8), run in URL order on the
 //! canvas left by the geometry steps.
 //!
-//! Geometry filters (`fill`, `padding`, `rotate`, `crop`, `proportion`, `round_corner`)
+//! Geometry filters (`fill`, `padding`, `rotate`, `crop`, `proportion`, `round_corner`, `trim`)
 //! change the canvas for the filters after them. `fill` extends the canvas to the target box
 //! of the URL plus its padding, following any quarter turns made before it. Filters that are
 //! not pipeline filters (encoder settings, `focal`, service filters, unknown names) are
@@ -28,10 +28,10 @@
 
 use image::DynamicImage;
 
-use super::ops::{adjust, canvas, color};
+use super::ops::{adjust, canvas, color, trim};
 use super::paint::{self, Paint};
 use super::{Limits, ProcessError};
-use crate::path::Filter;
+use crate::path::{Filter, TrimBy};
 
 /// The canvas and what `fill` needs to know about the geometry.
 #[derive(Debug)]
@@ -189,6 +189,20 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
             };
             if let Some(sigma) = sigma.filter(|s| *s > 0.0) {
                 *image = adjust::blur(image, sigma);
+            }
+        }
+        "trim" if !canvas.animated => {
+            // FILTERS.md §4.9: tolerance first (default 1), then the corner.
+            let tolerance = list.first().and_then(|v| int(v)).unwrap_or(0);
+            let by = if list.get(1) == Some(&"bottom-right") {
+                TrimBy::BottomRight
+            } else {
+                TrimBy::TopLeft
+            };
+            if let Some(rect) = trim::find(image, by, tolerance as f64)
+                && (rect.width, rect.height) != (image.width(), image.height())
+            {
+                *image = image.crop_imm(rect.left, rect.top, rect.width, rect.height);
             }
         }
         "sharpen" if !canvas.animated => {
@@ -352,5 +366,34 @@ mod tests {
         assert_eq!(c.image.to_rgb8().get_pixel(0, 0).0, [255, 246, 0]);
         run_filters(&mut c, &[("proportion", "50")]);
         assert_eq!((c.image.width(), c.image.height()), (2, 2));
+    }
+
+    #[test]
+    fn trim_filter_reads_tolerance_then_corner() {
+        let limits = Limits::default();
+        let mut c = canvas(&limits, 30, 20);
+        // White frame, a grey block with a darker block at the bottom-right corner.
+        c.image = DynamicImage::ImageRgb8(RgbImage::from_fn(30, 20, |x, y| {
+            if x >= 25 && y >= 15 {
+                Rgb([0, 0, 0])
+            } else if (5..25).contains(&x) && (3..15).contains(&y) {
+                Rgb([200, 200, 200])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        }));
+        let mut tolerant = Canvas {
+            image: c.image.clone(),
+            ..canvas(&limits, 1, 1)
+        };
+        run_filters(&mut c, &[("trim", "")]);
+        assert_eq!((c.image.width(), c.image.height()), (25, 17));
+        // Tolerance 60 also swallows the grey block; only the black corner is left.
+        run_filters(&mut tolerant, &[("trim", "60")]);
+        assert_eq!((tolerant.image.width(), tolerant.image.height()), (5, 5));
+        let mut animated = canvas(&limits, 8, 8);
+        animated.animated = true;
+        run_filters(&mut animated, &[("trim", "1,bottom-right")]);
+        assert_eq!(animated.image.width(), 8);
     }
 }
