@@ -35,10 +35,14 @@
 //! `max_bytes(n)` re-encodes JPEG and WebP at lower quality until the output fits.
 //! [`process_color`] renders `color:<c>` sources.
 //!
-//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only), `trim`,
-//! `smart` (crops at the centre), `focal`, overlays (`watermark`, `image`, `text`, `label`),
-//! `pixelate`, ICC conversion (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000
-//! output (406 `unsupported format`), metadata other than ICC profiles.
+//! `trim` (segment and filter) measures the border on the pixels; `focal(...)` centres the
+//! fill-crop window on its point; `smart` places it by a saliency search. [`metadata`]
+//! describes the result instead of encoding it (`/meta`).
+//!
+//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only),
+//! overlays (`watermark`, `image`, `text`, `label`), `pixelate`, `thumbhash()`, ICC conversion
+//! (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406 `unsupported
+//! format`), metadata other than ICC profiles in outputs.
 //!
 //! # Example
 //!
