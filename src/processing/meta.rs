@@ -6,7 +6,7 @@
 //! the frame count, the number of channels, and the source's EXIF orientation and tags
 //! (empty with `strip_exif()`). Three filters add fields: `avgcolor()` (mean colour, alpha
 //! flattened onto white), `blurhash(x,y)` (a BlurHash with x × y components) and
-//! `thumbhash()` is recognised but not computed yet.
+//! `thumbhash()` (a ThumbHash of a copy of at most 100 pixels a side, standard base64).
 //!
 //! # Example
 //!
@@ -61,6 +61,8 @@ pub struct Metadata {
     exif: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     blurhash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thumbhash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     average_color: Option<AverageColor>,
 }
@@ -117,6 +119,11 @@ impl Metadata {
     /// The BlurHash asked for with `blurhash(x,y)`.
     pub fn blurhash(&self) -> Option<&str> {
         self.blurhash.as_deref()
+    }
+
+    /// The ThumbHash asked for with `thumbhash()`, standard base64 with padding.
+    pub fn thumbhash(&self) -> Option<&str> {
+        self.thumbhash.as_deref()
     }
 
     /// The mean colour asked for with `avgcolor()`.
@@ -213,6 +220,23 @@ fn describe(
         let rgb = ops::color::without_alpha(small).to_rgb8();
         blurhash(&rgb, x, y)
     });
+    let thumbhash = if extras.thumbhash {
+        let (w, h) = (image.width().max(1), image.height().max(1));
+        let scale = (f64::from(THUMB_SIDE) / f64::from(w.max(h))).min(1.0);
+        let side = |v: u32| ((f64::from(v) * scale).round() as u32).clamp(1, THUMB_SIDE);
+        let rgba = if scale < 1.0 {
+            ops::resize::scale(image, side(w), side(h))?.to_rgba8()
+        } else {
+            image.to_rgba8()
+        };
+        let bytes = thumbhash(&rgba);
+        Some(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            bytes,
+        ))
+    } else {
+        None
+    };
     Ok(Metadata {
         format: format.name(),
         content_type: format.content_type(),
@@ -223,6 +247,7 @@ fn describe(
         bands: image.color().channel_count(),
         exif,
         blurhash,
+        thumbhash,
         average_color,
     })
 }
@@ -232,6 +257,7 @@ fn describe(
 struct MetaFilters {
     avgcolor: bool,
     blurhash: Option<(u32, u32)>,
+    thumbhash: bool,
     strip_exif: bool,
 }
 
@@ -252,6 +278,7 @@ impl MetaFilters {
                         "thumbhash filter takes no arguments".into(),
                     ));
                 }
+                "thumbhash" => out.thumbhash = true,
                 "blurhash" => {
                     let parts: Vec<Option<u32>> =
                         args.split(',').map(|v| v.trim().parse().ok()).collect();
@@ -293,6 +320,129 @@ fn source_exif(input: &[u8]) -> (u16, BTreeMap<String, String>) {
         (None, _) => 0,
     };
     (orientation, tags)
+}
+
+/// Longest side `thumbhash()` is computed on.
+const THUMB_SIDE: u32 = 100;
+
+/// JavaScript's `Math.round`: halves go up.
+fn round_half_up(v: f64) -> f64 {
+    (v + 0.5).floor()
+}
+
+/// The DCT terms of one ThumbHash channel: the constant, the normalised varying terms and
+/// their scale.
+fn thumb_channel(
+    channel: &[f64],
+    w: usize,
+    h: usize,
+    nx: usize,
+    ny: usize,
+) -> (f64, Vec<f64>, f64) {
+    let pi = std::f64::consts::PI;
+    let (mut dc, mut ac, mut scale) = (0.0, Vec::new(), 0.0f64);
+    for cy in 0..ny {
+        let mut cx = 0;
+        while cx * ny < nx * (ny - cy) {
+            let fx: Vec<f64> = (0..w)
+                .map(|x| (pi / w as f64 * cx as f64 * (x as f64 + 0.5)).cos())
+                .collect();
+            let mut f = 0.0;
+            for y in 0..h {
+                let fy = (pi / h as f64 * cy as f64 * (y as f64 + 0.5)).cos();
+                for (x, fxx) in fx.iter().enumerate() {
+                    f += channel.get(x + y * w).copied().unwrap_or(0.0) * fxx * fy;
+                }
+            }
+            f /= (w * h) as f64;
+            if cx > 0 || cy > 0 {
+                scale = scale.max(f.abs());
+                ac.push(f);
+            } else {
+                dc = f;
+            }
+            cx += 1;
+        }
+    }
+    if scale > 0.0 {
+        for v in &mut ac {
+            *v = 0.5 + 0.5 / scale * *v;
+        }
+    }
+    (dc, ac, scale)
+}
+
+/// The ThumbHash bytes of an RGBA image of at most 100×100.
+fn thumbhash(image: &image::RgbaImage) -> Vec<u8> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let pixels: Vec<[f64; 4]> = image.pixels().map(|p| p.0.map(f64::from)).collect();
+    let (mut avg, mut avg_a) = ([0.0f64; 3], 0.0f64);
+    for [r, g, b, a] in &pixels {
+        let alpha = a / 255.0;
+        for (sum, v) in avg.iter_mut().zip([r, g, b]) {
+            *sum += alpha / 255.0 * v;
+        }
+        avg_a += alpha;
+    }
+    if avg_a > 0.0 {
+        for sum in &mut avg {
+            *sum /= avg_a;
+        }
+    }
+    let has_alpha = avg_a < (w * h) as f64;
+    let limit = if has_alpha { 5.0 } else { 7.0 };
+    let long = w.max(h).max(1) as f64;
+    let lx = round_half_up(limit * w as f64 / long).max(1.0) as usize;
+    let ly = round_half_up(limit * h as f64 / long).max(1.0) as usize;
+    let (mut l, mut p, mut q, mut a) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for [r, g, b, alpha] in &pixels {
+        let alpha = alpha / 255.0;
+        let mix = |avg: f64, v: f64| avg * (1.0 - alpha) + alpha / 255.0 * v;
+        let (r, g, b) = (mix(avg[0], *r), mix(avg[1], *g), mix(avg[2], *b));
+        l.push((r + g + b) / 3.0);
+        p.push((r + g) / 2.0 - b);
+        q.push(r - g);
+        a.push(alpha);
+    }
+    let (l_dc, l_ac, l_scale) = thumb_channel(&l, w, h, lx.max(3), ly.max(3));
+    let (p_dc, p_ac, p_scale) = thumb_channel(&p, w, h, 3, 3);
+    let (q_dc, q_ac, q_scale) = thumb_channel(&q, w, h, 3, 3);
+    let alpha_terms = has_alpha.then(|| thumb_channel(&a, w, h, 5, 5));
+    let landscape = w > h;
+    let bits = |v: f64| round_half_up(v) as u32;
+    let header24 = bits(63.0 * l_dc)
+        | (bits(31.5 + 31.5 * p_dc) << 6)
+        | (bits(31.5 + 31.5 * q_dc) << 12)
+        | (bits(31.0 * l_scale) << 18)
+        | (u32::from(has_alpha) << 23);
+    let header16 = (if landscape { ly } else { lx }) as u32
+        | (bits(63.0 * p_scale) << 3)
+        | (bits(63.0 * q_scale) << 9)
+        | (u32::from(landscape) << 15);
+    let mut hash = vec![
+        (header24 & 255) as u8,
+        ((header24 >> 8) & 255) as u8,
+        ((header24 >> 16) & 255) as u8,
+        (header16 & 255) as u8,
+        ((header16 >> 8) & 255) as u8,
+    ];
+    let mut groups = vec![l_ac, p_ac, q_ac];
+    if let Some((a_dc, a_ac, a_scale)) = alpha_terms {
+        hash.push((bits(15.0 * a_dc) | (bits(15.0 * a_scale) << 4)) as u8);
+        groups.push(a_ac);
+    }
+    let start = hash.len();
+    for (index, f) in groups.iter().flatten().enumerate() {
+        let at = start + index / 2;
+        if hash.len() <= at {
+            hash.push(0);
+        }
+        let nibble = (bits(15.0 * f) & 15) as u8;
+        if let Some(byte) = hash.get_mut(at) {
+            *byte |= nibble << ((index & 1) * 4);
+        }
+    }
+    hash
 }
 
 /// Base 83 digits of BlurHash.
@@ -432,6 +582,32 @@ mod tests {
         let meta = metadata(&image, &with_filters(&[("blurhash", "3,2")]), &options)
             .expect("valid blurhash");
         assert_eq!(meta.blurhash().map(str::len), Some(4 + 2 * 6));
+        assert_eq!(meta.thumbhash(), None);
+    }
+
+    #[test]
+    fn thumbhash_has_the_reference_layout() {
+        // Opaque landscape: 5 header bytes, then 4-bit terms (luminance 7×4 → 7×3 − 1 … ).
+        let flat = image::RgbaImage::from_pixel(100, 50, image::Rgba([255, 0, 0, 255]));
+        let hash = thumbhash(&flat);
+        assert!(hash.len() > 5);
+        // No alpha bit; landscape bit set.
+        assert_eq!(hash[2] & 0x80, 0);
+        assert_eq!(hash[4] & 0x80, 0x80);
+        let clear = image::RgbaImage::from_pixel(10, 20, image::Rgba([0, 0, 0, 0]));
+        let hash = thumbhash(&clear);
+        assert_eq!(hash[2] & 0x80, 0x80);
+        assert_eq!(hash[4] & 0x80, 0);
+        let image = png(&DynamicImage::ImageRgb8(RgbImage::new(300, 40)));
+        let meta = metadata(
+            &image,
+            &with_filters(&[("thumbhash", "")]),
+            &Options::default(),
+        )
+        .expect("thumbhash");
+        let text = meta.thumbhash().expect("a thumbhash");
+        assert!(text.len().is_multiple_of(4));
+        assert!(meta.to_json().contains("\"thumbhash\":"));
     }
 
     #[test]

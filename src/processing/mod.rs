@@ -40,7 +40,7 @@
 //! describes the result instead of encoding it (`/meta`).
 //!
 //! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only),
-//! overlays (`watermark`, `image`, `text`, `label`), `thumbhash()`, ICC conversion
+//! overlays (`watermark`, `image`, `text`, `label`), ICC conversion
 //! (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406 `unsupported
 //! format`), metadata other than ICC profiles in outputs.
 //!
