@@ -29,6 +29,7 @@ use crate::Error;
 /// | `MaxResolution` | [`Error::MaxResolutionExceeded`] | 422 |
 /// | `Image(message)` | [`Error::Image`] | 406 |
 /// | `InvalidColor` | [`Error::Invalid`] | 400 |
+/// | `BadRequest(message)` | [`Error::BadRequest`] | 400 |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -45,6 +46,10 @@ pub enum ProcessError {
     /// A `color:` source names no valid colour.
     #[error("invalid color")]
     InvalidColor,
+    /// A filter's arguments are refused (the `/meta` filters `avgcolor`, `blurhash`,
+    /// `thumbhash`), with the message.
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 impl ProcessError {
@@ -70,6 +75,7 @@ impl From<ProcessError> for Error {
             ProcessError::MaxResolution => Self::MaxResolutionExceeded,
             ProcessError::Image(message) => Self::Image(message),
             ProcessError::InvalidColor => Self::Invalid,
+            ProcessError::BadRequest(message) => Self::BadRequest(message),
         }
     }
 }

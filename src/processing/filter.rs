@@ -124,6 +124,49 @@ impl Settings {
     }
 }
 
+/// The focal point of every `focal(...)` filter (FILTERS.md §3.7) on an upright image of
+/// `width` × `height`: the centres of the rectangles weighted by their areas, in pixels.
+///
+/// `focal(l,t,r,b)` is a rectangle and `focal(x,y)` a point (a 1×1 rectangle); the numbers
+/// may be separated by `x`, `,` or `:`. Fractions (rectangle: l, t < 1 and r, b ≤ 1; point:
+/// x, y < 1) are scaled by the image size. Empty rectangles and other counts are ignored.
+pub(crate) fn focal_point(filters: &[Filter], width: u32, height: u32) -> Option<(f64, f64)> {
+    let (w, h) = (f64::from(width), f64::from(height));
+    let mut sum = (0.0, 0.0, 0.0);
+    for filter in filters.iter().filter(|f| f.name == "focal") {
+        let values: Option<Vec<f64>> = filter
+            .args
+            .split(['x', ',', ':'])
+            .map(|v| v.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+            .collect();
+        let rect = match values.as_deref() {
+            Some(&[l, t, r, b]) => {
+                let scale = l < 1.0 && t < 1.0 && r <= 1.0 && b <= 1.0;
+                let (sx, sy) = if scale { (w, h) } else { (1.0, 1.0) };
+                [l * sx, t * sy, r * sx, b * sy]
+            }
+            Some(&[x, y]) => {
+                let (x, y) = if x < 1.0 && y < 1.0 {
+                    (x * w, y * h)
+                } else {
+                    (x, y)
+                };
+                [x, y, x + 1.0, y + 1.0]
+            }
+            _ => continue,
+        };
+        let [l, t, r, b] = rect;
+        if !(r > l && b > t) {
+            continue;
+        }
+        let area = (r - l) * (b - t);
+        sum.0 += (l + r) / 2.0 * area;
+        sum.1 += (t + b) / 2.0 * area;
+        sum.2 += area;
+    }
+    (sum.2 > 0.0 && sum.2.is_finite()).then(|| (sum.0 / sum.2, sum.1 / sum.2))
+}
+
 /// What `format(name)` asks for; `None` when imagor ignores the name.
 fn output_request(name: &str) -> Option<OutputRequest> {
     match Format::from_name(name) {
@@ -228,6 +271,26 @@ mod tests {
         ];
         for (args, expected) in cases {
             assert_eq!(settings(&[("quality", args)]).quality, expected, "{args}");
+        }
+    }
+
+    #[test]
+    fn focal_points_and_rectangles() {
+        let focal = |args: &[&str]| {
+            let filters: Vec<Filter> = args.iter().map(|a| Filter::new("focal", *a)).collect();
+            focal_point(&filters, 1000, 500)
+        };
+        assert_eq!(focal(&["100x100:300x200"]), Some((200.0, 150.0)));
+        assert_eq!(focal(&["100,100,300,200"]), Some((200.0, 150.0)));
+        assert_eq!(focal(&["0.1x0.2:0.3x0.4"]), Some((200.0, 150.0)));
+        assert_eq!(focal(&["150:150"]), Some((150.5, 150.5)));
+        assert_eq!(focal(&["0.5x0.5"]), Some((500.5, 250.5)));
+        // Weighted by area: the big rectangle pulls harder.
+        let (x, _) = focal(&["0x0:100x100", "900x0:920x10"]).expect("two rectangles");
+        assert!((x - (50.0 * 10_000.0 + 910.0 * 200.0) / 10_200.0).abs() < 1e-9);
+        // Ignored: empty, inverted, wrong counts, junk.
+        for args in ["", "1x2x3", "300x200:100x100", "ax1", "NaNx1", "1x2:3x4:5"] {
+            assert_eq!(focal(&[args]), None, "{args}");
         }
     }
 

@@ -35,10 +35,14 @@
 //! `max_bytes(n)` re-encodes JPEG and WebP at lower quality until the output fits.
 //! [`process_color`] renders `color:<c>` sources.
 //!
-//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only), `trim`,
-//! `smart` (crops at the centre), `focal`, overlays (`watermark`, `image`, `text`, `label`),
-//! `pixelate`, ICC conversion (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000
-//! output (406 `unsupported format`), metadata other than ICC profiles.
+//! `trim` (segment and filter) measures the border on the pixels; `focal(...)` centres the
+//! fill-crop window on its point; `smart` places it by a saliency search. [`metadata`]
+//! describes the result instead of encoding it (`/meta`).
+//!
+//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only),
+//! overlays (`watermark`, `image`, `text`, `label`), ICC conversion
+//! (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406 `unsupported
+//! format`), metadata other than ICC profiles in outputs.
 //!
 //! # Example
 //!
@@ -69,9 +73,11 @@
 mod decode;
 mod encode;
 mod error;
+mod exif;
 mod filter;
 mod format;
 mod limits;
+mod meta;
 mod ops;
 mod paint;
 mod pipeline;
@@ -80,6 +86,7 @@ mod plan;
 pub use error::ProcessError;
 pub use format::Format;
 pub use limits::Limits;
+pub use meta::{Metadata, metadata, metadata_color};
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 
@@ -183,13 +190,51 @@ impl Output {
 pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Output, ProcessError> {
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
+    match render(input, params, &settings, requested, options)? {
+        Rendered::Frames(frames) => encode_animation(frames),
+        Rendered::Still {
+            image,
+            source,
+            icc_profile,
+        } => {
+            let format = requested.unwrap_or_else(|| source.default_output());
+            let icc_profile = if settings.strip_icc {
+                None
+            } else {
+                icc_profile.as_deref()
+            };
+            encode_output(&image, format, &settings, options, icc_profile)
+        }
+    }
+}
 
+/// The canvas after the geometry and the pipeline, before encoding.
+#[derive(Debug)]
+enum Rendered {
+    /// One image, with the source format and ICC profile.
+    Still {
+        image: image::DynamicImage,
+        source: Format,
+        icc_profile: Option<Vec<u8>>,
+    },
+    /// The frames of an animated GIF, with their delays.
+    Frames(Vec<(image::RgbaImage, image::Delay)>),
+}
+
+/// Decodes `input` and runs the geometry and the pipeline (steps 2–10 of FILTERS.md §2).
+fn render(
+    input: &[u8],
+    params: &Params,
+    settings: &Settings,
+    requested: Option<Format>,
+    options: &Options,
+) -> Result<Rendered, ProcessError> {
     let is_gif = Format::sniff(input) == Some(Format::Gif);
     if is_gif && requested.is_none_or(|format| format == Format::Gif) {
         let frames =
             decode::gif_frames(input, &options.limits, settings.max_frames, settings.page)?;
         if let Some(frames) = frames {
-            return process_animation(frames, params, &settings, options);
+            return animate(frames, params, settings, options).map(Rendered::Frames);
         }
     }
 
@@ -201,19 +246,39 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
     {
         source = turned;
     }
-    let plan = Plan::with_settings(source.width(), source.height(), params, &settings);
-    let (width, height) = plan.output_size();
-    options.limits.check(width, height)?;
+    let image = still(source, params, settings, options)?;
+    Ok(Rendered::Still {
+        image,
+        source: decoded.format,
+        icc_profile: decoded.icc_profile,
+    })
+}
 
-    let image = ops::resize::apply(source, &plan)?;
-    let image = finish(image, &plan, params, options, false)?;
-    let format = requested.unwrap_or_else(|| decoded.format.default_output());
-    let icc_profile = if settings.strip_icc {
-        None
+/// Trim, focal point, geometry (with `smart` placement), flips and pipeline on one upright
+/// image.
+fn still(
+    source: image::DynamicImage,
+    params: &Params,
+    settings: &Settings,
+    options: &Options,
+) -> Result<image::DynamicImage, ProcessError> {
+    let (width, height) = (source.width(), source.height());
+    let trim = if params.trim {
+        let by = params.trim_by.unwrap_or_default();
+        ops::trim::find(&source, by, params.trim_tolerance as f64)
     } else {
-        decoded.icc_profile.as_deref()
+        None
     };
-    encode_output(&image, format, &settings, options, icc_profile)
+    let focus = filter::focal_point(&params.filters, width, height);
+    let extras = plan::Extras { trim, focus };
+    let mut plan = Plan::with_extras(width, height, params, settings, extras);
+    if params.smart && focus.is_none() {
+        ops::smart::place(&source, &mut plan)?;
+    }
+    let (out_width, out_height) = plan.output_size();
+    options.limits.check(out_width, out_height)?;
+    let image = ops::resize::apply(source, &plan)?;
+    finish(image, &plan, params, options, false)
 }
 
 /// Builds the image of a `color:<c>` source (FILTERS.md §7.1) and runs the URL on it: the
@@ -235,10 +300,20 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
 /// [`ProcessError::MaxResolution`] when width × height exceeds the resolution limit, and the
 /// errors of [`process`] for the filters and the encoder.
 pub fn process_color(params: &Params, options: &Options) -> Result<Output, ProcessError> {
-    let colour = source_color(&params.image).ok_or(ProcessError::InvalidColor)?;
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
+    let image = render_color(params, &settings, options)?;
+    let format = requested.unwrap_or(Format::Jpeg);
+    encode_output(&image, format, &settings, options, None)
+}
 
+/// The canvas of a `color:` source after crop, flips and pipeline.
+fn render_color(
+    params: &Params,
+    settings: &Settings,
+    options: &Options,
+) -> Result<image::DynamicImage, ProcessError> {
+    let colour = source_color(&params.image).ok_or(ProcessError::InvalidColor)?;
     let side = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
     let (mut width, mut height) = (side(params.width), side(params.height));
     match (width, height) {
@@ -266,21 +341,20 @@ pub fn process_color(params: &Params, options: &Options) -> Result<Output, Proce
         stretch: false,
         ..params.clone()
     };
-    let plan = Plan::with_settings(width, height, &crop_only, &settings);
-    let flips = Plan::with_settings(width, height, params, &settings);
+    let plan = Plan::with_settings(width, height, &crop_only, settings);
+    let flips = Plan::with_settings(width, height, params, settings);
     let image = ops::resize::apply(image, &plan)?;
-    let image = finish(image, &flips, params, options, false)?;
-    let format = requested.unwrap_or(Format::Jpeg);
-    encode_output(&image, format, &settings, options, None)
+    finish(image, &flips, params, options, false)
 }
 
-/// Runs the geometry and the pipeline on every frame and encodes an animated GIF.
-fn process_animation(
+/// Runs the geometry and the pipeline on every frame of an animation. `trim` and `smart`
+/// do not apply to animations (FILTERS.md §10); `focal(...)` does.
+fn animate(
     frames: Vec<(image::RgbaImage, image::Delay)>,
     params: &Params,
     settings: &Settings,
     options: &Options,
-) -> Result<Output, ProcessError> {
+) -> Result<Vec<(image::RgbaImage, image::Delay)>, ProcessError> {
     let Some((first, _)) = frames.first() else {
         return Err(ProcessError::image("gif has no frames"));
     };
@@ -291,7 +365,11 @@ fn process_animation(
     {
         std::mem::swap(&mut width, &mut height);
     }
-    let plan = Plan::with_settings(width, height, params, settings);
+    let extras = plan::Extras {
+        trim: None,
+        focus: filter::focal_point(&params.filters, width, height),
+    };
+    let plan = Plan::with_extras(width, height, params, settings, extras);
     let (out_width, out_height) = plan.output_size();
     let count = u32::try_from(frames.len()).unwrap_or(u32::MAX);
     options
@@ -319,7 +397,15 @@ fn process_animation(
     {
         return Err(ProcessError::image("animation frames differ in size"));
     }
-    let bytes = encode::gif_animation(done)?;
+    Ok(done)
+}
+
+/// Encodes processed frames as an animated GIF.
+fn encode_animation(frames: Vec<(image::RgbaImage, image::Delay)>) -> Result<Output, ProcessError> {
+    let (width, height) = frames
+        .first()
+        .map_or((0, 0), |(frame, _)| frame.dimensions());
+    let bytes = encode::gif_animation(frames)?;
     Ok(Output {
         bytes,
         format: Format::Gif,

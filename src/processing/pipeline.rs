@@ -1,7 +1,7 @@
 //! The pipeline filters (FILTERS.md §2 step 10, §4, §5.6–5.8), run in URL order on the
 //! canvas left by the geometry steps.
 //!
-//! Geometry filters (`fill`, `padding`, `rotate`, `crop`, `proportion`, `round_corner`)
+//! Geometry filters (`fill`, `padding`, `rotate`, `crop`, `proportion`, `round_corner`, `trim`)
 //! change the canvas for the filters after them. `fill` extends the canvas to the target box
 //! of the URL plus its padding, following any quarter turns made before it. Filters that are
 //! not pipeline filters (encoder settings, `focal`, service filters, unknown names) are
@@ -28,10 +28,10 @@
 
 use image::DynamicImage;
 
-use super::ops::{adjust, canvas, color};
+use super::ops::{adjust, canvas, color, trim};
 use super::paint::{self, Paint};
 use super::{Limits, ProcessError};
-use crate::path::Filter;
+use crate::path::{Filter, TrimBy};
 
 /// The canvas and what `fill` needs to know about the geometry.
 #[derive(Debug)]
@@ -191,6 +191,27 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 *image = adjust::blur(image, sigma);
             }
         }
+        "pixelate" => {
+            // FILTERS.md §5.9: a non-integer or non-positive block is 10; 1 changes nothing.
+            let block = int(text).filter(|b| *b > 0).unwrap_or(10);
+            if block > 1 {
+                pixelate(canvas, u32::try_from(block).unwrap_or(u32::MAX))?;
+            }
+        }
+        "trim" if !canvas.animated => {
+            // FILTERS.md §4.9: tolerance first (default 1), then the corner.
+            let tolerance = list.first().and_then(|v| int(v)).unwrap_or(0);
+            let by = if list.get(1) == Some(&"bottom-right") {
+                TrimBy::BottomRight
+            } else {
+                TrimBy::TopLeft
+            };
+            if let Some(rect) = trim::find(image, by, tolerance as f64)
+                && (rect.width, rect.height) != (image.width(), image.height())
+            {
+                *image = image.crop_imm(rect.left, rect.top, rect.width, rect.height);
+            }
+        }
         "sharpen" if !canvas.animated => {
             let amount = match list.as_slice() {
                 [] => Some(0.0),
@@ -247,6 +268,26 @@ fn padding(canvas: &mut Canvas<'_>, list: &[&str]) -> Result<(), ProcessError> {
         i64::from(top),
         paint,
     )?;
+    Ok(())
+}
+
+/// `pixelate(block)`: box-average down by `block`, then blow each pixel up to a
+/// `block × block` square; each side becomes round(side / block) × block.
+fn pixelate(canvas: &mut Canvas<'_>, block: u32) -> Result<(), ProcessError> {
+    let cells = |side: u32| {
+        let side = u64::from(side);
+        let block = u64::from(block);
+        ((side + block / 2) / block).max(1)
+    };
+    let (cols, rows) = (cells(canvas.image.width()), cells(canvas.image.height()));
+    let too_big = || ProcessError::MaxResolution;
+    let width = u32::try_from(cols * u64::from(block)).map_err(|_| too_big())?;
+    let height = u32::try_from(rows * u64::from(block)).map_err(|_| too_big())?;
+    canvas.limits.check(width, height)?;
+    let cols = u32::try_from(cols).map_err(|_| too_big())?;
+    let rows = u32::try_from(rows).map_err(|_| too_big())?;
+    let small = super::ops::resize::box_shrink(&canvas.image, cols, rows)?;
+    canvas.image = small.resize_exact(width, height, image::imageops::FilterType::Nearest);
     Ok(())
 }
 
@@ -352,5 +393,66 @@ mod tests {
         assert_eq!(c.image.to_rgb8().get_pixel(0, 0).0, [255, 246, 0]);
         run_filters(&mut c, &[("proportion", "50")]);
         assert_eq!((c.image.width(), c.image.height()), (2, 2));
+    }
+
+    #[test]
+    fn pixelate_makes_blocks_and_rounds_the_size() {
+        let limits = Limits::default();
+        // golden: pixelate() on the 202×259 gopher → 200×260.
+        let mut c = canvas(&limits, 202, 259);
+        run_filters(&mut c, &[("pixelate", "")]);
+        assert_eq!((c.image.width(), c.image.height()), (200, 260));
+        let mut c = canvas(&limits, 4, 2);
+        c.image = DynamicImage::ImageRgb8(RgbImage::from_fn(4, 2, |x, _| {
+            if x < 2 {
+                Rgb([0, 0, 0])
+            } else {
+                Rgb([200, 100, 50])
+            }
+        }));
+        run_filters(&mut c, &[("pixelate", "2")]);
+        let rgb = c.image.to_rgb8();
+        assert_eq!((rgb.width(), rgb.height()), (4, 2));
+        assert_eq!(rgb.get_pixel(0, 1).0, [0, 0, 0]);
+        assert_eq!(rgb.get_pixel(3, 0).0, [200, 100, 50]);
+        // Block 1 and tiny images: no change, or one block.
+        let mut c = canvas(&limits, 3, 3);
+        run_filters(&mut c, &[("pixelate", "1")]);
+        assert_eq!(c.image.width(), 3);
+        run_filters(&mut c, &[("pixelate", "x")]);
+        assert_eq!((c.image.width(), c.image.height()), (10, 10));
+        assert!(matches!(
+            run(&mut c, &[Filter::new("pixelate", "4000000000")]),
+            Err(ProcessError::MaxResolution)
+        ));
+    }
+
+    #[test]
+    fn trim_filter_reads_tolerance_then_corner() {
+        let limits = Limits::default();
+        let mut c = canvas(&limits, 30, 20);
+        // White frame, a grey block with a darker block at the bottom-right corner.
+        c.image = DynamicImage::ImageRgb8(RgbImage::from_fn(30, 20, |x, y| {
+            if x >= 25 && y >= 15 {
+                Rgb([0, 0, 0])
+            } else if (5..25).contains(&x) && (3..15).contains(&y) {
+                Rgb([200, 200, 200])
+            } else {
+                Rgb([255, 255, 255])
+            }
+        }));
+        let mut tolerant = Canvas {
+            image: c.image.clone(),
+            ..canvas(&limits, 1, 1)
+        };
+        run_filters(&mut c, &[("trim", "")]);
+        assert_eq!((c.image.width(), c.image.height()), (25, 17));
+        // Tolerance 60 also swallows the grey block; only the black corner is left.
+        run_filters(&mut tolerant, &[("trim", "60")]);
+        assert_eq!((tolerant.image.width(), tolerant.image.height()), (5, 5));
+        let mut animated = canvas(&limits, 8, 8);
+        animated.animated = true;
+        run_filters(&mut animated, &[("trim", "1,bottom-right")]);
+        assert_eq!(animated.image.width(), 8);
     }
 }

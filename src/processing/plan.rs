@@ -68,7 +68,8 @@ impl Rect {
 /// 4. **Flips** (§3.8) from a minus sign on the width or height.
 ///
 /// Resized sides are rounded to the nearest pixel (halves away from zero), like libvips.
-/// `smart`, `focal(...)` and `trim` are not applied yet: `smart` crops at the centre.
+/// `trim` and `focal(...)` need the pixels: the engine measures them and passes them in;
+/// `smart` windows are placed by the engine's saliency search after planning.
 ///
 /// The steps run in this order: [`crop`](Self::crop) the source, [`resize`](Self::resize) the
 /// result, cut the [`window`](Self::window) out of the resized image, then flip.
@@ -110,6 +111,18 @@ impl Plan {
         params: &Params,
         settings: &Settings,
     ) -> Self {
+        Self::with_extras(width, height, params, settings, Extras::default())
+    }
+
+    /// As [`with_settings`](Self::with_settings), with a trim box and a focal point worked
+    /// out from the pixels.
+    pub(crate) fn with_extras(
+        width: u32,
+        height: u32,
+        params: &Params,
+        settings: &Settings,
+        extras: Extras,
+    ) -> Self {
         let mut h_flip = params.h_flip;
         let mut v_flip = params.v_flip;
         // A negative size set by a program is a flip, as when a URL is generated.
@@ -134,6 +147,13 @@ impl Plan {
         }
 
         plan.crop = manual_crop(width, height, params);
+        if let Some(trim) = extras.trim {
+            // FILTERS.md §3.2: the kept box is the crop box ∩ the trim box.
+            let base = plan.crop.unwrap_or(Rect::new(0, 0, width, height));
+            if let Some(kept) = intersect(base, trim) {
+                plan.crop = (kept != Rect::new(0, 0, width, height)).then_some(kept);
+            }
+        }
         let (iw, ih) = plan
             .crop
             .map_or((width, height), |crop| (crop.width, crop.height));
@@ -181,13 +201,18 @@ impl Plan {
                     _ => Anchor::Centre,
                 }
             };
+            let (left, top) = match extras.focus {
+                Some((fx, fy)) => {
+                    // FILTERS.md §3.7: centre the window on the focal point, clamped.
+                    let crop = plan.crop.unwrap_or(Rect::new(0, 0, width, height));
+                    let fx = (fx - f64::from(crop.left)) / f64::from(iw);
+                    let fy = (fy - f64::from(crop.top)) / f64::from(ih);
+                    (focal_offset(rw, ww, fx), focal_offset(rh, wh, fy))
+                }
+                None => (offset(rw, ww, anchor), offset(rh, wh, anchor)),
+            };
             plan.resize = Some((rw, rh));
-            plan.window = Some(Rect::new(
-                offset(rw, ww, anchor),
-                offset(rh, wh, anchor),
-                ww,
-                wh,
-            ));
+            plan.window = Some(Rect::new(left, top, ww, wh));
         }
 
         // Drop steps that change nothing.
@@ -202,6 +227,18 @@ impl Plan {
             .window
             .map_or((rw, rh), |window| (window.width, window.height));
         plan
+    }
+
+    /// Moves the fill-crop window to (`left`, `top`) of the resized image, kept inside it.
+    pub(crate) fn move_window(&mut self, left: u32, top: u32) {
+        let (rw, rh) = self.resize.unwrap_or_else(|| {
+            self.crop
+                .map_or(self.source, |crop| (crop.width, crop.height))
+        });
+        if let Some(window) = &mut self.window {
+            window.left = left.min(rw.saturating_sub(window.width));
+            window.top = top.min(rh.saturating_sub(window.height));
+        }
     }
 
     /// The upright source size the plan was made for.
@@ -272,6 +309,40 @@ impl Plan {
             height,
         }
     }
+}
+
+/// What the plan needs from the pixels: the `trim` box and the `focal(...)` point, both in
+/// upright source pixels.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Extras {
+    /// The box `trim` keeps.
+    pub(crate) trim: Option<Rect>,
+    /// The weighted centre of the `focal(...)` rectangles.
+    pub(crate) focus: Option<(f64, f64)>,
+}
+
+/// The overlap of two rectangles, if they overlap.
+fn intersect(a: Rect, b: Rect) -> Option<Rect> {
+    let left = a.left.max(b.left);
+    let top = a.top.max(b.top);
+    let right = a
+        .left
+        .saturating_add(a.width)
+        .min(b.left.saturating_add(b.width));
+    let bottom = a
+        .top
+        .saturating_add(a.height)
+        .min(b.top.saturating_add(b.height));
+    (right > left && bottom > top).then(|| Rect::new(left, top, right - left, bottom - top))
+}
+
+/// Offset of a window of `inner` pixels centred on the fraction `at` of `outer` pixels, kept
+/// inside (imagor truncates).
+fn focal_offset(outer: u32, inner: u32, at: f64) -> u32 {
+    let max = f64::from(outer.saturating_sub(inner));
+    let wanted = f64::from(outer) * at - f64::from(inner) / 2.0;
+    // A NaN fraction never panics: `min` drops it and the cast saturates.
+    wanted.min(max).max(0.0) as u32
 }
 
 /// A fractional rectangle of the source that is resampled to the output size.

@@ -49,6 +49,7 @@
 
 mod admission;
 mod future;
+mod meta;
 mod response;
 
 pub use future::ResponseFuture;
@@ -457,6 +458,9 @@ where
         params.path = params.generate();
         if params.image.is_empty() {
             return Err(Error::NotFound);
+        }
+        if params.meta {
+            return self.meta_response(&params, head).await;
         }
 
         let preview = params.filters.iter().any(|f| f.name == "preview");

@@ -1,6 +1,7 @@
 //! Pixel operations, one file per family: [`resize`] (crop, scale and window in one
-//! resampling pass through `fast_image_resize`), [`flip`] (in-place mirroring) and [`color`]
-//! (grey conversion, removing alpha).
+//! resampling pass through `fast_image_resize`), [`flip`] (in-place mirroring), [`color`]
+//! (grey conversion, removing alpha), [`trim`] (finding a uniform border) and [`smart`]
+//! (placing a crop window by saliency).
 //!
 //! Every operation keeps the image's channel layout (grey, grey + alpha, RGB, RGBA) unless
 //! changing it is its purpose, and works in place when it can.
@@ -34,3 +35,5 @@ pub(crate) mod canvas;
 pub(crate) mod color;
 pub(crate) mod flip;
 pub(crate) mod resize;
+pub(crate) mod smart;
+pub(crate) mod trim;

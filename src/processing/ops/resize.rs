@@ -83,6 +83,51 @@ pub(crate) fn scale(
     Ok(output)
 }
 
+/// Shrinks `image` to `width × height` by averaging the source pixels under each output pixel
+/// (a box filter, as `pixelate` needs).
+pub(crate) fn box_shrink(
+    image: &DynamicImage,
+    width: u32,
+    height: u32,
+) -> Result<DynamicImage, ProcessError> {
+    let image = match image {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => std::borrow::Cow::Borrowed(image),
+        other => std::borrow::Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8())),
+    };
+    let mut output = blank_like(&image, width.max(1), height.max(1))?;
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Box));
+    run(&image, &mut output, &options)?;
+    Ok(output)
+}
+
+/// Resamples the `area` of `image` to `width × height` (aspect ratio not kept).
+pub(crate) fn scale_area(
+    image: &DynamicImage,
+    area: crate::processing::Rect,
+    width: u32,
+    height: u32,
+) -> Result<DynamicImage, ProcessError> {
+    let image = match image {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => std::borrow::Cow::Borrowed(image),
+        other => std::borrow::Cow::Owned(DynamicImage::ImageRgba8(other.to_rgba8())),
+    };
+    let mut output = blank_like(&image, width.max(1), height.max(1))?;
+    let options = ResizeOptions::new().resize_alg(ALGORITHM).crop(
+        f64::from(area.left),
+        f64::from(area.top),
+        f64::from(area.width),
+        f64::from(area.height),
+    );
+    run(&image, &mut output, &options)?;
+    Ok(output)
+}
+
 /// Runs one resize with this thread's resizer.
 fn run(
     image: &DynamicImage,

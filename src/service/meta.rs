@@ -1,0 +1,77 @@
+//! `/meta/...` (URL.md §10): the source is loaded and processed like an image request, and
+//! the answer is the JSON description of the result ([`processing::Metadata`]) instead of
+//! the encoded image.
+//!
+//! Metadata answers skip result storage and are not cached by the service.
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::ImageService;
+//! use tower::ServiceExt;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let service = ImageService::new().unsafe_urls(true);
+//! let req = http::Request::get("/unsafe/meta/30x20/filters:format(png)/color:red")
+//!     .body(())
+//!     .unwrap();
+//! let res = service.oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), 200);
+//! assert_eq!(res.headers()["content-type"], "application/json");
+//! # });
+//! ```
+
+use http::{Method, Response};
+use tower::{Service, ServiceExt};
+
+use super::{Head, ImageService};
+use crate::body::Body;
+use crate::loader::SourceRequest;
+use crate::path::Params;
+use crate::processing;
+use crate::service::response;
+use crate::{Blob, Error};
+
+impl<Src> ImageService<Src>
+where
+    Src: Service<SourceRequest, Response = Blob, Error = Error> + Clone + Send + Sync + 'static,
+    Src::Future: Send,
+{
+    /// Loads the source of `params`, processes it on the blocking pool and answers with its
+    /// metadata JSON.
+    pub(super) async fn meta_response(
+        &self,
+        params: &Params,
+        head: &Head,
+    ) -> Result<Response<Body>, Error> {
+        let settings = &self.settings;
+        let input = if processing::is_color_source(&params.image) {
+            None
+        } else {
+            let request =
+                SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
+            let blob =
+                tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
+                    .await??;
+            Some(blob.into_bytes())
+        };
+        let ticket = self.admission.admit().await?;
+        let options = settings.process.clone();
+        let job_params = params.clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let _ticket = ticket;
+            match input {
+                Some(input) => processing::metadata(&input, &job_params, &options),
+                None => processing::metadata_color(&job_params, &options),
+            }
+        });
+        let meta = tokio::time::timeout(settings.process_timeout, job)
+            .await?
+            .map_err(Error::internal)??;
+        Ok(response::bytes_response(
+            "application/json",
+            meta.to_json().into(),
+            head.method == Method::HEAD,
+        ))
+    }
+}
