@@ -58,10 +58,10 @@ mod router;
 pub use backend::{S3Backend, S3Object};
 pub use credentials::AwsChainCredentials;
 pub use loader::{DEFAULT_MAX_SIZE, S3Loader};
+pub use options::{
+    DEFAULT_BUCKET_CACHE_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, S3Options, default_retry,
+};
 pub use router::{
     BucketConfig, BucketRouter, BucketRouterBuilder, DEFAULT_PASSTHROUGH_CACHE_SIZE,
     MAX_FALLBACK_BUCKETS, Route, RouterConfig, RouterConfigError, RoutingRule,
-};
-pub use options::{
-    DEFAULT_BUCKET_CACHE_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, S3Options, default_retry,
 };

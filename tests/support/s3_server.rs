@@ -4,9 +4,9 @@
 
 use object_store::client::{DnsFuture, DnsResolver};
 use s3s::dto::{
-    CreateBucketInput, CreateBucketOutput, DeleteObjectInput, DeleteObjectOutput,
-    GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput,
-    HeadObjectOutput, PutObjectInput, PutObjectOutput,
+    CreateBucketInput, CreateBucketOutput, DeleteObjectInput, DeleteObjectOutput, GetObjectInput,
+    GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
+    PutObjectInput, PutObjectOutput,
 };
 use s3s::{S3, S3Request, S3Response, S3Result};
 use std::net::{IpAddr, Ipv4Addr};
@@ -98,12 +98,7 @@ pub(crate) struct S3Server {
 impl S3Server {
     /// Starts a server accepting only `access`/`secret`, with these buckets; `vhost`
     /// also accepts virtual-hosted requests for `BUCKET.localhost:PORT`.
-    pub(crate) async fn start(
-        access: &str,
-        secret: &str,
-        buckets: &[&str],
-        vhost: bool,
-    ) -> Self {
+    pub(crate) async fn start(access: &str, secret: &str, buckets: &[&str], vhost: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let root = tempfile::tempdir().unwrap();
@@ -123,9 +118,8 @@ impl S3Server {
         }
         let service = builder.build();
         let task = tokio::spawn(async move {
-            let http = hyper_util::server::conn::auto::Builder::new(
-                hyper_util::rt::TokioExecutor::new(),
-            );
+            let http =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;

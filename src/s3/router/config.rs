@@ -421,7 +421,12 @@ impl From<RouterConfigError> for crate::Error {
     }
 }
 
-fn describe(path: Option<&Path>, line: Option<usize>, field: Option<&str>, message: &str) -> String {
+fn describe(
+    path: Option<&Path>,
+    line: Option<usize>,
+    field: Option<&str>,
+    message: &str,
+) -> String {
     let mut text = String::from("bucket router config");
     if let Some(path) = path {
         text.push(' ');

@@ -348,8 +348,7 @@ impl BucketRouter {
     /// The configured bucket `key` routes to: its rule's, else the default. `None` means
     /// passthrough (no rule matched and there is no default bucket).
     pub fn config_for(&self, key: &str) -> Option<&BucketConfig> {
-        self.configured_name(key)
-            .and_then(|name| self.bucket(name))
+        self.configured_name(key).and_then(|name| self.bucket(name))
     }
 
     /// The object key for `key`: the `path` group's text when it captured something, else
@@ -555,14 +554,20 @@ mod tests {
                 .with_default_bucket(BucketConfig::new("main")),
         );
         assert_eq!(routed.route("abc1-SG-x.jpg").unwrap().bucket, "sg");
-        assert_eq!(routed.route("/abc1-SG-x.jpg").unwrap().key, "/abc1-SG-x.jpg");
+        assert_eq!(
+            routed.route("/abc1-SG-x.jpg").unwrap().key,
+            "/abc1-SG-x.jpg"
+        );
         assert_eq!(routed.route("abc1-JP-x.jpg").unwrap().bucket, "main");
         assert_eq!(routed.route("x.jpg").unwrap().bucket, "main");
 
         let pass = router(RouterConfig::new(r"^(?P<bucket>[^/]+)/(?P<path>.+)$"));
         assert_eq!(pass.buckets(), Vec::<&str>::new());
         let route = pass.route("/site/a/b.jpg").unwrap();
-        assert_eq!((route.bucket.as_str(), route.key.as_str()), ("site", "a/b.jpg"));
+        assert_eq!(
+            (route.bucket.as_str(), route.key.as_str()),
+            ("site", "a/b.jpg")
+        );
         assert_eq!(pass.passthrough_buckets(), ["site"]);
         assert!(matches!(pass.route("nothing"), Err(Error::NotFound)));
         assert!(matches!(pass.route("bad name/x.jpg"), Err(Error::Invalid)));
@@ -586,7 +591,10 @@ mod tests {
                 .with_default_bucket(BucketConfig::new("one").with_region("us-east-1"))
                 .with_rule(RoutingRule::new("X", BucketConfig::new("two")))
                 .with_rule(RoutingRule::new("X", BucketConfig::new("three")))
-                .with_rule(RoutingRule::new("Y", BucketConfig::new("one").with_region("eu-west-1"))),
+                .with_rule(RoutingRule::new(
+                    "Y",
+                    BucketConfig::new("one").with_region("eu-west-1"),
+                )),
         );
         assert_eq!(routed.route("X-a").unwrap().bucket, "three");
         assert_eq!(routed.buckets(), ["one", "three", "two"]);
@@ -672,7 +680,10 @@ mod tests {
             .with_session_token("token");
         assert_eq!(full.static_keys(), Some(("id", "secret", Some("token"))));
         let debug = format!("{full:?}");
-        assert!(!debug.contains("secret\"") && !debug.contains("token\""), "{debug}");
+        assert!(
+            !debug.contains("secret\"") && !debug.contains("token\""),
+            "{debug}"
+        );
     }
 
     #[test]
