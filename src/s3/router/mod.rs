@@ -32,9 +32,9 @@ pub use config::{
     BucketConfig, MAX_FALLBACK_BUCKETS, RouterConfig, RouterConfigError, RoutingRule,
 };
 
+use super::S3Loader;
 use super::loader::DEFAULT_MAX_SIZE;
 use super::options::S3Options;
-use super::{S3Loader, S3Object};
 use crate::Error;
 use crate::blob::Blob;
 use crate::loader::{LoadFuture, SourceRequest};
@@ -136,9 +136,16 @@ impl LoaderCache {
     }
 }
 
-/// Where a key was routed: the bucket and the object key handed to its loader (before the
-/// loader's key mapping).
-pub type Route = S3Object;
+/// Where a key was routed: the bucket, and the object key handed to its loader (before the
+/// loader's key mapping, so it may still start with `/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Route {
+    /// The bucket.
+    pub bucket: String,
+    /// The object key as routed.
+    pub key: String,
+}
 
 /// Builds a [`BucketRouter`] from a [`RouterConfig`].
 ///
