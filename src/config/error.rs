@@ -101,6 +101,10 @@ pub enum ConfigError {
         /// What is wrong with the line.
         message: String,
     },
+    /// The bucket router's routing file (`S3_LOADER_BUCKET_ROUTER_CONFIG`) cannot be read or
+    /// is not valid; the message names the file and, where YAML tells them, the line and field.
+    #[error(transparent)]
+    BucketRouter(#[from] crate::s3::RouterConfigError),
     /// `-h`, `-help` or `--help` was given: print [`Config::help_text`](super::Config::help_text)
     /// and exit successfully.
     #[error("help requested")]

@@ -389,7 +389,7 @@ config_keys! {
         S3LoaderPathPrefix = "s3-loader-path-prefix", "S3_LOADER_PATH_PREFIX", Text, "", true,
             "only keys with this prefix are served by the S3 loader";
         S3LoaderBucketRouterConfig = "s3-loader-bucket-router-config",
-            "S3_LOADER_BUCKET_ROUTER_CONFIG", Text, "", false,
+            "S3_LOADER_BUCKET_ROUTER_CONFIG", Text, "", true,
             "YAML bucket router file; replaces the single-bucket loader";
         S3StorageBucket = "s3-storage-bucket", "S3_STORAGE_BUCKET", Text, "", true,
             "bucket of S3 source storage; enables it";
@@ -681,7 +681,7 @@ mod tests {
         );
         assert!(ConfigKey::ImagorSecret.is_supported());
         assert!(ConfigKey::S3LoaderBucket.is_supported());
-        assert!(!ConfigKey::S3LoaderBucketRouterConfig.is_supported());
+        assert!(ConfigKey::S3LoaderBucketRouterConfig.is_supported());
         assert!(ConfigKey::FileLoaderBaseDir.is_supported());
         assert!(ConfigKey::FileStorageBaseDir.is_supported());
         assert!(!ConfigKey::FileStorageMkdirPermission.is_supported());

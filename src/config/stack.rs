@@ -9,7 +9,7 @@ use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest};
 use crate::path::{Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
-use crate::s3::{S3Loader, S3Options};
+use crate::s3::{BucketRouter, S3Loader, S3Options};
 use crate::server::{Frontend, FrontendLayer};
 use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
 use crate::{Blob, Error, ImageService};
@@ -110,10 +110,36 @@ impl Config {
         }
     }
 
+    /// The S3 bucket router, when `S3_LOADER_BUCKET_ROUTER_CONFIG` is set: the routing file
+    /// read and checked, one client per configured bucket, every bucket starting from the
+    /// loader's S3 settings (`S3_LOADER_*`, `AWS_LOADER_*` or the global `AWS_*`,
+    /// `S3_ENDPOINT`, `S3_FORCE_PATH_STYLE`, `S3_SAFE_CHARS`). `S3_LOADER_BUCKET` is ignored.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError::BucketRouter`](super::ConfigError::BucketRouter) (as an [`Error`])
+    /// naming the file, and where known the line and field, when the file cannot be read or
+    /// is not valid.
+    pub fn s3_bucket_router(&self) -> Result<Option<BucketRouter>, Error> {
+        let Some(path) = &self.s3.loader.bucket_router_config else {
+            return Ok(None);
+        };
+        let mut s3 = self.s3.clone();
+        // The bucket is chosen per key; the options only carry the loader-wide settings.
+        s3.loader.bucket = Some(String::new());
+        let options = S3Options::from_config(&s3, S3Role::Loader)
+            .ok_or_else(|| Error::internal("S3 loader settings unavailable"))?;
+        let router = BucketRouter::from_file(path, options).map_err(super::ConfigError::from)?;
+        Ok(Some(router))
+    }
+
     /// The source stack in imagor's order (S3, file, then HTTP), or `None` when no loader is on.
+    /// The S3 loader is the bucket router when a routing file is set.
     pub fn source(&self) -> Result<Option<BoxSource>, Error> {
         let mut loaders: Vec<BoxSource> = Vec::new();
-        if let Some(backend) = self.s3_backend(S3Role::Loader)? {
+        if let Some(router) = self.s3_bucket_router()? {
+            loaders.push(BoxSource::new(router));
+        } else if let Some(backend) = self.s3_backend(S3Role::Loader)? {
             loaders.push(BoxSource::new(S3Loader::new(backend)));
         }
         if let Some(file) = self.file_loader()? {

@@ -12,6 +12,9 @@
 //!   ACL as a signed `x-amz-acl` header on its requests (`object_store` has no ACL field),
 //!   so reads never send it.
 //! * [`S3Loader`] is a loader service reading through a backend.
+//! * [`BucketRouter`] routes each key to one of several buckets by a regular expression
+//!   (`S3_LOADER_BUCKET_ROUTER_CONFIG`), from a YAML [`RouterConfig`], with fallback buckets
+//!   and a passthrough mode.
 //! * [`AwsChainCredentials`] brings aws-config's credential chain (environment, profile
 //!   files, web identity, ECS, instance metadata) to `object_store`; it is used whenever no
 //!   static keys are configured.
@@ -50,10 +53,15 @@ mod backend;
 mod credentials;
 mod loader;
 mod options;
+mod router;
 
 pub use backend::{S3Backend, S3Object};
 pub use credentials::AwsChainCredentials;
 pub use loader::{DEFAULT_MAX_SIZE, S3Loader};
 pub use options::{
     DEFAULT_BUCKET_CACHE_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, S3Options, default_retry,
+};
+pub use router::{
+    BucketConfig, BucketRouter, BucketRouterBuilder, DEFAULT_PASSTHROUGH_CACHE_SIZE,
+    MAX_FALLBACK_BUCKETS, Route, RouterConfig, RouterConfigError, RoutingRule,
 };
