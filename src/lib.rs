@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod key;
 pub mod loader;
+pub mod metrics;
 pub mod path;
 pub mod processing;
 pub mod s3;

@@ -11,6 +11,10 @@
 //! IMAGOR_SECRET=mysecret FILE_LOADER_BASE_DIR=/srv/images \
 //!     cargo run --release --example standalone -- -port 9000
 //!
+//! # Prometheus metrics on a listener of their own
+//! PROMETHEUS_BIND=127.0.0.1:5000 PROMETHEUS_PATH=/metrics cargo run --release --example standalone
+//! curl http://127.0.0.1:5000/metrics
+//!
 //! # every option, with its environment variable and default
 //! cargo run --release --example standalone -- -h
 //! ```
@@ -100,7 +104,13 @@ async fn run(config: Config) -> Result<(), String> {
             "IMAGOR_SECRET is not set: URL signatures are checked with an empty key, as imagor does"
         );
     }
-    let service = config.service().map_err(|err| err.message())?;
+    let metrics = config.metrics();
+    let service = config
+        .service_with_metrics(metrics.as_ref())
+        .map_err(|err| err.message())?;
+    if let (Some(metrics), Some(address)) = (&metrics, config.server.prometheus.listen_address()) {
+        serve_metrics(metrics, &address, &config.server.prometheus.path).await?;
+    }
     let address = config.server.listen_address();
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -114,5 +124,25 @@ async fn run(config: Config) -> Result<(), String> {
     );
     imagor_tower::server::serve(listener, service, imagor_tower::server::shutdown_signal()).await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves the metrics at `PROMETHEUS_PATH` on their own listener (`PROMETHEUS_BIND`).
+async fn serve_metrics(
+    metrics: &imagor_tower::metrics::Metrics,
+    address: &str,
+    path: &str,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|err| format!("cannot listen on {address} (PROMETHEUS_BIND): {err}"))?;
+    let local = listener.local_addr().map_err(|err| err.to_string())?;
+    tracing::info!("metrics on http://{local}{path}");
+    let exporter = metrics.exporter(path);
+    tokio::spawn(imagor_tower::server::serve(
+        listener,
+        exporter,
+        imagor_tower::server::shutdown_signal(),
+    ));
     Ok(())
 }

@@ -184,11 +184,11 @@ config_keys! {
             "dotenv-style file of NAME=value settings; a missing file is fine";
         SentryDsn = "sentry-dsn", "SENTRY_DSN", Text, "", false,
             "report errors to Sentry";
-        PrometheusBind = "prometheus-bind", "PROMETHEUS_BIND", Text, "", false,
+        PrometheusBind = "prometheus-bind", "PROMETHEUS_BIND", Text, "", true,
             "address of a separate metrics listener, e.g. :5000 (empty: metrics off)";
-        PrometheusPath = "prometheus-path", "PROMETHEUS_PATH", Text, "/", false,
+        PrometheusPath = "prometheus-path", "PROMETHEUS_PATH", Text, "/", true,
             "path that serves the metrics";
-        PrometheusNamespace = "prometheus-namespace", "PROMETHEUS_NAMESPACE", Text, "imagor", false,
+        PrometheusNamespace = "prometheus-namespace", "PROMETHEUS_NAMESPACE", Text, "imagor", true,
             "metric name prefix";
     }
     Imagor {
@@ -690,5 +690,8 @@ mod tests {
         assert!(!ConfigKey::SentryDsn.is_supported());
         assert!(!ConfigKey::VipsCacheSize.is_supported());
         assert!(ConfigKey::VipsMaxWidth.is_supported());
+        assert!(ConfigKey::PrometheusBind.is_supported());
+        assert!(ConfigKey::PrometheusPath.is_supported());
+        assert!(ConfigKey::PrometheusNamespace.is_supported());
     }
 }

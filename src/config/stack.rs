@@ -7,6 +7,7 @@ use super::{
 };
 use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest};
+use crate::metrics::Metrics;
 use crate::path::{Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
 use crate::s3::{BucketRouter, S3Loader, S3Options};
@@ -225,8 +226,27 @@ impl Config {
             .map(|backend| configure(ResultStorageLayer::new(backend))))
     }
 
+    /// Metrics named by `PROMETHEUS_NAMESPACE`, when `PROMETHEUS_BIND` turns them on. Give
+    /// them to [`service_with_metrics`](Self::service_with_metrics) and serve
+    /// [`Metrics::exporter`] at `PROMETHEUS_PATH` on the metrics listener.
+    pub fn metrics(&self) -> Option<Metrics> {
+        let prometheus = &self.server.prometheus;
+        prometheus
+            .listen_address()
+            .map(|_| Metrics::new().namespace(&prometheus.namespace))
+    }
+
     /// The core image service with every `IMAGOR_*` setting applied and the configured loaders.
     pub fn image_service(&self) -> Result<ImageService<BoxSource>, Error> {
+        self.image_service_with_metrics(None)
+    }
+
+    /// [`image_service`](Self::image_service), recording into `metrics` when given (storage
+    /// hits and misses included).
+    pub fn image_service_with_metrics(
+        &self,
+        metrics: Option<&Metrics>,
+    ) -> Result<ImageService<BoxSource>, Error> {
         let i = &self.imagor;
         let service = ImageService::new()
             .signer(self.signer())
@@ -253,15 +273,26 @@ impl Config {
         let source = self.source()?;
         let storages = self.storage_layers()?;
         let mut service = service.map_source(|_| {
-            let source = source.unwrap_or_else(|| BoxSource::new(crate::loader::NoSource));
+            let mut source = source.unwrap_or_else(|| BoxSource::new(crate::loader::NoSource));
+            let probe = metrics.filter(|_| !storages.is_empty());
+            if let Some(metrics) = probe {
+                source = BoxSource::new(metrics.loader_probe(source));
+            }
             // The first storage is consulted first, so it wraps outermost.
-            storages
+            let source = storages
                 .into_iter()
                 .rev()
-                .fold(source, |inner, storage| BoxSource::new(storage.wrap(inner)))
+                .fold(source, |inner, storage| BoxSource::new(storage.wrap(inner)));
+            match probe {
+                Some(metrics) => BoxSource::new(metrics.storage_probe(source)),
+                None => source,
+            }
         });
         if let Some(results) = self.result_storage_layer()? {
             service = service.result_storage(results);
+        }
+        if let Some(metrics) = metrics {
+            service = service.metrics(metrics.clone());
         }
         Ok(service)
     }
@@ -298,7 +329,18 @@ impl Config {
     /// # let _ = service;
     /// ```
     pub fn service(&self) -> Result<ConfiguredService, Error> {
-        Ok(self.frontend_layer().layer(self.image_service()?))
+        self.service_with_metrics(None)
+    }
+
+    /// [`service`](Self::service), recording into `metrics` when given (see
+    /// [`metrics`](Self::metrics)).
+    pub fn service_with_metrics(
+        &self,
+        metrics: Option<&Metrics>,
+    ) -> Result<ConfiguredService, Error> {
+        Ok(self
+            .frontend_layer()
+            .layer(self.image_service_with_metrics(metrics)?))
     }
 
     /// Whether anything that chooses sources or signing was configured: a secret, unsafe mode,

@@ -22,7 +22,7 @@
 //! ```
 
 use http::{Method, Response};
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 use super::{Head, ImageService};
 use crate::body::Body;
@@ -48,11 +48,7 @@ where
         let input = if processing::is_color_source(&params.image) {
             None
         } else {
-            let request =
-                SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
-            let blob =
-                tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
-                    .await??;
+            let blob = self.load(&params.image, head.headers.clone()).await?;
             Some(blob.into_bytes())
         };
         let ticket = self.admission.admit().await?;

@@ -48,6 +48,7 @@
 //! ```
 
 mod admission;
+mod coalesce;
 mod future;
 mod meta;
 mod response;
@@ -56,12 +57,15 @@ pub use future::ResponseFuture;
 
 use crate::body::Body;
 use crate::loader::{Fallback, NoSource, SourceRequest};
+use crate::metrics::{Metrics, Stage};
 use crate::path::{self, Filter, Params, Signer};
 use crate::processing;
-use crate::storage::ResultStorageLayer;
 use crate::storage::store::Lookup;
+use crate::storage::{Location, ResultStorageLayer};
 use crate::{Blob, Error};
 use admission::Admission;
+use coalesce::{Coalescer, Role, SharedError};
+use futures::FutureExt;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use response::{CacheOverrides, CachePolicy};
@@ -69,7 +73,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tower::{Service, ServiceExt};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -80,7 +84,13 @@ pub struct ImageService<Src = NoSource> {
     source: Src,
     settings: Arc<Settings>,
     admission: Arc<Admission>,
+    /// Identical requests in flight (SERVER.md §8.3). Every setter starts a fresh one, so
+    /// differently configured services never share results.
+    coalescer: Arc<Coalescer<Flown>>,
 }
+
+/// What a flight of identical requests shares.
+type Flown = Result<Rendered, SharedError>;
 
 #[derive(Clone, Debug)]
 struct Settings {
@@ -101,6 +111,7 @@ struct Settings {
     concurrency: i64,
     queue_size: usize,
     result_store: Option<ResultStorageLayer>,
+    metrics: Option<Metrics>,
 }
 
 impl Default for Settings {
@@ -123,6 +134,7 @@ impl Default for Settings {
             concurrency: -1,
             queue_size: 0,
             result_store: None,
+            metrics: None,
         }
     }
 }
@@ -133,6 +145,7 @@ impl<Src: Clone> Clone for ImageService<Src> {
             source: self.source.clone(),
             settings: Arc::clone(&self.settings),
             admission: Arc::clone(&self.admission),
+            coalescer: Arc::clone(&self.coalescer),
         }
     }
 }
@@ -162,6 +175,7 @@ impl ImageService<NoSource> {
             source: NoSource,
             settings: Arc::new(settings),
             admission,
+            coalescer: Arc::default(),
         }
     }
 }
@@ -169,6 +183,7 @@ impl ImageService<NoSource> {
 impl<Src> ImageService<Src> {
     fn update(mut self, f: impl FnOnce(&mut Settings)) -> Self {
         f(Arc::make_mut(&mut self.settings));
+        self.coalescer = Arc::default();
         self
     }
 
@@ -184,6 +199,7 @@ impl<Src> ImageService<Src> {
             source: f(self.source),
             settings: self.settings,
             admission: self.admission,
+            coalescer: Arc::default(),
         }
     }
 
@@ -326,6 +342,13 @@ impl<Src> ImageService<Src> {
         this.rebuild_admission()
     }
 
+    /// Records request counts, stage latencies, storage outcomes and queue depth in `metrics`
+    /// (see [`MetricsLayer`](crate::metrics::MetricsLayer)).
+    #[must_use]
+    pub fn metrics(self, metrics: Metrics) -> Self {
+        self.update(|s| s.metrics = Some(metrics))
+    }
+
     fn rebuild_admission(mut self) -> Self {
         self.admission = Arc::new(Admission::new(
             self.settings.concurrency,
@@ -435,8 +458,9 @@ where
 
     async fn attempt(&self, raw_path: &str, head: &Head) -> Result<Response<Body>, Error> {
         let settings = &self.settings;
+        let metrics = settings.metrics.as_ref();
         let is_head = head.method == Method::HEAD;
-        let mut params = path::parse(raw_path);
+        let mut params = Stage::Parse.run_sync(metrics, || path::parse(raw_path));
         if params.params_endpoint {
             let body = if settings.disable_params_endpoint {
                 String::new()
@@ -462,81 +486,133 @@ where
         if params.meta {
             return self.meta_response(&params, head).await;
         }
+        if utility.raw && !processing::is_color_source(&params.image) {
+            let blob = Stage::Load
+                .run(metrics, self.load(&params.image, head.headers.clone()))
+                .await?;
+            return Ok(self.raw_response(&blob, &utility, &head.headers, is_head));
+        }
 
         let preview = params.filters.iter().any(|f| f.name == "preview");
         let result_slot = match &settings.result_store {
-            Some(results) if !utility.raw && !preview => {
+            Some(results) if !preview => {
                 let key = results.style.key(&params);
-                results
-                    .store
-                    .locate(&key, &params.image)
-                    .map(|location| (results, location))
+                results.store.locate(&key, &params.image)
             }
             _ => None,
         };
-        if let Some((results, location)) = &result_slot
-            && let Lookup::Hit(stored) = results.store.get(location).await
-        {
-            let content_type = stored
-                .content_type()
-                .map(str::to_owned)
-                .or_else(|| {
-                    processing::Format::sniff(stored.bytes()).map(|f| f.content_type().to_owned())
-                })
-                .unwrap_or_else(|| "application/octet-stream".to_owned());
-            let rendered = Rendered {
-                modified: stored.stat().and_then(crate::blob::Stat::modified),
-                content_type,
-                upstream: HeaderMap::new(),
-                bytes: stored.into_bytes(),
-            };
-            return Ok(self.image_response(rendered, &params, &utility, negotiated, head));
+        let rendered = if preview {
+            // SERVER.md §8.3: only requests with a result key are coalesced.
+            self.clone()
+                .render(params.clone(), head.headers.clone(), result_slot)
+                .await?
+        } else {
+            // The canonical path, after base params and format negotiation, is the result key.
+            let (flight, role) = self.coalescer.join(&params.path, || {
+                self.clone()
+                    .render(params.clone(), head.headers.clone(), result_slot)
+                    .map(|outcome| outcome.map_err(SharedError::from))
+                    .boxed()
+            });
+            if role == Role::Follower
+                && let Some(metrics) = metrics
+            {
+                metrics.coalesced();
+            }
+            flight.await.map_err(Error::from)?
+        };
+        Ok(self.image_response(rendered, &params, &utility, negotiated, head))
+    }
+
+    /// Loads `image` through the source stack, within the load timeout.
+    async fn load(&self, image: &str, headers: HeaderMap) -> Result<Blob, Error> {
+        let request = SourceRequest::new(image.to_owned()).with_headers(headers);
+        tokio::time::timeout(
+            self.settings.load_timeout,
+            self.source.clone().oneshot(request),
+        )
+        .await?
+    }
+
+    /// The work identical requests share: result-storage lookup, load, processing, and the
+    /// background result-storage write.
+    async fn render(
+        self,
+        params: Params,
+        headers: HeaderMap,
+        result_slot: Option<Location>,
+    ) -> Result<Rendered, Error> {
+        let settings = &self.settings;
+        let metrics = settings.metrics.as_ref();
+        let results = settings.result_store.as_ref();
+        if let (Some(results), Some(location)) = (results, &result_slot) {
+            let lookup = Stage::ResultLookup
+                .run(metrics, results.store.get(location))
+                .await;
+            if let Some(metrics) = metrics {
+                metrics.result_storage_lookup(matches!(lookup, Lookup::Hit(_)));
+            }
+            if let Lookup::Hit(stored) = lookup {
+                let content_type = stored
+                    .content_type()
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        processing::Format::sniff(stored.bytes())
+                            .map(|f| f.content_type().to_owned())
+                    })
+                    .unwrap_or_else(|| "application/octet-stream".to_owned());
+                return Ok(Rendered {
+                    modified: stored.stat().and_then(crate::blob::Stat::modified),
+                    content_type,
+                    upstream: HeaderMap::new(),
+                    bytes: stored.into_bytes(),
+                });
+            }
         }
 
-        let color_source = processing::is_color_source(&params.image);
-        let (input, upstream, source_modified) = if color_source {
+        let (input, upstream, source_modified) = if processing::is_color_source(&params.image) {
             (None, HeaderMap::new(), None)
         } else {
-            let request =
-                SourceRequest::new(params.image.clone()).with_headers(head.headers.clone());
-            let blob =
-                tokio::time::timeout(settings.load_timeout, self.source.clone().oneshot(request))
-                    .await??;
-            if utility.raw {
-                return Ok(self.raw_response(&blob, &utility, &head.headers, is_head));
-            }
+            let blob = Stage::Load
+                .run(metrics, self.load(&params.image, headers))
+                .await?;
             let upstream = blob.headers().clone();
             let modified = blob.stat().and_then(crate::blob::Stat::modified);
             (Some(blob.into_bytes()), upstream, modified)
         };
 
-        let ticket = self.admission.admit().await?;
-        let options = settings.process.clone();
-        let job_params = params.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let _ticket = ticket;
-            match input {
-                Some(input) => processing::process(&input, &job_params, &options),
-                None => processing::process_color(&job_params, &options),
-            }
-        });
-        let output = tokio::time::timeout(settings.process_timeout, job)
-            .await?
-            .map_err(Error::internal)??;
+        let output = Stage::Process
+            .run(metrics, async {
+                let queued = metrics.map(Metrics::queued);
+                let ticket = self.admission.admit().await?;
+                drop(queued);
+                let options = settings.process.clone();
+                let job = tokio::task::spawn_blocking(move || {
+                    let _ticket = ticket;
+                    match input {
+                        Some(input) => processing::process(&input, &params, &options),
+                        None => processing::process_color(&params, &options),
+                    }
+                });
+                let output = tokio::time::timeout(settings.process_timeout, job)
+                    .await?
+                    .map_err(Error::internal)??;
+                Ok::<_, Error>(output)
+            })
+            .await?;
 
         let content_type = output.format().content_type().to_owned();
         let bytes = bytes::Bytes::from(output.into_bytes());
-        if let Some((results, location)) = result_slot {
+        if let (Some(results), Some(location)) = (results, result_slot) {
             let stored = Blob::new(bytes.clone()).with_content_type(content_type.clone());
             results.store.spawn_put(location, stored);
         }
-        let rendered = Rendered {
+        Ok(Rendered {
             bytes,
             content_type,
             modified: source_modified,
             upstream,
-        };
-        Ok(self.image_response(rendered, &params, &utility, negotiated, head))
+        })
     }
 
     /// The success response for an image or result: body, content headers, caching headers,
@@ -687,7 +763,7 @@ fn override_headers(headers: &mut HeaderMap, upstream: &HeaderMap) {
 }
 
 /// A finished image: fresh from processing or from result storage.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Rendered {
     bytes: bytes::Bytes,
     content_type: String,
@@ -794,9 +870,14 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let is_head = req.method() == Method::HEAD;
         let disable_body = self.settings.disable_error_body;
+        let observed = self
+            .settings
+            .metrics
+            .clone()
+            .map(|metrics| (metrics, req.method().clone(), Instant::now()));
         let fut = self.try_call(req);
         ResponseFuture::new(Box::pin(async move {
-            match fut.await {
+            let res = match fut.await {
                 Ok(res) => res,
                 Err(err) => {
                     if err.status().is_server_error() {
@@ -806,7 +887,11 @@ where
                     }
                     response::error_response(&err, disable_body, is_head)
                 }
+            };
+            if let Some((metrics, method, started)) = observed {
+                metrics.observe_request(&method, res.status(), started.elapsed());
             }
+            res
         }))
     }
 }
