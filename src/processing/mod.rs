@@ -71,6 +71,7 @@ mod encode;
 mod error;
 mod filter;
 mod format;
+mod jpeg;
 mod limits;
 mod ops;
 mod paint;
@@ -193,7 +194,14 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
         }
     }
 
-    let decoded = decode::decode(input, &options.limits, settings.orient.is_none())?;
+    // Shrink-on-load: the plan for the full-size source says how far the decoder may reduce.
+    let quarter_orient = settings.orient.is_some_and(|a| a == 90 || a == 270);
+    let upright = |(w, h): (u32, u32)| if quarter_orient { (h, w) } else { (w, h) };
+    let shrink = |w, h| {
+        let (w, h) = upright((w, h));
+        Plan::with_settings(w, h, params, &settings).shrink_factor(params)
+    };
+    let decoded = decode::decode_scaled(input, &options.limits, settings.orient.is_none(), shrink)?;
     let mut source = decoded.image;
     if let Some(turned) = settings
         .orient
@@ -201,7 +209,13 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
     {
         source = turned;
     }
-    let plan = Plan::with_settings(source.width(), source.height(), params, &settings);
+    let (full_width, full_height) = if decoded.shrink > 1 {
+        upright(decoded.source_size)
+    } else {
+        (source.width(), source.height())
+    };
+    let plan =
+        Plan::with_settings(full_width, full_height, params, &settings).loaded_at(decoded.shrink);
     let (width, height) = plan.output_size();
     options.limits.check(width, height)?;
 
