@@ -88,6 +88,40 @@ fn fast_thumbnails_match_full_decode_and_resize() {
 }
 
 #[test]
+fn reduced_idct_thumbnails_match_full_decode_and_resize() {
+    // 403×301 into 100×100 (100×75: a quarter of the source) and 200×200 (200×149: a half):
+    // decoded at 1/4 and 1/2 by the reduced IDCT, then resized. The reduced IDCT keeps the
+    // low frequencies of each block, so the result stays close to full decode + Lanczos3.
+    for name in [
+        "baseline-420.jpg",
+        "baseline-444.jpg",
+        "progressive-420.jpg",
+        "progressive-444.jpg",
+        "grey-baseline.jpg",
+        "grey-progressive.jpg",
+        "restart-baseline.jpg",
+        "restart-progressive.jpg",
+    ] {
+        let bytes = fixture(name);
+        for (side, expected) in [(100, (100, 75)), (200, (200, 149))] {
+            let ours = thumbnail(&bytes, &fit_in_png(side, side));
+            assert_eq!((ours.width(), ours.height()), expected, "{name} {side}");
+            let error = mean_abs_error(&ours, &reference(&bytes, expected.0, expected.1));
+            assert!(error < 3.0, "{name} {side}: mean abs error {error}");
+        }
+    }
+    // Orientation and channel layout are the same as with the full decoder (the turned file
+    // is a second encode of the picture, hence the same looser bound as on the DC path).
+    let turned = thumbnail(&fixture("orientation-8.jpg"), &fit_in_png(100, 100));
+    assert_eq!((turned.width(), turned.height()), (100, 75));
+    let upright = reference(&fixture("baseline-444.jpg"), 100, 75);
+    let error = mean_abs_error(&turned, &upright);
+    assert!(error < 4.0, "orientation 8: mean abs error {error}");
+    let grey = thumbnail(&fixture("grey-baseline.jpg"), &fit_in_png(200, 200));
+    assert!(matches!(grey, DynamicImage::ImageLuma8(_)));
+}
+
+#[test]
 fn greyscale_stays_greyscale() {
     let ours = thumbnail(&fixture("grey-progressive.jpg"), &fit_in_png(50, 50));
     assert!(matches!(ours, DynamicImage::ImageLuma8(_)));
@@ -228,12 +262,17 @@ fn upscale_and_large_outputs_are_not_shrunk() {
 
 #[test]
 fn damaged_files_answer_errors_not_panics() {
-    let params = fit_in_png(50, 50);
-    for name in [
-        "baseline-420.jpg",
-        "progressive-420.jpg",
-        "restart-baseline.jpg",
+    // 50×50, 100×100 and 200×200: the DC-only, 1/4 and 1/2 paths.
+    for (name, side) in [
+        ("baseline-420.jpg", 50),
+        ("progressive-420.jpg", 50),
+        ("restart-baseline.jpg", 50),
+        ("baseline-420.jpg", 100),
+        ("progressive-444.jpg", 100),
+        ("restart-progressive.jpg", 200),
+        ("grey-baseline.jpg", 200),
     ] {
+        let params = fit_in_png(side, side);
         let bytes = fixture(name);
         for cut in (0..bytes.len()).step_by(211) {
             let _ = process(&bytes[..cut], &params, &Options::default());
@@ -244,7 +283,7 @@ fn damaged_files_answer_errors_not_panics() {
         }
         let _ = process(&flipped, &params, &Options::default());
     }
-    assert!(process(b"\xFF\xD8\xFF", &params, &Options::default()).is_err());
+    assert!(process(b"\xFF\xD8\xFF", &fit_in_png(50, 50), &Options::default()).is_err());
 }
 
 #[test]
@@ -253,10 +292,12 @@ fn header_sizes_are_checked_against_limits() {
     let mut limits = Limits::default();
     limits.max_width = Some(400);
     let options = Options::default().limits(limits);
-    assert!(matches!(
-        process(&bytes, &fit_in_png(50, 50), &options),
-        Err(ProcessError::MaxResolution)
-    ));
+    for side in [50, 100, 200] {
+        assert!(matches!(
+            process(&bytes, &fit_in_png(side, side), &options),
+            Err(ProcessError::MaxResolution)
+        ));
+    }
 
     // A header claiming 65000 × 65000 pixels fails at once.
     let mut huge = fixture("baseline-444.jpg");

@@ -13,8 +13,9 @@
 //! * The EXIF orientation tag (JPEG, PNG `eXIf`, WebP, TIFF) is applied, so the rest of the
 //!   pipeline works on the upright image, as libvips' autorotate does for imagor.
 //! * JPEG shrink-on-load ([`decode_scaled`]): when the geometry allows it, a JPEG is decoded
-//!   at 1/8 scale from its DC coefficients alone (see `processing::jpeg`). Orientation and
-//!   the ICC profile come from the same header parse either way.
+//!   at 1/8 scale from its DC coefficients alone, or at 1/4 or 1/2 with a reduced IDCT (see
+//!   `processing::jpeg`). Orientation and the ICC profile come from the same header parse
+//!   either way.
 //!
 //! # Example
 //!
@@ -301,8 +302,16 @@ mod tests {
         assert_eq!(decoded.shrink, 8);
         assert_eq!((decoded.image.width(), decoded.image.height()), (51, 38));
 
-        // A factor below 8 has no fast path yet: full size.
+        // 1/4 and 1/2 come from the reduced IDCT, sides rounded up, turned as well.
         let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 4).expect("decode");
+        assert_eq!(decoded.shrink, 4);
+        assert_eq!((decoded.image.width(), decoded.image.height()), (101, 76));
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 2).expect("decode");
+        assert_eq!(decoded.shrink, 2);
+        assert_eq!((decoded.image.width(), decoded.image.height()), (202, 151));
+
+        // No reduction asked: full size.
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 1).expect("decode");
         assert_eq!(decoded.shrink, 1);
         assert_eq!((decoded.image.width(), decoded.image.height()), (403, 301));
     }

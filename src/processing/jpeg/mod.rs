@@ -30,12 +30,13 @@
 //! ```
 
 pub(crate) mod dc;
+mod idct;
 
 use image::DynamicImage;
 
 use super::Limits;
 
-/// Shrink factors the fast paths can produce, largest first.
+/// The shrink factor of the DC-only path.
 pub(crate) const DC_FACTOR: u32 = 8;
 
 /// Decodes `input` at 1/`factor` scale when a fast path exists for that factor; `None`
@@ -46,7 +47,17 @@ pub(crate) fn decode_reduced(
     factor: u32,
 ) -> Option<(DynamicImage, u32)> {
     if factor < DC_FACTOR {
-        return None;
+        let factor = if factor >= 4 { 4 } else { factor };
+        if factor < 2 {
+            return None;
+        }
+        return match idct::decode(input, limits, factor) {
+            Ok(image) => Some((image, factor)),
+            Err(err) => {
+                tracing::debug!(%err, "reduced-IDCT JPEG decode not used");
+                None
+            }
+        };
     }
     match dc::decode(input, limits) {
         Ok(image) => Some((image, DC_FACTOR)),
