@@ -8,11 +8,19 @@
 //!
 //! Run with `cargo bench --bench pipeline` (add `-- --warm-up-time 1 --measurement-time 3`
 //! for a quick run).
+//!
+//! Two plain modes skip criterion, for comparing with `../shared/bench/vips-baseline`:
+//!
+//! * `IMAGOR_BENCH_ROUNDS=N`: N passes over the photos per case on this thread, printing
+//!   images/s per case (the same unit as vips-baseline with one worker);
+//! * `IMAGOR_BENCH_ONCE=FILE`: one `150x150` thumbnail of FILE, then exit (for peak memory
+//!   with `/usr/bin/time -v`).
 
 use std::hint::black_box;
 use std::path::PathBuf;
+use std::time::Instant;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use imagor_tower::path::Params;
 use imagor_tower::processing::{Options, process};
 
@@ -91,5 +99,49 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
+/// `IMAGOR_BENCH_ROUNDS=N`: images/s per case, N passes over the photos each.
+fn rounds(count: u32) {
+    let Some(photos) = corpus() else {
+        println!("no photos");
+        return;
+    };
+    let options = Options::default();
+    for (case, params) in cases() {
+        let start = Instant::now();
+        let mut images = 0u32;
+        for _ in 0..count {
+            for (_, bytes) in &photos {
+                black_box(process(black_box(bytes), &params, &options).map(|o| o.width())).ok();
+                images += 1;
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "{case}: {images} images in {seconds:.2} s = {:.2} images/s",
+            f64::from(images) / seconds
+        );
+    }
+}
+
 criterion_group!(benches, pipeline);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(path) = std::env::var_os("IMAGOR_BENCH_ONCE") {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let (_, params) = cases()[2].clone();
+        match process(&bytes, &params, &Options::default()) {
+            Ok(output) => println!("{}x{}", output.width(), output.height()),
+            Err(err) => println!("error: {err}"),
+        }
+        return;
+    }
+    if let Some(count) = std::env::var("IMAGOR_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        rounds(count);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -12,6 +12,10 @@
 //!   (16-bit PNG/TIFF, float) are reduced to 8 bits, since every encoder writes 8 bits.
 //! * The EXIF orientation tag (JPEG, PNG `eXIf`, WebP, TIFF) is applied, so the rest of the
 //!   pipeline works on the upright image, as libvips' autorotate does for imagor.
+//! * JPEG shrink-on-load ([`decode_scaled`]): when the geometry allows it, a JPEG is decoded
+//!   at 1/8 scale from its DC coefficients alone, or at 1/4 or 1/2 with a reduced IDCT (see
+//!   `processing::jpeg`). Orientation and the ICC profile come from the same header parse
+//!   either way.
 //!
 //! # Example
 //!
@@ -37,7 +41,7 @@ use image::codecs::gif::GifDecoder;
 use image::metadata::Orientation;
 use image::{AnimationDecoder, Delay, DynamicImage, ImageDecoder, ImageReader, RgbaImage};
 
-use super::{Format, Limits, ProcessError};
+use super::{Format, Limits, ProcessError, jpeg};
 
 /// A decoded, upright source image.
 #[derive(Debug)]
@@ -48,14 +52,24 @@ pub(crate) struct Decoded {
     pub(crate) format: Format,
     /// The embedded ICC profile, carried over to the output where the encoder supports it.
     pub(crate) icc_profile: Option<Vec<u8>>,
+    /// The upright size of the full-scale source.
+    pub(crate) source_size: (u32, u32),
+    /// The source was decoded at 1/`shrink` scale (1: full size).
+    pub(crate) shrink: u32,
 }
 
 /// Decodes `input` (see the [module docs](self)).
 /// With `auto_orient` false (an `orient(n)` filter) the EXIF orientation is ignored.
-pub(crate) fn decode(
+///
+/// JPEG sources may be decoded at a reduced scale: `shrink` gets the upright full-scale
+/// size and answers the largest reduction (1, 2, 4 or 8) that still leaves enough pixels
+/// for the output; the reduction actually made is in [`Decoded::shrink`] (it can be
+/// smaller, down to 1, when no fast path fits the file).
+pub(crate) fn decode_scaled(
     input: &[u8],
     limits: &Limits,
     auto_orient: bool,
+    shrink: impl FnOnce(u32, u32) -> u32,
 ) -> Result<Decoded, ProcessError> {
     let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
@@ -83,13 +97,31 @@ pub(crate) fn decode(
 
     // Likewise, an unreadable ICC profile is dropped rather than failing the request.
     let icc_profile = decoder.icc_profile().ok().flatten();
-    let image = DynamicImage::from_decoder(decoder).map_err(ProcessError::from_decode)?;
-    let mut image = to_8bit(image);
+    let wanted = if format == Format::Jpeg {
+        shrink(width, height)
+    } else {
+        1
+    };
+    let reduced = if wanted > 1 {
+        jpeg::decode_reduced(input, limits, wanted)
+    } else {
+        None
+    };
+    let (image, shrink) = match reduced {
+        Some((image, factor)) => (image, factor),
+        None => (
+            to_8bit(DynamicImage::from_decoder(decoder).map_err(ProcessError::from_decode)?),
+            1,
+        ),
+    };
+    let mut image = image;
     image.apply_orientation(orientation);
     Ok(Decoded {
         image,
         format,
         icc_profile,
+        source_size: (width, height),
+        shrink,
     })
 }
 
@@ -173,6 +205,10 @@ mod tests {
     use super::*;
     use image::{ImageBuffer, Luma, Rgb};
 
+    fn decode(input: &[u8], limits: &Limits, auto_orient: bool) -> Result<Decoded, ProcessError> {
+        decode_scaled(input, limits, auto_orient, |_, _| 1)
+    }
+
     fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
         image
@@ -234,6 +270,50 @@ mod tests {
                 Err(ProcessError::UnsupportedFormat)
             ));
         }
+    }
+
+    #[test]
+    fn jpeg_shrinks_on_load_when_asked() {
+        let fixture = |name: &str| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/jpeg")
+                .join(name);
+            std::fs::read(path).expect("read fixture")
+        };
+        let bytes = fixture("progressive-420.jpg");
+        let mut asked = None;
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |w, h| {
+            asked = Some((w, h));
+            8
+        })
+        .expect("decode");
+        assert_eq!(asked, Some((403, 301)));
+        assert_eq!(decoded.shrink, 8);
+        assert_eq!(decoded.source_size, (403, 301));
+        assert_eq!((decoded.image.width(), decoded.image.height()), (51, 38));
+
+        // The EXIF orientation turns the reduced image too; the size asked about is upright.
+        let bytes = fixture("orientation-8.jpg");
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |w, h| {
+            assert_eq!((w, h), (403, 301));
+            8
+        })
+        .expect("decode");
+        assert_eq!(decoded.shrink, 8);
+        assert_eq!((decoded.image.width(), decoded.image.height()), (51, 38));
+
+        // 1/4 and 1/2 come from the reduced IDCT, sides rounded up, turned as well.
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 4).expect("decode");
+        assert_eq!(decoded.shrink, 4);
+        assert_eq!((decoded.image.width(), decoded.image.height()), (101, 76));
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 2).expect("decode");
+        assert_eq!(decoded.shrink, 2);
+        assert_eq!((decoded.image.width(), decoded.image.height()), (202, 151));
+
+        // No reduction asked: full size.
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 1).expect("decode");
+        assert_eq!(decoded.shrink, 1);
+        assert_eq!((decoded.image.width(), decoded.image.height()), (403, 301));
     }
 
     #[test]

@@ -76,6 +76,7 @@ mod error;
 mod exif;
 mod filter;
 mod format;
+mod jpeg;
 mod limits;
 mod meta;
 mod ops;
@@ -238,7 +239,14 @@ fn render(
         }
     }
 
-    let decoded = decode::decode(input, &options.limits, settings.orient.is_none())?;
+    // Shrink-on-load: the plan for the full-size source says how far the decoder may reduce.
+    let quarter_orient = settings.orient.is_some_and(|a| a == 90 || a == 270);
+    let upright = |(w, h): (u32, u32)| if quarter_orient { (h, w) } else { (w, h) };
+    let shrink = |w, h| {
+        let (w, h) = upright((w, h));
+        Plan::with_settings(w, h, params, settings).shrink_factor(params)
+    };
+    let decoded = decode::decode_scaled(input, &options.limits, settings.orient.is_none(), shrink)?;
     let mut source = decoded.image;
     if let Some(turned) = settings
         .orient
@@ -246,7 +254,12 @@ fn render(
     {
         source = turned;
     }
-    let image = still(source, params, settings, options)?;
+    let full_size = if decoded.shrink > 1 {
+        upright(decoded.source_size)
+    } else {
+        (source.width(), source.height())
+    };
+    let image = still(source, full_size, decoded.shrink, params, settings, options)?;
     Ok(Rendered::Still {
         image,
         source: decoded.format,
@@ -256,13 +269,19 @@ fn render(
 
 /// Trim, focal point, geometry (with `smart` placement), flips and pipeline on one upright
 /// image.
+///
+/// `full_size` is the upright size of the source before shrink-on-load, and `shrink` the
+/// factor the decoder reduced it by (1: not reduced). The plan is made in full-size pixels;
+/// trim, focal points and `smart` never run on a reduced image (`Plan::shrink_factor`).
 fn still(
     source: image::DynamicImage,
+    full_size: (u32, u32),
+    shrink: u32,
     params: &Params,
     settings: &Settings,
     options: &Options,
 ) -> Result<image::DynamicImage, ProcessError> {
-    let (width, height) = (source.width(), source.height());
+    let (width, height) = full_size;
     let trim = if params.trim {
         let by = params.trim_by.unwrap_or_default();
         ops::trim::find(&source, by, params.trim_tolerance as f64)
@@ -271,7 +290,7 @@ fn still(
     };
     let focus = filter::focal_point(&params.filters, width, height);
     let extras = plan::Extras { trim, focus };
-    let mut plan = Plan::with_extras(width, height, params, settings, extras);
+    let mut plan = Plan::with_extras(width, height, params, settings, extras).loaded_at(shrink);
     if params.smart && focus.is_none() {
         ops::smart::place(&source, &mut plan)?;
     }

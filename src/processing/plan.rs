@@ -83,6 +83,8 @@ pub struct Plan {
     output: (u32, u32),
     h_flip: bool,
     v_flip: bool,
+    /// The source pixels were loaded at 1/`shrink` scale (shrink-on-load).
+    shrink: u32,
 }
 
 /// Which end of the image a fill-crop window keeps.
@@ -141,6 +143,7 @@ impl Plan {
             output: (width, height),
             h_flip,
             v_flip,
+            shrink: 1,
         };
         if width == 0 || height == 0 {
             return plan;
@@ -287,8 +290,42 @@ impl Plan {
         self.crop.is_none() && self.resize.is_none() && self.window.is_none()
     }
 
+    /// The largest shrink-on-load factor (1, 2, 4 or 8) for this plan: the source reduced by
+    /// it still has at least as many pixels as the output on both sides of the area that is
+    /// kept. 1 when the image is not reduced, and for requests that look at the whole source
+    /// (`trim`, `smart`, `focal(...)`, `/meta`).
+    pub(crate) fn shrink_factor(&self, params: &Params) -> u32 {
+        let whole_source = params.trim
+            || params.smart
+            || params.meta
+            || params
+                .filters
+                .iter()
+                .any(|f| matches!(f.name.as_str(), "focal" | "trim"));
+        if whole_source || self.resize.is_none() {
+            return 1;
+        }
+        let area = self.source_area();
+        let (ow, oh) = (f64::from(self.output.0), f64::from(self.output.1));
+        [8u32, 4, 2]
+            .into_iter()
+            .find(|&k| {
+                let k = f64::from(k);
+                (area.width / k).floor() >= ow && (area.height / k).floor() >= oh
+            })
+            .unwrap_or(1)
+    }
+
+    /// The same plan for a source that was loaded at 1/`factor` scale: the geometry (sizes,
+    /// crop, window) stays in full-scale pixels, the resampling reads the reduced image.
+    pub(crate) fn loaded_at(mut self, factor: u32) -> Self {
+        self.shrink = factor.max(1);
+        self
+    }
+
     /// The area of the source, in fractional source pixels, that ends up in the output: the
-    /// crop, resize and window folded into one resampling step.
+    /// crop, resize and window folded into one resampling step. With shrink-on-load the area
+    /// is in pixels of the reduced image.
     pub(crate) fn source_area(&self) -> SourceArea {
         let crop = self
             .crop
@@ -302,11 +339,12 @@ impl Plan {
         // Keep the area inside the source despite float rounding.
         let width = (f64::from(window.width) * sx).min(f64::from(self.source.0) - left);
         let height = (f64::from(window.height) * sy).min(f64::from(self.source.1) - top);
+        let k = f64::from(self.shrink.max(1));
         SourceArea {
-            left,
-            top,
-            width,
-            height,
+            left: left / k,
+            top: top / k,
+            width: width / k,
+            height: height / k,
         }
     }
 }
@@ -653,6 +691,67 @@ mod tests {
             ..size(u32::MAX.into(), 1)
         };
         let _ = Plan::new(1, u32::MAX, &full).output_size();
+    }
+
+    #[test]
+    fn shrink_factor_keeps_enough_pixels_for_the_output() {
+        let fit = |w, h| Params {
+            fit_in: true,
+            ..size(w, h)
+        };
+        let factor = |w, h, params: &Params| Plan::new(w, h, params).shrink_factor(params);
+        assert_eq!(factor(4224, 3168, &size(150, 150)), 8);
+        assert_eq!(factor(4224, 3168, &fit(300, 200)), 8);
+        // Cover 512×512 is 683×512: an eighth (528×396) is too small, a quarter is not.
+        assert_eq!(factor(4224, 3168, &size(512, 512)), 4);
+        assert_eq!(factor(1600, 1200, &size(800, 600)), 2);
+        assert_eq!(factor(1600, 1200, &size(801, 0)), 1);
+        // A manual crop counts: 400×300 of the source for a 101×76 output.
+        let crop = Params {
+            crop_left: 0.0,
+            crop_top: 0.0,
+            crop_right: 400.0,
+            crop_bottom: 300.0,
+            ..size(101, 0)
+        };
+        assert_eq!(factor(4000, 3000, &crop), 2);
+        // Upscaling, no resize, and requests that read the whole source: no shrink.
+        assert_eq!(factor(100, 100, &size(400, 400)), 1);
+        assert_eq!(factor(4000, 3000, &Params::default()), 1);
+        for whole in [
+            Params {
+                smart: true,
+                ..size(100, 100)
+            },
+            Params {
+                trim: true,
+                ..size(100, 100)
+            },
+            Params {
+                filters: vec![Filter::new("focal", "10x10:20x20")],
+                ..size(100, 100)
+            },
+        ] {
+            assert_eq!(factor(4000, 3000, &whole), 1);
+        }
+    }
+
+    #[test]
+    fn loaded_at_scales_the_source_area_only() {
+        let plan = Plan::new(4000, 3000, &size(100, 100));
+        let shrunk = plan.loaded_at(8);
+        assert_eq!(shrunk.output_size(), plan.output_size());
+        assert_eq!(shrunk.resize(), plan.resize());
+        let (full, area) = (plan.source_area(), shrunk.source_area());
+        assert_eq!(
+            (area.left, area.top, area.width, area.height),
+            (
+                full.left / 8.0,
+                full.top / 8.0,
+                full.width / 8.0,
+                full.height / 8.0
+            )
+        );
     }
 
     #[test]
