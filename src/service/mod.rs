@@ -50,6 +50,7 @@
 mod admission;
 mod future;
 mod meta;
+mod overlay;
 mod response;
 
 pub use future::ResponseFuture;
@@ -510,8 +511,9 @@ where
             (Some(blob.into_bytes()), upstream, modified)
         };
 
+        let overlays = self.load_overlays(&params, &head.headers).await?;
         let ticket = self.admission.admit().await?;
-        let options = settings.process.clone();
+        let options = settings.process.clone().overlays(overlays);
         let job_params = params.clone();
         let job = tokio::task::spawn_blocking(move || {
             let _ticket = ticket;
