@@ -164,23 +164,26 @@ fn collect(
         if *count > MAX_OVERLAYS {
             return Err(ProcessError::BadRequest("too many overlays".into()));
         }
-        let key = if nested {
-            let level = depth.saturating_add(1);
-            if level > MAX_DEPTH {
-                return Err(too_deep());
-            }
-            let params = nested_params(first, 1, 1);
-            collect(&params.filters, level, keys, count)?;
-            params.image
-        } else {
-            watermark_key(first)
-        };
-        let fresh = !key.is_empty() && !paint::is_color_source(&key) && !keys.contains(&key);
-        if fresh {
-            keys.push(key);
+        if !nested {
+            push_key(keys, watermark_key(first));
+            continue;
         }
+        let level = depth.saturating_add(1);
+        if level > MAX_DEPTH {
+            return Err(too_deep());
+        }
+        let params = nested_params(first, 1, 1);
+        push_key(keys, params.image);
+        collect(&params.filters, level, keys, count)?;
     }
     Ok(())
+}
+
+/// Adds a key to load, unless empty, a `color:` source or already there.
+fn push_key(keys: &mut Vec<String>, key: String) {
+    if !key.is_empty() && !paint::is_color_source(&key) && !keys.contains(&key) {
+        keys.push(key);
+    }
 }
 
 fn too_deep() -> ProcessError {
