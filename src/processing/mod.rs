@@ -39,8 +39,11 @@
 //! fill-crop window on its point; `smart` places it by a saliency search. [`metadata`]
 //! describes the result instead of encoding it (`/meta`).
 //!
+//! Overlays (`watermark`, `image`) composite sources handed in through [`Options::overlays`];
+//! processing itself never loads anything.
+//!
 //! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only),
-//! overlays (`watermark`, `image`, `text`, `label`), ICC conversion
+//! text overlays (`text`, `label`), ICC conversion
 //! (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406 `unsupported
 //! format`), metadata other than ICC profiles in outputs.
 //!
@@ -88,6 +91,7 @@ pub use error::ProcessError;
 pub use format::Format;
 pub use limits::Limits;
 pub use meta::{Metadata, metadata, metadata_color};
+pub use ops::overlay::{MAX_DEPTH, Overlays, overlay_sources};
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 
@@ -106,6 +110,9 @@ use filter::{OutputRequest, Settings};
 pub struct Options {
     limits: Limits,
     default_quality: u8,
+    overlays: Overlays,
+    /// How deep inside `image()` overlays this rendering is (0 for the URL's own image).
+    depth: u8,
 }
 
 impl Options {
@@ -124,6 +131,20 @@ impl Options {
         self.default_quality = quality.clamp(1, 100);
         self
     }
+
+    /// Sets the encoded sources of the `watermark(...)` and `image(...)` overlays of one
+    /// request (see [`overlay_sources`] for the keys a URL needs). Overlays whose source is
+    /// missing are skipped.
+    pub fn overlays(mut self, overlays: Overlays) -> Self {
+        self.overlays = overlays;
+        self
+    }
+
+    /// The same options one `image()` level deeper.
+    fn at_depth(mut self, depth: u8) -> Self {
+        self.depth = depth;
+        self
+    }
 }
 
 impl Default for Options {
@@ -131,6 +152,8 @@ impl Default for Options {
         Self {
             limits: Limits::default(),
             default_quality: Self::DEFAULT_QUALITY,
+            overlays: Overlays::default(),
+            depth: 0,
         }
     }
 }
@@ -297,7 +320,7 @@ fn still(
     let (out_width, out_height) = plan.output_size();
     options.limits.check(out_width, out_height)?;
     let image = ops::resize::apply(source, &plan)?;
-    finish(image, &plan, params, options, false)
+    finish(image, &plan, params, options, None)
 }
 
 /// Builds the image of a `color:<c>` source (FILTERS.md §7.1) and runs the URL on it: the
@@ -363,7 +386,7 @@ fn render_color(
     let plan = Plan::with_settings(width, height, &crop_only, settings);
     let flips = Plan::with_settings(width, height, params, settings);
     let image = ops::resize::apply(image, &plan)?;
-    finish(image, &flips, params, options, false)
+    finish(image, &flips, params, options, None)
 }
 
 /// Runs the geometry and the pipeline on every frame of an animation. `trim` and `smart`
@@ -405,7 +428,8 @@ fn animate(
             frame = turned;
         }
         let frame = ops::resize::apply(frame, &plan)?;
-        let frame = finish(frame, &plan, params, options, animated)?;
+        let index = done.len();
+        let frame = finish(frame, &plan, params, options, animated.then_some(index))?;
         done.push((frame.into_rgba8(), delay));
     }
     let (width, height) = done.first().map_or((0, 0), |(frame, _)| frame.dimensions());
@@ -441,13 +465,14 @@ fn requested_format(settings: &Settings) -> Result<Option<Format>, ProcessError>
     }
 }
 
-/// Flips, pipeline filters and the final size check.
+/// Flips, pipeline filters and the final size check. `frame` is the index of an animation
+/// frame, `None` for a still image.
 fn finish(
     mut image: image::DynamicImage,
     plan: &Plan,
     params: &Params,
     options: &Options,
-    animated: bool,
+    frame: Option<usize>,
 ) -> Result<image::DynamicImage, ProcessError> {
     if plan.h_flip() {
         ops::flip::horizontal(&mut image);
@@ -467,8 +492,13 @@ fn finish(
         target: plan.target_size(),
         padding,
         quarter_turned: false,
-        animated,
+        animated: frame.is_some(),
         limits: &options.limits,
+        overlay: Some(ops::overlay::Context {
+            options,
+            frame: frame.unwrap_or(0),
+            animated: frame.is_some(),
+        }),
     };
     pipeline::run(&mut canvas, &params.filters)?;
     options

@@ -28,7 +28,7 @@
 
 use image::DynamicImage;
 
-use super::ops::{adjust, canvas, color, trim};
+use super::ops::{adjust, canvas, color, overlay, trim};
 use super::paint::{self, Paint};
 use super::{Limits, ProcessError};
 use crate::path::{Filter, TrimBy};
@@ -48,6 +48,8 @@ pub(crate) struct Canvas<'a> {
     pub(crate) animated: bool,
     /// Limits for new canvases.
     pub(crate) limits: &'a Limits,
+    /// What `watermark` and `image` need; `None` skips them.
+    pub(crate) overlay: Option<overlay::Context<'a>>,
 }
 
 /// Runs every pipeline filter of `filters` on `canvas`, in order.
@@ -88,6 +90,16 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
     let image = &mut canvas.image;
     match name {
         "grayscale" => *image = color::grayscale(take(image)),
+        "watermark" => {
+            if let Some(cx) = canvas.overlay {
+                overlay::watermark(image, text, cx)?;
+            }
+        }
+        "image" => {
+            if let Some(cx) = canvas.overlay {
+                overlay::image(image, text, cx)?;
+            }
+        }
         "fill" => fill(canvas, paint::paint(text))?,
         "padding" => padding(canvas, &list)?,
         "background_color" if image.color().has_alpha() && !text.is_empty() => {
@@ -319,6 +331,7 @@ mod tests {
             quarter_turned: false,
             animated: false,
             limits,
+            overlay: None,
         }
     }
 

@@ -51,6 +51,7 @@ mod admission;
 mod coalesce;
 mod future;
 mod meta;
+mod overlay;
 mod response;
 
 pub use future::ResponseFuture;
@@ -574,19 +575,20 @@ where
             (None, HeaderMap::new(), None)
         } else {
             let blob = Stage::Load
-                .run(metrics, self.load(&params.image, headers))
+                .run(metrics, self.load(&params.image, headers.clone()))
                 .await?;
             let upstream = blob.headers().clone();
             let modified = blob.stat().and_then(crate::blob::Stat::modified);
             (Some(blob.into_bytes()), upstream, modified)
         };
 
+        let overlays = self.load_overlays(&params, &headers).await?;
         let output = Stage::Process
             .run(metrics, async {
                 let queued = metrics.map(Metrics::queued);
                 let ticket = self.admission.admit().await?;
                 drop(queued);
-                let options = settings.process.clone();
+                let options = settings.process.clone().overlays(overlays);
                 let job = tokio::task::spawn_blocking(move || {
                     let _ticket = ticket;
                     match input {

@@ -34,6 +34,7 @@ pub(crate) mod adjust;
 pub(crate) mod canvas;
 pub(crate) mod color;
 pub(crate) mod flip;
+pub(crate) mod overlay;
 pub(crate) mod resize;
 pub(crate) mod smart;
 pub(crate) mod trim;
