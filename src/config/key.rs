@@ -684,7 +684,7 @@ mod tests {
         assert!(ConfigKey::S3LoaderBucketRouterConfig.is_supported());
         assert!(ConfigKey::FileLoaderBaseDir.is_supported());
         assert!(ConfigKey::FileStorageBaseDir.is_supported());
-        assert!(!ConfigKey::FileStorageMkdirPermission.is_supported());
+        assert!(ConfigKey::FileStorageMkdirPermission.is_supported());
         assert!(!ConfigKey::ImagorModifiedTimeCheck.is_supported());
         assert!(!ConfigKey::Gomaxprocs.is_supported());
         assert!(!ConfigKey::SentryDsn.is_supported());

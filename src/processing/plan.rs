@@ -291,8 +291,10 @@ impl Plan {
     }
 
     /// The largest shrink-on-load factor (1, 2, 4 or 8) for this plan: the source reduced by
-    /// it still has at least as many pixels as the output on both sides of the area that is
-    /// kept. 1 when the image is not reduced, and for requests that look at the whole source
+    /// it still has at least twice as many pixels as the output on both sides of the area that
+    /// is kept, so the final resize always has a factor of two left to filter the blockier
+    /// reduced decode (libvips' thumbnail leaves the same margin, and imagor's outputs match
+    /// it). 1 when the image is not reduced, and for requests that look at the whole source
     /// (`trim`, `smart`, `focal(...)`, `/meta`).
     pub(crate) fn shrink_factor(&self, params: &Params) -> u32 {
         let whole_source = params.trim
@@ -311,7 +313,7 @@ impl Plan {
             .into_iter()
             .find(|&k| {
                 let k = f64::from(k);
-                (area.width / k).floor() >= ow && (area.height / k).floor() >= oh
+                (area.width / k).floor() >= 2.0 * ow && (area.height / k).floor() >= 2.0 * oh
             })
             .unwrap_or(1)
     }
@@ -700,21 +702,23 @@ mod tests {
             ..size(w, h)
         };
         let factor = |w, h, params: &Params| Plan::new(w, h, params).shrink_factor(params);
+        // The reduced source keeps at least twice the output's pixels on each side.
         assert_eq!(factor(4224, 3168, &size(150, 150)), 8);
-        assert_eq!(factor(4224, 3168, &fit(300, 200)), 8);
-        // Cover 512×512 is 683×512: an eighth (528×396) is too small, a quarter is not.
-        assert_eq!(factor(4224, 3168, &size(512, 512)), 4);
-        assert_eq!(factor(1600, 1200, &size(800, 600)), 2);
-        assert_eq!(factor(1600, 1200, &size(801, 0)), 1);
-        // A manual crop counts: 400×300 of the source for a 101×76 output.
+        // Fit-in 300×200 is 267×200: an eighth (528×396) is short of 534×400, a quarter is not.
+        assert_eq!(factor(4224, 3168, &fit(300, 200)), 4);
+        // Cover 512×512 keeps 3168×3168: only a half leaves 1024 on each side.
+        assert_eq!(factor(4224, 3168, &size(512, 512)), 2);
+        assert_eq!(factor(1600, 1200, &size(400, 300)), 2);
+        assert_eq!(factor(1600, 1200, &size(800, 600)), 1);
+        // A manual crop counts: 400×300 of the source for a 40×30 output.
         let crop = Params {
             crop_left: 0.0,
             crop_top: 0.0,
             crop_right: 400.0,
             crop_bottom: 300.0,
-            ..size(101, 0)
+            ..size(40, 0)
         };
-        assert_eq!(factor(4000, 3000, &crop), 2);
+        assert_eq!(factor(4000, 3000, &crop), 4);
         // Upscaling, no resize, and requests that read the whole source: no shrink.
         assert_eq!(factor(100, 100, &size(400, 400)), 1);
         assert_eq!(factor(4000, 3000, &Params::default()), 1);
