@@ -47,7 +47,7 @@
 //! ```
 
 use http::HeaderMap;
-use tower::{Service, ServiceExt};
+use tower::Service;
 
 use super::ImageService;
 use crate::loader::SourceRequest;
@@ -70,14 +70,9 @@ where
         if keys.is_empty() {
             return Ok(Overlays::new());
         }
-        let timeout = self.settings.load_timeout;
-        let loads = keys.into_iter().map(|key| {
-            let request = SourceRequest::new(key.clone()).with_headers(headers.clone());
-            let source = self.source.clone();
-            async move {
-                let blob = tokio::time::timeout(timeout, source.oneshot(request)).await??;
-                Ok::<_, Error>((key, blob.into_bytes()))
-            }
+        let loads = keys.into_iter().map(|key| async move {
+            let blob = self.load(&key, headers.clone()).await?;
+            Ok::<_, Error>((key, blob.into_bytes()))
         });
         let loaded = futures::future::try_join_all(loads).await?;
         let mut overlays = Overlays::new();
