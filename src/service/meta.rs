@@ -51,19 +51,14 @@ where
             let blob = self.load(&params.image, head.headers.clone()).await?;
             Some(blob.into_bytes())
         };
-        let ticket = self.admission.admit().await?;
         let options = settings.process.clone();
-        let job_params = params.clone();
-        let job = tokio::task::spawn_blocking(move || {
-            let _ticket = ticket;
-            match input {
-                Some(input) => processing::metadata(&input, &job_params, &options),
-                None => processing::metadata_color(&job_params, &options),
-            }
-        });
-        let meta = tokio::time::timeout(settings.process_timeout, job)
-            .await?
-            .map_err(Error::internal)??;
+        let params = params.clone();
+        let meta = self
+            .process_blocking(move || match input {
+                Some(input) => processing::metadata(&input, &params, &options),
+                None => processing::metadata_color(&params, &options),
+            })
+            .await?;
         Ok(response::bytes_response(
             "application/json",
             meta.to_json().into(),

@@ -525,6 +525,35 @@ where
         Ok(self.image_response(rendered, &params, &utility, negotiated, head))
     }
 
+    /// Runs pixel work on the blocking pool once admitted, within the process timeout, as
+    /// the `process` stage (queue depth and timing recorded when metrics are on).
+    async fn process_blocking<T, E>(
+        &self,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        Error: From<E>,
+    {
+        let metrics = self.settings.metrics.as_ref();
+        Stage::Process
+            .run(metrics, async {
+                let queued = metrics.map(Metrics::queued);
+                let ticket = self.admission.admit().await?;
+                drop(queued);
+                let job = tokio::task::spawn_blocking(move || {
+                    let _ticket = ticket;
+                    work()
+                });
+                let output = tokio::time::timeout(self.settings.process_timeout, job)
+                    .await?
+                    .map_err(Error::internal)??;
+                Ok(output)
+            })
+            .await
+    }
+
     /// Loads `image` through the source stack, within the load timeout.
     async fn load(&self, image: &str, headers: HeaderMap) -> Result<Blob, Error> {
         let request = SourceRequest::new(image.to_owned()).with_headers(headers);
@@ -583,23 +612,11 @@ where
         };
 
         let overlays = self.load_overlays(&params, &headers).await?;
-        let output = Stage::Process
-            .run(metrics, async {
-                let queued = metrics.map(Metrics::queued);
-                let ticket = self.admission.admit().await?;
-                drop(queued);
-                let options = settings.process.clone().overlays(overlays);
-                let job = tokio::task::spawn_blocking(move || {
-                    let _ticket = ticket;
-                    match input {
-                        Some(input) => processing::process(&input, &params, &options),
-                        None => processing::process_color(&params, &options),
-                    }
-                });
-                let output = tokio::time::timeout(settings.process_timeout, job)
-                    .await?
-                    .map_err(Error::internal)??;
-                Ok::<_, Error>(output)
+        let options = settings.process.clone().overlays(overlays);
+        let output = self
+            .process_blocking(move || match input {
+                Some(input) => processing::process(&input, &params, &options),
+                None => processing::process_color(&params, &options),
             })
             .await?;
 
