@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | `<ns>_http_requests_total` | counter | `code` |
 //! | `<ns>_http_request_duration_seconds` | histogram | `code`, `method` (imagor's metric) |
-//! | `<ns>_stage_duration_seconds` | histogram | `stage`: `parse`, `result_lookup`, `load`, `process` |
+//! | `<ns>_stage_duration_seconds` | histogram | `stage`: `parse`, `result_lookup`, `load`, `process`, `encode` (part of `process`), `store` (result writes) |
 //! | `<ns>_result_storage_lookups_total` | counter | `outcome`: `hit`, `miss` |
 //! | `<ns>_storage_lookups_total` | counter | `outcome`: `hit`, `miss` (source storage) |
 //! | `<ns>_process_queue_depth` | gauge | requests waiting for a processing slot |
@@ -153,10 +153,21 @@ pub(crate) enum Stage {
     Load,
     /// Decoding, processing and encoding (waiting for a slot included).
     Process,
+    /// Encoding alone: the part of [`Process`](Self::Process) spent in the encoder.
+    Encode,
+    /// Writing a new result to the result storage, after the response has gone.
+    Store,
 }
 
 impl Stage {
-    const ALL: [Stage; 4] = [Self::Parse, Self::ResultLookup, Self::Load, Self::Process];
+    const ALL: [Stage; 6] = [
+        Self::Parse,
+        Self::ResultLookup,
+        Self::Load,
+        Self::Process,
+        Self::Encode,
+        Self::Store,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -164,6 +175,8 @@ impl Stage {
             Self::ResultLookup => "result_lookup",
             Self::Load => "load",
             Self::Process => "process",
+            Self::Encode => "encode",
+            Self::Store => "store",
         }
     }
 
@@ -173,6 +186,8 @@ impl Stage {
             Self::ResultLookup => 1,
             Self::Load => 2,
             Self::Process => 3,
+            Self::Encode => 4,
+            Self::Store => 5,
         }
     }
 
@@ -202,6 +217,16 @@ impl Stage {
         let output = span.in_scope(work);
         self.finish(&span, metrics, started.elapsed());
         output
+    }
+
+    /// Records a time measured elsewhere (on a blocking thread, say) as this stage.
+    pub(crate) fn record(self, metrics: Option<&Metrics>, elapsed: Duration) {
+        let span = tracing::debug_span!(
+            "stage",
+            stage = self.as_str(),
+            elapsed_ms = tracing::field::Empty
+        );
+        self.finish(&span, metrics, elapsed);
     }
 
     fn finish(self, span: &tracing::Span, metrics: Option<&Metrics>, elapsed: Duration) {

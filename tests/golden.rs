@@ -2,7 +2,8 @@
 //!
 //! Every row of `golden.tsv` is a request imagor's own test suite sent, with the answer imagor
 //! produced. Each supported row is sent through the real service stack (`ImageService` with a
-//! file loader rooted at the corpus' `images/`) and the answer is compared with the golden:
+//! file loader rooted at the corpus' `images/`, and the row's `VIPS_*` server options read by
+//! `imagor_tower::config`) and the answer is compared with the golden:
 //! status 200, format (sniffed from the bytes), width, height, frame count, and, for `pixels`
 //! rows, the pixels of every frame (mean absolute error per channel below 3 of 255, or a
 //! simple SSIM of at least 0.97, as the corpus README suggests).
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use image::{AnimationDecoder, RgbaImage};
 use imagor_tower::ImageService;
+use imagor_tower::config::Config;
 use imagor_tower::loader::FileLoader;
 use support::{body_bytes, get};
 use tower::ServiceExt;
@@ -269,22 +271,47 @@ fn measure(format: &str, bytes: &[u8]) -> Result<(u32, u32, u32), String> {
     ))
 }
 
-/// Why this engine does not run a row, if it does not.
-fn unsupported_config(row: &Row) -> Option<String> {
-    (row.config != "default").then(|| format!("config not supported: {}", row.config))
+/// The server settings a row asks for, as `KEY=VALUE` pairs for [`Config`], or why the row
+/// cannot run here.
+///
+/// * `default`: no settings.
+/// * `force-bmp-fallback: ...`: imagor's test swapped libvips' BMP reader for a built-in one;
+///   this engine only has a built-in one, so the row runs with no settings.
+/// * `VIPS_A=1; VIPS_B=2`: server options, applied through `imagor_tower::config`.
+/// * anything else (detector stubs, a test loader serving raw pixels) needs a hook this
+///   engine does not have.
+fn row_config(row: &Row) -> Result<Vec<(String, String)>, String> {
+    if row.config == "default" || row.config.starts_with("force-bmp-fallback") {
+        return Ok(Vec::new());
+    }
+    row.config
+        .split(';')
+        .map(|pair| {
+            let (key, value) = pair
+                .trim()
+                .split_once('=')
+                .filter(|(key, value)| {
+                    key.starts_with("VIPS_") && !value.is_empty() && !value.contains(' ')
+                })
+                .ok_or_else(|| format!("config not supported: {}", row.config))?;
+            Ok((key.to_owned(), value.to_owned()))
+        })
+        .collect()
 }
 
-async fn run_row<S>(service: S, dir: &Path, row: &Row) -> Outcome
-where
-    S: tower::Service<
-            http::Request<()>,
-            Response = http::Response<imagor_tower::body::Body>,
-            Error = std::convert::Infallible,
-        >,
-{
-    if let Some(reason) = unsupported_config(row) {
-        return Outcome::Skipped(reason);
-    }
+async fn run_row(images: &Path, dir: &Path, row: &Row) -> Outcome {
+    let settings = match row_config(row) {
+        Ok(settings) => settings,
+        Err(reason) => return Outcome::Skipped(reason),
+    };
+    let config = match Config::builder().env(settings).build() {
+        Ok(config) => config,
+        Err(err) => return Outcome::Miss(format!("config rejected: {err}")),
+    };
+    let service = ImageService::new()
+        .unsafe_urls(true)
+        .process_options(config.process_options())
+        .loader(FileLoader::new(images).expect("the images folder exists"));
     let Ok(res) = service.oneshot(get(&row.request_path)).await;
     let (parts, bytes) = body_bytes(res).await;
     if parts.status != http::StatusCode::OK {
@@ -387,12 +414,9 @@ impl Report {
 
 /// Runs every row of `dir/golden.tsv` against a file loader rooted at `images`.
 async fn run_suite(dir: &Path, images: &Path) -> Report {
-    let service = ImageService::new()
-        .unsafe_urls(true)
-        .loader(FileLoader::new(images).expect("the images folder exists"));
     let mut outcomes = Vec::new();
     for row in read_rows(dir) {
-        let outcome = run_row(service.clone(), dir, &row).await;
+        let outcome = run_row(images, dir, &row).await;
         outcomes.push((row, outcome));
     }
     Report { outcomes }

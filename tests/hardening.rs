@@ -189,6 +189,14 @@ async fn metrics_count_requests_stages_and_result_storage() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(hit, "{}", metrics.render());
+    // Both new results are written in the background and timed as the `store` stage.
+    let stored = "img_stage_duration_seconds_count{stage=\"store\"} 2\n";
+    for _ in 0..50 {
+        if metrics.render().contains(stored) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let text = metrics.render();
     let counter = |line: &str| -> u64 {
@@ -219,6 +227,15 @@ async fn metrics_count_requests_stages_and_result_storage() {
     );
     assert_eq!(
         counter("img_stage_duration_seconds_count{stage=\"process\"}"),
+        misses - 1
+    );
+    // Encoding is timed on its own for every processed image, and each result was stored once.
+    assert_eq!(
+        counter("img_stage_duration_seconds_count{stage=\"encode\"}"),
+        misses - 1
+    );
+    assert_eq!(
+        counter("img_stage_duration_seconds_count{stage=\"store\"}"),
         misses - 1
     );
     assert_eq!(counter("img_process_queue_depth"), 0);

@@ -455,13 +455,13 @@ config_keys! {
             "stored results older than this count as expired (0: never)";
     }
     Processing {
-        VipsDisableBlur = "vips-disable-blur", "VIPS_DISABLE_BLUR", Bool, "false", false,
+        VipsDisableBlur = "vips-disable-blur", "VIPS_DISABLE_BLUR", Bool, "false", true,
             "disable blur and sharpen (fill(blur) becomes black)";
         VipsMaxAnimationFrames = "vips-max-animation-frames", "VIPS_MAX_ANIMATION_FRAMES", Int, "-1",
-            false, "frames decoded from animations (-1: all; 1: no animation)";
-        VipsDisableFilters = "vips-disable-filters", "VIPS_DISABLE_FILTERS", List, "", false,
+            true, "frames decoded from animations (-1: all; 1: no animation)";
+        VipsDisableFilters = "vips-disable-filters", "VIPS_DISABLE_FILTERS", List, "", true,
             "filter names ignored in processing";
-        VipsMaxFilterOps = "vips-max-filter-ops", "VIPS_MAX_FILTER_OPS", Int, "-1", false,
+        VipsMaxFilterOps = "vips-max-filter-ops", "VIPS_MAX_FILTER_OPS", Int, "-1", true,
             "the pipeline stops at this filter index (-1 or 0: unlimited)";
         VipsConcurrency = "vips-concurrency", "VIPS_CONCURRENCY", Int, "1", false,
             "libvips worker threads per operation";
@@ -486,8 +486,8 @@ config_keys! {
         VipsDetectorProbeSize = "vips-detector-probe-size", "VIPS_DETECTOR_PROBE_SIZE", Int, "400",
             false, "long side of the copy given to region detectors";
         VipsStripColorProfile = "vips-strip-color-profile", "VIPS_STRIP_COLOR_PROFILE", Bool,
-            "false", false, "convert outputs to sRGB and drop the ICC profile";
-        VipsStripMetadata = "vips-strip-metadata", "VIPS_STRIP_METADATA", Bool, "false", false,
+            "false", true, "convert outputs to sRGB and drop the ICC profile";
+        VipsStripMetadata = "vips-strip-metadata", "VIPS_STRIP_METADATA", Bool, "false", true,
             "drop all metadata from outputs";
         VipsUnlimited = "vips-unlimited", "VIPS_UNLIMITED", Bool, "false", true,
             "skip the width, height and resolution limits";

@@ -645,6 +645,7 @@ impl Values {
             max_filter_ops,
             disable_blur: self.bool(K::VipsDisableBlur)?,
             strip_metadata: self.bool(K::VipsStripMetadata)?,
+            strip_color_profile: self.bool(K::VipsStripColorProfile)?,
             mozjpeg: self.bool(K::VipsMozjpeg)?,
             avif_speed,
         })

@@ -712,6 +712,8 @@ pub struct ProcessingConfig {
     pub disable_blur: bool,
     /// `VIPS_STRIP_METADATA`: drop all metadata from outputs.
     pub strip_metadata: bool,
+    /// `VIPS_STRIP_COLOR_PROFILE`: convert outputs to sRGB and drop the ICC profile.
+    pub strip_color_profile: bool,
     /// `VIPS_MOZJPEG`: MozJPEG-style JPEG encoding.
     pub mozjpeg: bool,
     /// `VIPS_AVIF_SPEED`: 0 (slowest) to 9 (fastest); out-of-range values keep 8.
@@ -730,6 +732,7 @@ impl Default for ProcessingConfig {
             max_filter_ops: None,
             disable_blur: false,
             strip_metadata: false,
+            strip_color_profile: false,
             mozjpeg: false,
             avif_speed: DEFAULT_AVIF_SPEED,
         }

@@ -36,7 +36,8 @@ impl Config {
             .truncate(self.imagor.signer_truncate.unwrap_or(0))
     }
 
-    /// Processing limits and encoder settings (`VIPS_MAX_*`, `VIPS_UNLIMITED`).
+    /// Processing limits and filter rules (`VIPS_MAX_*`, `VIPS_UNLIMITED`, `VIPS_DISABLE_*`,
+    /// `VIPS_STRIP_*`).
     pub fn process_options(&self) -> processing::Options {
         let p = &self.processing;
         let limits = if p.unlimited {
@@ -49,7 +50,14 @@ impl Config {
                 ..Limits::default()
             }
         };
-        processing::Options::default().limits(limits)
+        let policy = processing::FilterPolicy::new()
+            .disable_filters(p.disable_filters.iter().cloned())
+            .disable_blur(p.disable_blur)
+            .max_filter_ops(p.max_filter_ops)
+            .max_animation_frames(p.max_animation_frames)
+            .strip_metadata(p.strip_metadata)
+            .strip_color_profile(p.strip_color_profile);
+        processing::Options::default().limits(limits).policy(policy)
     }
 
     /// The file loader, when `FILE_LOADER_BASE_DIR` is set.

@@ -150,6 +150,7 @@ pub fn metadata(
     params: &Params,
     options: &Options,
 ) -> Result<Metadata, ProcessError> {
+    let params = &*options.policy.apply(params);
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
     let requested = super::requested_format(&settings)?;
@@ -184,6 +185,7 @@ pub fn metadata(
 ///
 /// The errors of [`process_color`](super::process_color) and of [`metadata`].
 pub fn metadata_color(params: &Params, options: &Options) -> Result<Metadata, ProcessError> {
+    let params = &*options.policy.apply(params);
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
     let requested = super::requested_format(&settings)?;

@@ -86,6 +86,7 @@ mod ops;
 mod paint;
 mod pipeline;
 mod plan;
+mod policy;
 
 pub use error::ProcessError;
 pub use format::Format;
@@ -94,6 +95,9 @@ pub use meta::{Metadata, metadata, metadata_color};
 pub use ops::overlay::{MAX_DEPTH, Overlays, overlay_sources};
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
+pub use policy::FilterPolicy;
+
+use std::time::{Duration, Instant};
 
 use crate::path::Params;
 use filter::{OutputRequest, Settings};
@@ -111,6 +115,7 @@ pub struct Options {
     limits: Limits,
     default_quality: u8,
     overlays: Overlays,
+    policy: FilterPolicy,
     /// How deep inside `image()` overlays this rendering is (0 for the URL's own image).
     depth: u8,
 }
@@ -140,6 +145,13 @@ impl Options {
         self
     }
 
+    /// Sets the server-side filter rules applied to every URL, nested `image()` paths
+    /// included (default: none).
+    pub fn policy(mut self, policy: FilterPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
     /// The same options one `image()` level deeper.
     fn at_depth(mut self, depth: u8) -> Self {
         self.depth = depth;
@@ -153,18 +165,49 @@ impl Default for Options {
             limits: Limits::default(),
             default_quality: Self::DEFAULT_QUALITY,
             overlays: Overlays::default(),
+            policy: FilterPolicy::default(),
             depth: 0,
         }
     }
 }
 
-/// An encoded result: bytes, format and size.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An encoded result: bytes, format, size and how long the work took.
+#[derive(Clone, Debug)]
 pub struct Output {
     bytes: Vec<u8>,
     format: Format,
     width: u32,
     height: u32,
+    timings: Timings,
+}
+
+/// Where the time of one [`process`] call went.
+///
+/// ```
+/// use imagor_tower::path;
+/// use imagor_tower::processing::{Options, process_color};
+///
+/// let params = path::parse("unsafe/64x64/filters:format(png)/color:red");
+/// let output = process_color(&params, &Options::default()).unwrap();
+/// let timings = output.timings();
+/// println!("rendered in {:?}, encoded in {:?}", timings.render(), timings.encode());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timings {
+    render: Duration,
+    encode: Duration,
+}
+
+impl Timings {
+    /// Decoding the source, the geometry and the filters: everything before encoding.
+    pub fn render(&self) -> Duration {
+        self.render
+    }
+
+    /// Encoding the result, including `max_bytes` re-encodes.
+    pub fn encode(&self) -> Duration {
+        self.encode
+    }
 }
 
 impl Output {
@@ -197,6 +240,11 @@ impl Output {
     pub fn height(&self) -> u32 {
         self.height
     }
+
+    /// How long rendering and encoding took.
+    pub fn timings(&self) -> Timings {
+        self.timings
+    }
 }
 
 /// Decodes `input`, applies the geometry and filters of `params`, and encodes the result.
@@ -212,9 +260,14 @@ impl Output {
 ///   filter, or the output is larger than `options`' [`Limits`].
 /// * [`ProcessError::Image`]: the data is corrupt or truncated, or an encoder failed.
 pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Output, ProcessError> {
+    let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
-    match render(input, params, &settings, requested, options)? {
+    let started = Instant::now();
+    let rendered = tracing::debug_span!("render")
+        .in_scope(|| render(input, params, &settings, requested, options))?;
+    let rendered_at = Instant::now();
+    let mut output = tracing::debug_span!("encode").in_scope(|| match rendered {
         Rendered::Frames(frames) => encode_animation(frames),
         Rendered::Still {
             image,
@@ -229,7 +282,12 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
             };
             encode_output(&image, format, &settings, options, icc_profile)
         }
-    }
+    })?;
+    output.timings = Timings {
+        render: rendered_at.duration_since(started),
+        encode: rendered_at.elapsed(),
+    };
+    Ok(output)
 }
 
 /// The canvas after the geometry and the pipeline, before encoding.
@@ -342,11 +400,19 @@ fn still(
 /// [`ProcessError::MaxResolution`] when width × height exceeds the resolution limit, and the
 /// errors of [`process`] for the filters and the encoder.
 pub fn process_color(params: &Params, options: &Options) -> Result<Output, ProcessError> {
+    let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
+    let started = Instant::now();
     let image = render_color(params, &settings, options)?;
+    let rendered_at = Instant::now();
     let format = requested.unwrap_or(Format::Jpeg);
-    encode_output(&image, format, &settings, options, None)
+    let mut output = encode_output(&image, format, &settings, options, None)?;
+    output.timings = Timings {
+        render: rendered_at.duration_since(started),
+        encode: rendered_at.elapsed(),
+    };
+    Ok(output)
 }
 
 /// The canvas of a `color:` source after crop, flips and pipeline.
@@ -454,6 +520,7 @@ fn encode_animation(frames: Vec<(image::RgbaImage, image::Delay)>) -> Result<Out
         format: Format::Gif,
         width,
         height,
+        timings: Timings::default(),
     })
 }
 
@@ -543,5 +610,6 @@ fn encode_output(
         format,
         width: image.width(),
         height: image.height(),
+        timings: Timings::default(),
     })
 }

@@ -619,12 +619,15 @@ where
                 None => processing::process_color(&params, &options),
             })
             .await?;
+        Stage::Encode.record(metrics, output.timings().encode());
 
         let content_type = output.format().content_type().to_owned();
         let bytes = bytes::Bytes::from(output.into_bytes());
         if let (Some(results), Some(location)) = (results, result_slot) {
             let stored = Blob::new(bytes.clone()).with_content_type(content_type.clone());
-            results.store.spawn_put(location, stored);
+            let write = results.store.put(location, stored);
+            let metrics = self.settings.metrics.clone();
+            tokio::spawn(async move { Stage::Store.run(metrics.as_ref(), write).await });
         }
         Ok(Rendered {
             bytes,

@@ -72,15 +72,25 @@ async fn read(result: GetResult, timeout: Duration) -> Result<Blob, BoxError> {
     Ok(blob)
 }
 
-/// Writes `blob` at `location` in the background, detached from the request: a failed or
-/// timed-out write is logged and the key deleted, so no half-written object stays behind.
+/// Writes `blob` at `location` in the background, detached from the request (see [`put`]).
 pub(crate) fn spawn_put(
     backend: Arc<dyn Backend>,
     location: Location,
     blob: Blob,
     timeout: Duration,
 ) {
-    tokio::spawn(async move {
+    tokio::spawn(put(backend, location, blob, timeout));
+}
+
+/// Writes `blob` at `location`: a failed or timed-out write is logged and the key deleted, so
+/// no half-written object stays behind. Never fails: storing is best effort.
+pub(crate) async fn put(
+    backend: Arc<dyn Backend>,
+    location: Location,
+    blob: Blob,
+    timeout: Duration,
+) {
+    {
         let keeps_attributes = backend.keeps_attributes();
         let mut attributes = if keeps_attributes {
             backend.put_attributes()
@@ -123,7 +133,7 @@ pub(crate) fn spawn_put(
                 tracing::warn!(path = %location.path, "cleanup after a failed write timed out")
             }
         }
-    });
+    }
 }
 
 /// A storage the way imagor's roles use one: a backend, a key style and the save deadline.
@@ -160,5 +170,15 @@ impl Store {
 
     pub(crate) fn spawn_put(&self, location: Location, blob: Blob) {
         spawn_put(Arc::clone(&self.backend), location, blob, self.save_timeout);
+    }
+
+    /// Writes `blob` at `location` and returns when done (see [`put`]); for a caller that
+    /// spawns and times the write itself.
+    pub(crate) fn put(
+        &self,
+        location: Location,
+        blob: Blob,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        put(Arc::clone(&self.backend), location, blob, self.save_timeout)
     }
 }

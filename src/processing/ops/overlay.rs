@@ -538,6 +538,7 @@ pub(crate) fn image(
     let (width, height) = (canvas.width(), canvas.height());
     let nested = nested_params(first, width, height);
     let options = cx.options.clone().at_depth(level);
+    let nested = options.policy.apply(&nested).into_owned();
     let settings = Settings::from_filters(&nested.filters);
     let rendered = if paint::is_color_source(&nested.image) {
         crate::processing::render_color(&nested, &settings, &options)?
