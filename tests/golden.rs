@@ -6,7 +6,8 @@
 //! `imagor_tower::config`) and the answer is compared with the golden:
 //! status 200, format (sniffed from the bytes), width, height, frame count, and, for `pixels`
 //! rows, the pixels of every frame (mean absolute error per channel below 3 of 255, or a
-//! simple SSIM of at least 0.97, as the corpus README suggests).
+//! simple SSIM of at least 0.97, as the corpus README suggests; rows drawing `text(...)` or
+//! `label(...)` get the looser [`TEXT`] tolerance, for the reason given there).
 //!
 //! Two suites:
 //!
@@ -35,10 +36,40 @@ use imagor_tower::loader::FileLoader;
 use support::{body_bytes, get};
 use tower::ServiceExt;
 
-/// Mean absolute error per channel (of 255) under which pixels match.
-const MAX_MAE: f64 = 3.0;
-/// SSIM at or above which pixels match.
-const MIN_SSIM: f64 = 0.97;
+/// How close the pixels of a row must be: mean absolute error per channel (of 255) below
+/// `max_mae`, or SSIM at least `min_ssim`.
+#[derive(Debug, Clone, Copy)]
+struct Tolerance {
+    max_mae: f64,
+    min_ssim: f64,
+}
+
+/// Every row but text: MAE below 3 or SSIM at least 0.97 (the corpus README's suggestion).
+const STRICT: Tolerance = Tolerance {
+    max_mae: 3.0,
+    min_ssim: 0.97,
+};
+
+/// Rows with `text(` or `label(` filters. The corpus README (§7) allows text a looser check:
+/// imagor draws with Pango, FreeType hinting and the host's "sans", while this engine draws
+/// unhinted DejaVu outlines with ab_glyph, so stems are softer and glyph edges move by a pixel;
+/// `label` picks its font size by fitting the ink into `size` rows, and the hinted ink imagor
+/// fits differs from the exact outlines by a row, which makes the label a few pixels wider or
+/// narrower. Placement, colour, alpha, blend and wrapping are still compared through the
+/// pixels, only with more room for those glyph-level differences.
+const TEXT: Tolerance = Tolerance {
+    max_mae: 6.0,
+    min_ssim: 0.90,
+};
+
+/// The tolerance of a row: [`TEXT`] when its filters draw text, else [`STRICT`].
+fn tolerance(row: &Row) -> Tolerance {
+    if row.request_path.contains("text(") || row.request_path.contains("label(") {
+        TEXT
+    } else {
+        STRICT
+    }
+}
 
 /// One line of `golden.tsv`.
 #[derive(Debug, Clone)]
@@ -218,7 +249,7 @@ fn ssim(a: &RgbaImage, b: &RgbaImage) -> f64 {
 }
 
 /// Compares the pixels of every frame; `Ok` carries the worst frame's (MAE, SSIM).
-fn compare_pixels(got: &[u8], golden: &[u8]) -> Result<(f64, f64), String> {
+fn compare_pixels(got: &[u8], golden: &[u8], limit: Tolerance) -> Result<(f64, f64), String> {
     let ours = frames(got).map_err(|err| format!("cannot decode our output: {err}"))?;
     let theirs = frames(golden).map_err(|err| format!("cannot decode golden: {err}"))?;
     if ours.len() != theirs.len() {
@@ -238,7 +269,7 @@ fn compare_pixels(got: &[u8], golden: &[u8]) -> Result<(f64, f64), String> {
             ));
         }
         let (m, s) = (mae(a, b), ssim(a, b));
-        if m >= MAX_MAE && s < MIN_SSIM {
+        if m >= limit.max_mae && s < limit.min_ssim {
             return Err(format!("frame {index}: MAE {m:.2}, SSIM {s:.3}"));
         }
         worst = (worst.0.max(m), worst.1.min(s));
@@ -343,7 +374,7 @@ async fn run_row(images: &Path, dir: &Path, row: &Row) -> Outcome {
         Ok(golden) => golden,
         Err(err) => return Outcome::Skipped(format!("golden file unreadable: {err}")),
     };
-    match compare_pixels(&bytes, &golden) {
+    match compare_pixels(&bytes, &golden, tolerance(row)) {
         Ok(_) => Outcome::Pass,
         Err(reason) => Outcome::PixelMiss(reason),
     }

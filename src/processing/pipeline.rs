@@ -28,7 +28,7 @@
 
 use image::DynamicImage;
 
-use super::ops::{adjust, canvas, color, overlay, trim};
+use super::ops::{adjust, canvas, color, overlay, text as lettering, trim};
 use super::paint::{self, Paint};
 use super::{Limits, ProcessError};
 use crate::path::{Filter, TrimBy};
@@ -100,6 +100,8 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 overlay::image(image, text, cx)?;
             }
         }
+        "text" => lettering::text(image, text)?,
+        "label" => lettering::label(image, text)?,
         "fill" => fill(canvas, paint::paint(text))?,
         "padding" => padding(canvas, &list)?,
         "background_color" if image.color().has_alpha() && !text.is_empty() => {

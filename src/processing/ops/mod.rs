@@ -1,7 +1,8 @@
 //! Pixel operations, one file per family: [`resize`] (crop, scale and window in one
 //! resampling pass through `fast_image_resize`), [`flip`] (in-place mirroring), [`color`]
-//! (grey conversion, removing alpha), [`trim`] (finding a uniform border) and [`smart`]
-//! (placing a crop window by saliency).
+//! (grey conversion, removing alpha), [`trim`] (finding a uniform border), [`smart`]
+//! (placing a crop window by saliency), [`overlay`] (`watermark` and `image`) and [`text`]
+//! (`text` and `label` with the bundled DejaVu fonts).
 //!
 //! Every operation keeps the image's channel layout (grey, grey + alpha, RGB, RGBA) unless
 //! changing it is its purpose, and works in place when it can.
@@ -37,4 +38,5 @@ pub(crate) mod flip;
 pub(crate) mod overlay;
 pub(crate) mod resize;
 pub(crate) mod smart;
+pub(crate) mod text;
 pub(crate) mod trim;

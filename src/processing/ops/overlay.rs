@@ -613,11 +613,11 @@ fn fit(
 
 /// Where the overlay goes: left, top, and the copies across and down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Placement {
-    x: i64,
-    y: i64,
-    across: u32,
-    down: u32,
+pub(crate) struct Placement {
+    pub(crate) x: i64,
+    pub(crate) y: i64,
+    pub(crate) across: u32,
+    pub(crate) down: u32,
 }
 
 /// x and y are read when at least three arguments are given; else 0, 0.
@@ -640,7 +640,7 @@ fn place(args: &[&str], width: u32, height: u32, overlay: &RgbaImage) -> Placeme
 /// Composites `overlay` (tiled per `placement`) onto `canvas`, with the overlay's alpha
 /// multiplied by 1 − `alpha`/100. Grey canvases become RGB; `mask` modes give the canvas an
 /// alpha channel and clear it outside the overlay.
-fn composite(
+pub(crate) fn composite(
     canvas: &mut DynamicImage,
     overlay: &RgbaImage,
     placement: Placement,
