@@ -568,6 +568,30 @@ fn gif_fill_crop() {
 }
 
 #[test]
+fn gif_output_keeps_only_pixels_at_least_half_opaque() {
+    // GIF has no partial alpha: like libvips' writer, alpha 128 and above is opaque and
+    // anything fainter (resampling fringes) is transparent, not a dark opaque halo.
+    let image = RgbaImage::from_fn(4, 2, |x, _| {
+        Rgba([200, 30, 30, [1, 127, 128, 255][x as usize]])
+    });
+    let png = encode(&DynamicImage::ImageRgba8(image), image::ImageFormat::Png);
+    let output = run(&png, &with_filters(&[("format", "gif")], size(0, 0)));
+    assert_output(&output, Format::Gif, 4, 2);
+    let rgba = decoded(&output).to_rgba8();
+    let alpha: Vec<u8> = (0..4).map(|x| rgba.get_pixel(x, 1).0[3]).collect();
+    assert_eq!(alpha, [0, 0, 255, 255]);
+    assert!(close(
+        [
+            rgba.get_pixel(2, 0).0[0],
+            rgba.get_pixel(2, 0).0[1],
+            rgba.get_pixel(2, 0).0[2]
+        ],
+        [200, 30, 30],
+        8
+    ));
+}
+
+#[test]
 fn webp_fit_in_does_not_upscale() {
     let output = run(&fixture("demo3.webp"), &fit_in(100, 100));
     assert_output(&output, Format::Webp, 70, 87);
