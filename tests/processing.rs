@@ -592,6 +592,32 @@ fn gif_output_keeps_only_pixels_at_least_half_opaque() {
 }
 
 #[test]
+fn fill_blur_of_a_transparent_image_keeps_a_translucent_background() {
+    // imagor blurs the stretched copy with its alpha and composites the sharp image over it.
+    let image = RgbaImage::from_fn(20, 20, |x, y| {
+        if (5..15).contains(&x) && (5..15).contains(&y) {
+            Rgba([200, 0, 0, 255])
+        } else {
+            Rgba([0, 0, 0, 0])
+        }
+    });
+    let png = encode(&DynamicImage::ImageRgba8(image), image::ImageFormat::Png);
+    let params = Params {
+        padding_left: 10,
+        padding_top: 10,
+        padding_right: 10,
+        padding_bottom: 10,
+        ..with_filters(&[("fill", "blur"), ("format", "png")], fit_in(20, 20))
+    };
+    let output = run(&png, &params);
+    assert_output(&output, Format::Png, 40, 40);
+    let rgba = decoded(&output).to_rgba8();
+    assert_eq!(rgba.get_pixel(20, 20).0, [200, 0, 0, 255]);
+    let corner = rgba.get_pixel(0, 0).0[3];
+    assert!(corner > 0 && corner < 128, "corner alpha {corner}");
+}
+
+#[test]
 fn webp_fit_in_does_not_upscale() {
     let output = run(&fixture("demo3.webp"), &fit_in(100, 100));
     assert_output(&output, Format::Webp, 70, 87);
