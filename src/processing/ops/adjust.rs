@@ -141,9 +141,99 @@ fn convolve_lines(
     }
 }
 
-/// Unsharp masking with `sigma` (threshold 1).
+/// Units of CIE L* per LabS step (libvips' 16-bit Lab: L 0–100 is 0–32767).
+const LABS_SCALE: f64 = 32767.0 / 100.0;
+
+/// libvips' `sharpen` as imagor calls it (`sigma`, flat-area threshold `x1` = 1, slope
+/// `m2` = 2 elsewhere, defaults `m1` = 0, `y2` = 10, `y3` = 20): only the lightness changes.
+/// L* is taken in 16-bit steps, blurred with the [`gauss_mask`] of `sigma`, and each pixel
+/// moves by [`sharpen_curve`] of its difference from the blur. Alpha is kept.
 pub(crate) fn sharpen(image: &DynamicImage, sigma: f64) -> DynamicImage {
-    image.unsharpen(sigma as f32, 1)
+    let mask = gauss_mask(sigma);
+    let rgba = image.to_rgba8();
+    let (width, height) = rgba.dimensions();
+    let lab: Vec<[f64; 3]> = rgba
+        .pixels()
+        .map(|p| to_lab([p.0[0], p.0[1], p.0[2]]))
+        .collect();
+    let lightness: Vec<i64> = lab
+        .iter()
+        .map(|[l, _, _]| (l * LABS_SCALE).round().clamp(0.0, 32767.0) as i64)
+        .collect();
+    let mut blurred = lightness.clone();
+    let (w, h) = (width as usize, height as usize);
+    convolve_plane(&mut blurred, &mask, h, w, w, 1);
+    convolve_plane(&mut blurred, &mask, w, h, 1, w);
+    let mut out = rgba;
+    for (((pixel, [_, a, b]), &l), &blur) in
+        out.pixels_mut().zip(&lab).zip(&lightness).zip(&blurred)
+    {
+        let shifted = (l + sharpen_curve(l - blur)).clamp(0, 32767);
+        let [r, g, bl] = from_lab([shifted as f64 / LABS_SCALE, *a, *b]);
+        pixel.0 = [r, g, bl, pixel.0[3]];
+    }
+    match image {
+        DynamicImage::ImageLuma8(_) => {
+            DynamicImage::ImageLuma8(DynamicImage::ImageRgba8(out).to_luma8())
+        }
+        DynamicImage::ImageLumaA8(_) => {
+            DynamicImage::ImageLumaA8(DynamicImage::ImageRgba8(out).to_luma_alpha8())
+        }
+        DynamicImage::ImageRgb8(_) => {
+            DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(out).to_rgb8())
+        }
+        _ => DynamicImage::ImageRgba8(out),
+    }
+}
+
+/// The sharpening curve in LabS steps: no change within ±1 L* of the blur, slope 2 beyond,
+/// at most 10 L* brighter and 20 L* darker.
+fn sharpen_curve(difference: i64) -> i64 {
+    const X1: f64 = 1.0;
+    const M1: f64 = 0.0;
+    const M2: f64 = 2.0;
+    const Y2: f64 = 10.0;
+    const Y3: f64 = 20.0;
+    let v = difference as f64 / LABS_SCALE;
+    let y = if v < -X1 {
+        (v + X1) * M2 - X1 * M1
+    } else if v < X1 {
+        v * M1
+    } else {
+        (v - X1) * M2 + X1 * M1
+    };
+    (y.clamp(-Y3, Y2) * LABS_SCALE).round() as i64
+}
+
+/// One 1-D integer pass over a plane of single values (see [`convolve_lines`]).
+fn convolve_plane(
+    values: &mut [i64],
+    mask: &[u32],
+    lines: usize,
+    len: usize,
+    line_step: usize,
+    tap_step: usize,
+) {
+    let half = mask.len() / 2;
+    let scale: i64 = mask.iter().map(|&m| i64::from(m)).sum::<i64>().max(1);
+    let last = len.saturating_sub(1);
+    let mut line = vec![0i64; len];
+    for index in 0..lines {
+        let start = index * line_step;
+        for (i, value) in line.iter_mut().enumerate() {
+            *value = values.get(start + i * tap_step).copied().unwrap_or(0);
+        }
+        for i in 0..len {
+            let mut sum = 0i64;
+            for (k, &m) in mask.iter().enumerate() {
+                let tap = (i + k).saturating_sub(half).min(last);
+                sum += i64::from(m) * line[tap];
+            }
+            if let Some(value) = values.get_mut(start + i * tap_step) {
+                *value = (sum + scale / 2) / scale;
+            }
+        }
+    }
 }
 
 /// Runs `apply` on the RGB part of every pixel of an 8-bit RGB(A) copy of `image`.
@@ -262,6 +352,36 @@ mod tests {
         let alpha: Vec<u8> = out.pixels().map(|p| p.0[3]).collect();
         assert_eq!(alpha, [0, 0, 0, 70, 185, 255, 255, 255]);
         assert!(out.pixels().all(|p| p.0[..3] == [255, 0, 0]));
+    }
+
+    #[test]
+    fn sharpen_curve_is_flat_then_slope_two_and_clipped() {
+        let steps = |l: f64| (l * LABS_SCALE).round() as i64;
+        assert_eq!(sharpen_curve(steps(0.5)), 0);
+        assert_eq!(sharpen_curve(steps(-0.9)), 0);
+        assert_eq!(sharpen_curve(steps(3.0)), steps(4.0));
+        assert_eq!(sharpen_curve(steps(-3.0)), -steps(4.0));
+        assert_eq!(sharpen_curve(steps(50.0)), steps(10.0));
+        assert_eq!(sharpen_curve(steps(-50.0)), -steps(20.0));
+    }
+
+    #[test]
+    fn sharpen_changes_only_edges_and_keeps_alpha() {
+        let flat = DynamicImage::ImageRgba8(RgbaImage::from_pixel(6, 6, Rgba([90, 140, 200, 9])));
+        assert_eq!(sharpen(&flat, 5.0), flat);
+        // A grey step: the dark side gets darker and the light side lighter next to the edge.
+        let step = DynamicImage::ImageRgb8(image::RgbImage::from_fn(12, 3, |x, _| {
+            if x < 6 {
+                Rgb([80, 80, 80])
+            } else {
+                Rgb([160, 160, 160])
+            }
+        }));
+        let out = sharpen(&step, 1.0).to_rgb8();
+        assert!(out.get_pixel(5, 1).0[0] < 80, "{:?}", out.get_pixel(5, 1));
+        assert!(out.get_pixel(6, 1).0[0] > 160, "{:?}", out.get_pixel(6, 1));
+        assert_eq!(out.get_pixel(0, 1).0, [80, 80, 80]);
+        assert_eq!(out.get_pixel(11, 1).0, [160, 160, 160]);
     }
 
     #[test]
