@@ -568,6 +568,56 @@ fn gif_fill_crop() {
 }
 
 #[test]
+fn gif_output_keeps_only_pixels_at_least_half_opaque() {
+    // GIF has no partial alpha: like libvips' writer, alpha 128 and above is opaque and
+    // anything fainter (resampling fringes) is transparent, not a dark opaque halo.
+    let image = RgbaImage::from_fn(4, 2, |x, _| {
+        Rgba([200, 30, 30, [1, 127, 128, 255][x as usize]])
+    });
+    let png = encode(&DynamicImage::ImageRgba8(image), image::ImageFormat::Png);
+    let output = run(&png, &with_filters(&[("format", "gif")], size(0, 0)));
+    assert_output(&output, Format::Gif, 4, 2);
+    let rgba = decoded(&output).to_rgba8();
+    let alpha: Vec<u8> = (0..4).map(|x| rgba.get_pixel(x, 1).0[3]).collect();
+    assert_eq!(alpha, [0, 0, 255, 255]);
+    assert!(close(
+        [
+            rgba.get_pixel(2, 0).0[0],
+            rgba.get_pixel(2, 0).0[1],
+            rgba.get_pixel(2, 0).0[2]
+        ],
+        [200, 30, 30],
+        8
+    ));
+}
+
+#[test]
+fn fill_blur_of_a_transparent_image_keeps_a_translucent_background() {
+    // imagor blurs the stretched copy with its alpha and composites the sharp image over it.
+    let image = RgbaImage::from_fn(20, 20, |x, y| {
+        if (5..15).contains(&x) && (5..15).contains(&y) {
+            Rgba([200, 0, 0, 255])
+        } else {
+            Rgba([0, 0, 0, 0])
+        }
+    });
+    let png = encode(&DynamicImage::ImageRgba8(image), image::ImageFormat::Png);
+    let params = Params {
+        padding_left: 10,
+        padding_top: 10,
+        padding_right: 10,
+        padding_bottom: 10,
+        ..with_filters(&[("fill", "blur"), ("format", "png")], fit_in(20, 20))
+    };
+    let output = run(&png, &params);
+    assert_output(&output, Format::Png, 40, 40);
+    let rgba = decoded(&output).to_rgba8();
+    assert_eq!(rgba.get_pixel(20, 20).0, [200, 0, 0, 255]);
+    let corner = rgba.get_pixel(0, 0).0[3];
+    assert!(corner > 0 && corner < 128, "corner alpha {corner}");
+}
+
+#[test]
 fn webp_fit_in_does_not_upscale() {
     let output = run(&fixture("demo3.webp"), &fit_in(100, 100));
     assert_output(&output, Format::Webp, 70, 87);

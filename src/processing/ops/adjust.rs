@@ -21,7 +21,7 @@
 //! assert_eq!(pixel, [151, 151, 151]);
 //! ```
 
-use image::{DynamicImage, Rgb, Rgba};
+use image::{DynamicImage, ImageBuffer, Pixel, Rgb, Rgba};
 
 /// Applies `out = in × a + b` to R, G and B (rounded and clamped).
 pub(crate) fn linear(image: DynamicImage, a: [f64; 3], b: [f64; 3]) -> DynamicImage {
@@ -44,14 +44,196 @@ pub(crate) fn modulate(image: DynamicImage, lightness: f64, chroma: f64, hue: f6
     })
 }
 
-/// Gaussian blur with `sigma`.
+/// Gaussian blur with `sigma`, computed as libvips' `gaussblur` computes it for 8-bit images
+/// (see [`gauss_mask`]): every channel (alpha included, not premultiplied) is convolved with
+/// an integer mask, rows first and then columns, each pass rounded back to 8 bits, with the
+/// edge pixels repeated outwards.
 pub(crate) fn blur(image: &DynamicImage, sigma: f64) -> DynamicImage {
-    image.blur(sigma as f32)
+    let mask = gauss_mask(sigma);
+    if mask.len() < 2 {
+        return image.clone();
+    }
+    match image {
+        DynamicImage::ImageLuma8(buffer) => {
+            DynamicImage::ImageLuma8(convolve_separable(buffer.clone(), &mask))
+        }
+        DynamicImage::ImageLumaA8(buffer) => {
+            DynamicImage::ImageLumaA8(convolve_separable(buffer.clone(), &mask))
+        }
+        DynamicImage::ImageRgb8(buffer) => {
+            DynamicImage::ImageRgb8(convolve_separable(buffer.clone(), &mask))
+        }
+        other => DynamicImage::ImageRgba8(convolve_separable(other.to_rgba8(), &mask)),
+    }
 }
 
-/// Unsharp masking with `sigma` (threshold 1).
+/// Smallest mask coefficient libvips keeps, relative to the centre (`min_ampl`).
+const MIN_AMPL: f64 = 0.2;
+
+/// libvips' integer Gaussian mask (`vips_gaussmat` with `min_ampl` 0.2, integer precision):
+/// `round(20 · e^(−x² / 2σ²))` for `|x|` below the first distance whose value falls under
+/// [`MIN_AMPL`]. A mask of one element (or an invalid sigma) means no blur.
+fn gauss_mask(sigma: f64) -> Vec<u32> {
+    if !(sigma.is_finite() && sigma > 0.0) {
+        return vec![1];
+    }
+    let sig2 = 2.0 * sigma * sigma;
+    let value = |x: i64| (-((x * x) as f64) / sig2).exp();
+    let max_x = (8.0 * sigma).clamp(0.0, 5000.0) as i64;
+    let mut reach = 0;
+    while reach < max_x && value(reach) >= MIN_AMPL {
+        reach += 1;
+    }
+    let half = (reach - 1).max(0);
+    (-half..=half)
+        .map(|x| (20.0 * value(x)).round() as u32)
+        .collect()
+}
+
+/// Convolves every channel of `image` with `mask` along rows, then along columns.
+fn convolve_separable<P>(image: ImageBuffer<P, Vec<u8>>, mask: &[u32]) -> ImageBuffer<P, Vec<u8>>
+where
+    P: Pixel<Subpixel = u8>,
+{
+    let (width, height) = image.dimensions();
+    let channels = usize::from(P::CHANNEL_COUNT);
+    let (w, h) = (width as usize, height as usize);
+    let mut samples = image.into_raw();
+    // Rows: neighbours are `channels` samples apart; columns: a whole row apart.
+    convolve_lines(&mut samples, mask, h, w, channels, w * channels, channels);
+    convolve_lines(&mut samples, mask, w * channels, h, 1, 1, w * channels);
+    ImageBuffer::from_raw(width, height, samples).unwrap_or_else(|| ImageBuffer::new(0, 0))
+}
+
+/// One 1-D pass: `lines` lines of `len` taps each. Line `i`, channel `c` starts at
+/// `i × line_step + c`, with taps `tap_step` apart. Out-of-range taps repeat the end pixel.
+fn convolve_lines(
+    samples: &mut [u8],
+    mask: &[u32],
+    lines: usize,
+    len: usize,
+    channels: usize,
+    line_step: usize,
+    tap_step: usize,
+) {
+    let half = mask.len() / 2;
+    let scale: u64 = mask.iter().map(|&m| u64::from(m)).sum::<u64>().max(1);
+    let mut line = vec![0u8; len];
+    for index in 0..lines {
+        for channel in 0..channels {
+            let start = index * line_step + channel;
+            for (i, value) in line.iter_mut().enumerate() {
+                *value = samples.get(start + i * tap_step).copied().unwrap_or(0);
+            }
+            let last = len.saturating_sub(1);
+            for i in 0..len {
+                let mut sum = 0u64;
+                for (k, &m) in mask.iter().enumerate() {
+                    let tap = (i + k).saturating_sub(half).min(last);
+                    sum += u64::from(m) * u64::from(line[tap]);
+                }
+                let out = (sum + scale / 2) / scale;
+                if let Some(sample) = samples.get_mut(start + i * tap_step) {
+                    *sample = u8::try_from(out).unwrap_or(u8::MAX);
+                }
+            }
+        }
+    }
+}
+
+/// Units of CIE L* per LabS step (libvips' 16-bit Lab: L 0–100 is 0–32767).
+const LABS_SCALE: f64 = 32767.0 / 100.0;
+
+/// libvips' `sharpen` as imagor calls it (`sigma`, flat-area threshold `x1` = 1, slope
+/// `m2` = 2 elsewhere, defaults `m1` = 0, `y2` = 10, `y3` = 20): only the lightness changes.
+/// L* is taken in 16-bit steps, blurred with the [`gauss_mask`] of `sigma`, and each pixel
+/// moves by [`sharpen_curve`] of its difference from the blur. Alpha is kept.
 pub(crate) fn sharpen(image: &DynamicImage, sigma: f64) -> DynamicImage {
-    image.unsharpen(sigma as f32, 1)
+    let mask = gauss_mask(sigma);
+    let rgba = image.to_rgba8();
+    let (width, height) = rgba.dimensions();
+    let lab: Vec<[f64; 3]> = rgba
+        .pixels()
+        .map(|p| to_lab([p.0[0], p.0[1], p.0[2]]))
+        .collect();
+    let lightness: Vec<i64> = lab
+        .iter()
+        .map(|[l, _, _]| (l * LABS_SCALE).round().clamp(0.0, 32767.0) as i64)
+        .collect();
+    let mut blurred = lightness.clone();
+    let (w, h) = (width as usize, height as usize);
+    convolve_plane(&mut blurred, &mask, h, w, w, 1);
+    convolve_plane(&mut blurred, &mask, w, h, 1, w);
+    let mut out = rgba;
+    for (((pixel, [_, a, b]), &l), &blur) in
+        out.pixels_mut().zip(&lab).zip(&lightness).zip(&blurred)
+    {
+        let shifted = (l + sharpen_curve(l - blur)).clamp(0, 32767);
+        let [r, g, bl] = from_lab([shifted as f64 / LABS_SCALE, *a, *b]);
+        pixel.0 = [r, g, bl, pixel.0[3]];
+    }
+    match image {
+        DynamicImage::ImageLuma8(_) => {
+            DynamicImage::ImageLuma8(DynamicImage::ImageRgba8(out).to_luma8())
+        }
+        DynamicImage::ImageLumaA8(_) => {
+            DynamicImage::ImageLumaA8(DynamicImage::ImageRgba8(out).to_luma_alpha8())
+        }
+        DynamicImage::ImageRgb8(_) => {
+            DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(out).to_rgb8())
+        }
+        _ => DynamicImage::ImageRgba8(out),
+    }
+}
+
+/// The sharpening curve in LabS steps: no change within ±1 L* of the blur, slope 2 beyond,
+/// at most 10 L* brighter and 20 L* darker.
+fn sharpen_curve(difference: i64) -> i64 {
+    const X1: f64 = 1.0;
+    const M1: f64 = 0.0;
+    const M2: f64 = 2.0;
+    const Y2: f64 = 10.0;
+    const Y3: f64 = 20.0;
+    let v = difference as f64 / LABS_SCALE;
+    let y = if v < -X1 {
+        (v + X1) * M2 - X1 * M1
+    } else if v < X1 {
+        v * M1
+    } else {
+        (v - X1) * M2 + X1 * M1
+    };
+    (y.clamp(-Y3, Y2) * LABS_SCALE).round() as i64
+}
+
+/// One 1-D integer pass over a plane of single values (see [`convolve_lines`]).
+fn convolve_plane(
+    values: &mut [i64],
+    mask: &[u32],
+    lines: usize,
+    len: usize,
+    line_step: usize,
+    tap_step: usize,
+) {
+    let half = mask.len() / 2;
+    let scale: i64 = mask.iter().map(|&m| i64::from(m)).sum::<i64>().max(1);
+    let last = len.saturating_sub(1);
+    let mut line = vec![0i64; len];
+    for index in 0..lines {
+        let start = index * line_step;
+        for (i, value) in line.iter_mut().enumerate() {
+            *value = values.get(start + i * tap_step).copied().unwrap_or(0);
+        }
+        for i in 0..len {
+            let mut sum = 0i64;
+            for (k, &m) in mask.iter().enumerate() {
+                let tap = (i + k).saturating_sub(half).min(last);
+                sum += i64::from(m) * line[tap];
+            }
+            if let Some(value) = values.get_mut(start + i * tap_step) {
+                *value = (sum + scale / 2) / scale;
+            }
+        }
+    }
 }
 
 /// Runs `apply` on the RGB part of every pixel of an 8-bit RGB(A) copy of `image`.
@@ -140,6 +322,66 @@ mod tests {
         let grey = DynamicImage::ImageLuma8(GrayImage::from_pixel(1, 1, Luma([100])));
         let out = linear(grey, [-1.0; 3], [255.0; 3]);
         assert_eq!(out.to_rgb8().get_pixel(0, 0).0, [155, 155, 155]);
+    }
+
+    #[test]
+    fn gauss_mask_is_libvips_integer_mask() {
+        // sigma 50 (fill(blur)): e^(-x²/5000) stays at or above 0.2 up to x = 89.
+        let mask = gauss_mask(50.0);
+        assert_eq!(mask.len(), 179);
+        assert_eq!((mask[89], mask[0], mask[178]), (20, 4, 4));
+        assert_eq!(gauss_mask(1.0), [12, 20, 12]);
+        assert_eq!(gauss_mask(0.0), [1]);
+        assert_eq!(gauss_mask(f64::NAN), [1]);
+    }
+
+    #[test]
+    fn blur_repeats_edges_and_blurs_alpha_too() {
+        // A flat image stays flat (edges repeat, no dark border).
+        let flat = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(9, 4, Rgb([90, 80, 70])));
+        assert_eq!(blur(&flat, 2.0), flat);
+        // Alpha is blurred like the colour channels, without premultiplying.
+        let half = DynamicImage::ImageRgba8(RgbaImage::from_fn(8, 1, |x, _| {
+            if x < 4 {
+                Rgba([255, 0, 0, 0])
+            } else {
+                Rgba([255, 0, 0, 255])
+            }
+        }));
+        let out = blur(&half, 1.0).to_rgba8();
+        let alpha: Vec<u8> = out.pixels().map(|p| p.0[3]).collect();
+        assert_eq!(alpha, [0, 0, 0, 70, 185, 255, 255, 255]);
+        assert!(out.pixels().all(|p| p.0[..3] == [255, 0, 0]));
+    }
+
+    #[test]
+    fn sharpen_curve_is_flat_then_slope_two_and_clipped() {
+        let steps = |l: f64| (l * LABS_SCALE).round() as i64;
+        assert_eq!(sharpen_curve(steps(0.5)), 0);
+        assert_eq!(sharpen_curve(steps(-0.9)), 0);
+        assert_eq!(sharpen_curve(steps(3.0)), steps(4.0));
+        assert_eq!(sharpen_curve(steps(-3.0)), -steps(4.0));
+        assert_eq!(sharpen_curve(steps(50.0)), steps(10.0));
+        assert_eq!(sharpen_curve(steps(-50.0)), -steps(20.0));
+    }
+
+    #[test]
+    fn sharpen_changes_only_edges_and_keeps_alpha() {
+        let flat = DynamicImage::ImageRgba8(RgbaImage::from_pixel(6, 6, Rgba([90, 140, 200, 9])));
+        assert_eq!(sharpen(&flat, 5.0), flat);
+        // A grey step: the dark side gets darker and the light side lighter next to the edge.
+        let step = DynamicImage::ImageRgb8(image::RgbImage::from_fn(12, 3, |x, _| {
+            if x < 6 {
+                Rgb([80, 80, 80])
+            } else {
+                Rgb([160, 160, 160])
+            }
+        }));
+        let out = sharpen(&step, 1.0).to_rgb8();
+        assert!(out.get_pixel(5, 1).0[0] < 80, "{:?}", out.get_pixel(5, 1));
+        assert!(out.get_pixel(6, 1).0[0] > 160, "{:?}", out.get_pixel(6, 1));
+        assert_eq!(out.get_pixel(0, 1).0, [80, 80, 80]);
+        assert_eq!(out.get_pixel(11, 1).0, [160, 160, 160]);
     }
 
     #[test]

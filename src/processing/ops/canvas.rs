@@ -36,7 +36,7 @@ use crate::processing::ProcessError;
 use crate::processing::paint::Paint;
 
 /// Sigma of the blurred background of `fill(blur)`.
-const FILL_BLUR_SIGMA: f32 = 50.0;
+const FILL_BLUR_SIGMA: f64 = 50.0;
 
 /// A zeroed sample buffer for `width × height × channels`, or an error instead of an abort.
 pub(crate) fn alloc(width: u32, height: u32, channels: usize) -> Result<Vec<u8>, ProcessError> {
@@ -138,11 +138,16 @@ pub(crate) fn extend(
         }
         Paint::Blur => {
             let stretched = super::resize::scale(&image, width, height)?;
-            let mut canvas = stretched.fast_blur(FILL_BLUR_SIGMA).to_rgba8();
+            let mut canvas = super::adjust::blur(&stretched, FILL_BLUR_SIGMA).to_rgba8();
+            let has_alpha = image.color().has_alpha();
             image::imageops::overlay(&mut canvas, &image.to_rgba8(), x, y);
-            Ok(DynamicImage::ImageRgb8(
-                DynamicImage::ImageRgba8(canvas).to_rgb8(),
-            ))
+            // The blurred copy keeps the image's alpha (imagor blurs and composites RGBA), so
+            // a transparent source gives a translucent background; opaque stays RGB.
+            Ok(if has_alpha {
+                DynamicImage::ImageRgba8(canvas)
+            } else {
+                DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(canvas).to_rgb8())
+            })
         }
     }
 }

@@ -24,14 +24,55 @@
 
 use std::borrow::Cow;
 
-use image::{DynamicImage, GrayImage, RgbImage};
+use image::{DynamicImage, GrayAlphaImage, GrayImage, Luma, LumaA, RgbImage};
 
 /// Converts to one grey channel, keeping alpha (libvips `b-w` colourspace).
+///
+/// As libvips does, the luminance is taken in linear light (Y = 0.2126 R + 0.7152 G +
+/// 0.0722 B of the linearised sRGB values) and encoded back with the sRGB curve, which is
+/// lighter for saturated colours than a weighted sum of the encoded values.
 pub(crate) fn grayscale(image: DynamicImage) -> DynamicImage {
     match image {
         DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_) => image,
-        other => other.grayscale(),
+        other if other.color().has_alpha() => {
+            let rgba = other.to_rgba8();
+            DynamicImage::ImageLumaA8(GrayAlphaImage::from_fn(
+                rgba.width(),
+                rgba.height(),
+                |x, y| {
+                    let [r, g, b, a] = rgba.get_pixel(x, y).0;
+                    LumaA([luminance([r, g, b]), a])
+                },
+            ))
+        }
+        other => {
+            let rgb = other.to_rgb8();
+            DynamicImage::ImageLuma8(GrayImage::from_fn(rgb.width(), rgb.height(), |x, y| {
+                Luma([luminance(rgb.get_pixel(x, y).0)])
+            }))
+        }
     }
+}
+
+/// The sRGB-encoded grey of the linear-light luminance of `rgb`.
+fn luminance(rgb: [u8; 3]) -> u8 {
+    let linear = |v: u8| {
+        let v = f64::from(v) / 255.0;
+        if v <= 0.040_45 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let [r, g, b] = rgb.map(linear);
+    let y = (0.2126 * r + 0.7152 * g + 0.0722 * b).clamp(0.0, 1.0);
+    let encoded = if y <= 0.003_130_8 {
+        y * 12.92
+    } else {
+        1.055 * y.powf(1.0 / 2.4) - 0.055
+    };
+    // In 0..=255 after the clamp above; the cast saturates anyway.
+    (encoded * 255.0).round() as u8
 }
 
 /// The image without its alpha channel, flattened onto black; borrowed when there is no alpha.
@@ -98,6 +139,15 @@ mod tests {
             panic!("expected grey");
         };
         assert_eq!(grey.get_pixel(0, 0).0, [255]);
+    }
+
+    #[test]
+    fn grayscale_takes_luminance_in_linear_light() {
+        // The gopher's blue: 199 as libvips gives (a weighted sum of encoded values gives 193).
+        let rgb = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([106, 215, 229])));
+        assert_eq!(grayscale(rgb).to_luma8().get_pixel(0, 0).0, [199]);
+        let red = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([255, 0, 0])));
+        assert_eq!(grayscale(red).to_luma8().get_pixel(0, 0).0, [127]);
     }
 
     #[test]
