@@ -1095,7 +1095,7 @@ fn garbage_is_unsupported() {
         &b""[..],
         b"\0",
         b"hello world",
-        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"<html><svg xmlns='http://www.w3.org/2000/svg'/></html>",
         b"%PDF-1.4",
         b"RIFF\0\0\0\0WAVE",
     ] {

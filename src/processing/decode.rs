@@ -6,8 +6,11 @@
 //! * Width and height come from the header and are checked against the limits (after
 //!   swapping them for EXIF orientations that turn the image a quarter) **before** the pixels
 //!   are decoded. The decoder itself runs with `image::Limits::max_alloc`.
-//! * GIF: [`gif_frames`] reads every frame (composited) when the output can animate; WebP
-//!   and still outputs use the first frame.
+//! * Animations: [`animation`] reads every frame of an animated GIF or WebP (composited to
+//!   full-canvas RGBA) with its delay and the loop count, when the output can animate; still
+//!   outputs use the first frame. For WebP the frame count comes from the header, so
+//!   width × height × frames is checked against the limits before any frame is decoded.
+//! * SVG is rasterised by [`svg`](super::svg), at its own size or reduced like JPEG.
 //! * Pixels stay in their channel layout (grey, grey + alpha, RGB, RGBA). Deeper samples
 //!   (16-bit PNG/TIFF, float) are reduced to 8 bits, since every encoder writes 8 bits.
 //! * The EXIF orientation tag (JPEG, PNG `eXIf`, WebP, TIFF) is applied, so the rest of the
@@ -41,7 +44,7 @@ use image::codecs::gif::GifDecoder;
 use image::metadata::Orientation;
 use image::{AnimationDecoder, Delay, DynamicImage, ImageDecoder, ImageReader, RgbaImage};
 
-use super::{Format, Limits, ProcessError, jpeg};
+use super::{Format, Limits, ProcessError, jpeg, svg};
 
 /// A decoded, upright source image.
 #[derive(Debug)]
@@ -72,6 +75,9 @@ pub(crate) fn decode_scaled(
     shrink: impl FnOnce(u32, u32) -> u32,
 ) -> Result<Decoded, ProcessError> {
     let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
+    if format == Format::Svg {
+        return svg::decode(input, limits, |w, h| svg::Scale::Reduce(shrink(w, h)));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
     let mut decoder_limits = image::Limits::no_limits();
     decoder_limits.max_alloc = limits.max_alloc;
@@ -125,6 +131,50 @@ pub(crate) fn decode_scaled(
     })
 }
 
+/// How many times an animation plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LoopCount {
+    /// Over and over.
+    Forever,
+    /// This many times (GIF's and WebP's count, 1 or more).
+    Times(u16),
+}
+
+/// The frames of an animated source, composited to full-canvas RGBA, with their delays.
+#[derive(Debug)]
+pub(crate) struct Animation {
+    /// The frames, in order, all of one size.
+    pub(crate) frames: Vec<(RgbaImage, Delay)>,
+    /// How many times the source plays.
+    pub(crate) loop_count: LoopCount,
+    /// The source format (GIF or WebP).
+    pub(crate) source: Format,
+}
+
+impl IntoIterator for Animation {
+    type Item = (RgbaImage, Delay);
+    type IntoIter = std::vec::IntoIter<(RgbaImage, Delay)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.frames.into_iter()
+    }
+}
+
+/// The frames of an animated GIF or WebP (see [`gif_frames`] for `max_frames` and `page`).
+/// `None` for other formats and for sources of one frame (decode them as still images).
+pub(crate) fn animation(
+    input: &[u8],
+    limits: &Limits,
+    max_frames: Option<u32>,
+    page: Option<u32>,
+) -> Result<Option<Animation>, ProcessError> {
+    match Format::sniff(input) {
+        Some(Format::Gif) => gif_animation(input, limits, max_frames, page),
+        Some(Format::Webp) => webp_animation(input, limits, max_frames, page),
+        _ => Ok(None),
+    }
+}
+
 /// The frames of an animated GIF, composited to full-canvas RGBA, with their delays.
 ///
 /// At most `max_frames` frames are kept; with `page` (1-based) only that frame, or the last
@@ -136,6 +186,15 @@ pub(crate) fn gif_frames(
     max_frames: Option<u32>,
     page: Option<u32>,
 ) -> Result<Option<Vec<(RgbaImage, Delay)>>, ProcessError> {
+    Ok(gif_animation(input, limits, max_frames, page)?.map(|animation| animation.frames))
+}
+
+fn gif_animation(
+    input: &[u8],
+    limits: &Limits,
+    max_frames: Option<u32>,
+    page: Option<u32>,
+) -> Result<Option<Animation>, ProcessError> {
     let mut decoder = GifDecoder::new(Cursor::new(input)).map_err(ProcessError::from_decode)?;
     let mut decoder_limits = image::Limits::no_limits();
     decoder_limits.max_alloc = limits.max_alloc;
@@ -144,6 +203,12 @@ pub(crate) fn gif_frames(
         .map_err(ProcessError::from_decode)?;
     let (width, height) = decoder.dimensions();
     limits.check(width, height)?;
+    let loop_count = match decoder.loop_count() {
+        image::metadata::LoopCount::Finite(n) => {
+            LoopCount::Times(u16::try_from(n.get()).unwrap_or(u16::MAX))
+        }
+        image::metadata::LoopCount::Infinite => LoopCount::Forever,
+    };
     let keep = max_frames.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
     let mut frames = Vec::new();
     let mut seen = 0u32;
@@ -170,7 +235,84 @@ pub(crate) fn gif_frames(
     if page.is_none() && frames.len() < 2 {
         return Ok(None);
     }
-    Ok(Some(frames))
+    Ok(Some(Animation {
+        frames,
+        loop_count,
+        source: Format::Gif,
+    }))
+}
+
+/// The frames of an animated WebP, like [`gif_frames`]. The frame count is read from the
+/// header, so the limits (width × height × frames kept, and `max_alloc` for the frames held)
+/// are checked before the first frame is decoded.
+fn webp_animation(
+    input: &[u8],
+    limits: &Limits,
+    max_frames: Option<u32>,
+    page: Option<u32>,
+) -> Result<Option<Animation>, ProcessError> {
+    let mut decoder =
+        image_webp::WebPDecoder::new(Cursor::new(input)).map_err(webp_decode_error)?;
+    if !decoder.is_animated() {
+        return Ok(None);
+    }
+    let (width, height) = decoder.dimensions();
+    limits.check(width, height)?;
+    let total = decoder.num_frames();
+    let kept = match page {
+        Some(_) => total.min(1),
+        None => max_frames.map_or(total, |n| n.min(total)),
+    };
+    if kept == 0 || (page.is_none() && kept < 2) {
+        return Ok(None);
+    }
+    limits.check(width, height.saturating_mul(kept))?;
+    // The decoder's canvas and frame buffer, plus every RGBA frame kept.
+    let frame_bytes = u64::from(width) * u64::from(height) * 4;
+    let held = frame_bytes.saturating_mul(u64::from(kept).saturating_add(2));
+    if limits.max_alloc.is_some_and(|max| held > max) {
+        return Err(ProcessError::MaxResolution);
+    }
+    let loop_count = match decoder.loop_count() {
+        image_webp::LoopCount::Forever => LoopCount::Forever,
+        image_webp::LoopCount::Times(n) => LoopCount::Times(n.get()),
+    };
+    // Frames up to the page are decoded (each is drawn over the previous ones).
+    let decoded = page.map_or(kept, |page| page.clamp(1, total));
+    let has_alpha = decoder.has_alpha();
+    let size = decoder
+        .output_buffer_size()
+        .ok_or(ProcessError::MaxResolution)?;
+    let mut buffer = vec![0u8; size];
+    let mut frames = Vec::new();
+    for index in 1..=decoded {
+        let delay = decoder.read_frame(&mut buffer).map_err(webp_decode_error)?;
+        if index < decoded && page.is_some() {
+            continue;
+        }
+        let frame = if has_alpha {
+            RgbaImage::from_raw(width, height, buffer.clone())
+        } else {
+            image::RgbImage::from_raw(width, height, buffer.clone())
+                .map(|rgb| DynamicImage::ImageRgb8(rgb).into_rgba8())
+        }
+        .ok_or_else(|| ProcessError::image("webp frame has the wrong size"))?;
+        frames.push((frame, Delay::from_numer_denom_ms(delay, 1)));
+    }
+    Ok(Some(Animation {
+        frames,
+        loop_count,
+        source: Format::Webp,
+    }))
+}
+
+/// Maps an `image-webp` error while reading a source.
+fn webp_decode_error(err: image_webp::DecodingError) -> ProcessError {
+    match err {
+        image_webp::DecodingError::ImageTooLarge
+        | image_webp::DecodingError::MemoryLimitExceeded => ProcessError::MaxResolution,
+        other => ProcessError::image(format_args!("webp decode failed: {other}")),
+    }
 }
 
 /// Whether the orientation swaps width and height (EXIF tags 5–8).

@@ -9,6 +9,9 @@
 //!   than the default level, for files 13% to 60% larger.
 //! * GIF quantises with NeuQuant at speed 10 (1 is slowest). Alpha is thresholded first as
 //!   libvips' GIF writer does: alpha 128 and above is opaque, anything fainter transparent.
+//! * Animated WebP goes through libwebp's animation encoder, which stores each frame as the
+//!   smallest changed rectangle and merges a frame identical to the one before into it (adding
+//!   up their delays), as libvips does.
 //!
 //! Metadata other than the ICC profile (EXIF, XMP) is not copied yet. Since images are turned
 //! upright on load, copying the EXIF orientation tag unchanged would rotate them twice.
@@ -42,6 +45,7 @@ use image::codecs::tiff::TiffEncoder;
 use image::{Delay, DynamicImage, ExtendedColorType, Frame, ImageEncoder, RgbaImage};
 use jpeg_encoder::{ChromaSubsamplingMethod, ColorType};
 
+use super::decode::LoopCount;
 use super::ops::color;
 use super::{Format, ProcessError};
 
@@ -73,7 +77,7 @@ pub(crate) fn encode(
         Format::Webp => webp(image, settings),
         Format::Gif => gif(image),
         Format::Tiff => tiff(image),
-        Format::Jpeg | Format::Bmp => jpeg(image, settings),
+        Format::Jpeg | Format::Bmp | Format::Svg => jpeg(image, settings),
     }
 }
 
@@ -164,15 +168,94 @@ fn encode_webp(
     height: u32,
     settings: &EncodeSettings<'_>,
 ) -> Result<Vec<u8>, ProcessError> {
+    let config = webp_config(settings)?;
+    let memory = webp::Encoder::new(samples, layout, width, height)
+        .encode_advanced(&config)
+        .map_err(|err| ProcessError::image(format_args!("webp encode failed: {err:?}")))?;
+    Ok(memory.to_vec())
+}
+
+fn webp_config(settings: &EncodeSettings<'_>) -> Result<webp::WebPConfig, ProcessError> {
     let mut config = webp::WebPConfig::new()
         .map_err(|()| ProcessError::image("webp encoder configuration failed"))?;
     config.quality = f32::from(settings.quality.min(100));
     config.lossless = i32::from(settings.lossless);
     config.method = 4;
-    let memory = webp::Encoder::new(samples, layout, width, height)
-        .encode_advanced(&config)
+    Ok(config)
+}
+
+/// The longest frame libwebp stores, in milliseconds (24 bits).
+const WEBP_MAX_DELAY_MS: u32 = (1 << 24) - 1;
+
+/// Encodes RGBA frames of one size, with their delays, as an animated WebP that plays
+/// `loop_count` times: lossy at the quality, or lossless with `settings.lossless`.
+pub(crate) fn webp_animation(
+    frames: &[(RgbaImage, Delay)],
+    loop_count: LoopCount,
+    settings: &EncodeSettings<'_>,
+) -> Result<Vec<u8>, ProcessError> {
+    let Some((first, _)) = frames.first() else {
+        return Err(ProcessError::image("animation has no frames"));
+    };
+    let (width, height) = first.dimensions();
+    if width > WEBP_MAX_SIDE || height > WEBP_MAX_SIDE {
+        return Err(ProcessError::image(
+            "image too large for WebP (16383 pixels per side)",
+        ));
+    }
+    // libwebp reads width × height pixels from every frame.
+    if frames
+        .iter()
+        .any(|(frame, _)| frame.dimensions() != (width, height))
+    {
+        return Err(ProcessError::image("animation frames differ in size"));
+    }
+    let durations: Vec<u32> = frames
+        .iter()
+        .map(|(_, delay)| {
+            let (numer, denom) = delay.numer_denom_ms();
+            (numer / denom.max(1)).min(WEBP_MAX_DELAY_MS)
+        })
+        .collect();
+    let config = webp_config(settings)?;
+    let mut encoder = webp::AnimEncoder::new(width, height, &config);
+    encoder.set_loop_count(match loop_count {
+        LoopCount::Forever => 0,
+        LoopCount::Times(n) => i32::from(n),
+    });
+    for ((frame, _), start) in frames.iter().zip(webp_timestamps(&durations)) {
+        encoder.add_frame(webp::AnimFrame::from_rgba(
+            frame.as_raw(),
+            width,
+            height,
+            start,
+        ));
+    }
+    let memory = encoder
+        .try_encode()
         .map_err(|err| ProcessError::image(format_args!("webp encode failed: {err:?}")))?;
     Ok(memory.to_vec())
+}
+
+/// Start times for frames of `durations` milliseconds, ending at 0.
+///
+/// libwebp learns a frame's duration from the next frame's start, and the last one's from the
+/// end time given when the animation is closed, which the `webp` crate always gives as 0. So
+/// the frames start at minus the total: the last one then ends at 0 and keeps its own delay
+/// (libwebp counts time modulo 2³², so the negative starts are fine). An animation longer
+/// than `i32::MAX` milliseconds starts at 0 instead, and libwebp gives its last frame the
+/// average delay.
+fn webp_timestamps(durations: &[u32]) -> Vec<i32> {
+    let total: i64 = durations.iter().map(|&d| i64::from(d)).sum();
+    let mut start = i32::try_from(total).map_or(0, |total| -total);
+    durations
+        .iter()
+        .map(|&duration| {
+            let at = start;
+            start = start.saturating_add(i32::try_from(duration).unwrap_or(i32::MAX));
+            at
+        })
+        .collect()
 }
 
 fn gif(image: &DynamicImage) -> Result<Vec<u8>, ProcessError> {
@@ -210,14 +293,21 @@ fn threshold_alpha(buffer: &mut RgbaImage) {
     }
 }
 
-/// Encodes RGBA frames with their delays as a looping animated GIF.
-pub(crate) fn gif_animation(frames: Vec<(RgbaImage, Delay)>) -> Result<Vec<u8>, ProcessError> {
+/// Encodes RGBA frames with their delays as an animated GIF that plays `loop_count` times.
+pub(crate) fn gif_animation(
+    frames: Vec<(RgbaImage, Delay)>,
+    loop_count: LoopCount,
+) -> Result<Vec<u8>, ProcessError> {
     let failed =
         |err: image::ImageError| ProcessError::image(format_args!("gif encode failed: {err}"));
+    let repeat = match loop_count {
+        LoopCount::Forever => Repeat::Infinite,
+        LoopCount::Times(n) => Repeat::Finite(n),
+    };
     let mut out = Vec::new();
     {
         let mut encoder = GifEncoder::new_with_speed(&mut out, GIF_SPEED);
-        encoder.set_repeat(Repeat::Infinite).map_err(failed)?;
+        encoder.set_repeat(repeat).map_err(failed)?;
         for (mut buffer, delay) in frames {
             threshold_alpha(&mut buffer);
             encoder
@@ -329,6 +419,27 @@ mod tests {
             encode(&wide, Format::Gif, &SETTINGS),
             Err(ProcessError::Image(_))
         ));
+    }
+
+    #[test]
+    fn webp_frames_end_at_zero() {
+        assert_eq!(webp_timestamps(&[100, 50, 70]), vec![-220, -120, -70]);
+        assert_eq!(webp_timestamps(&[0, 0]), vec![0, 0]);
+        assert!(webp_timestamps(&[]).is_empty());
+        // Too long to end at 0: start at 0 instead.
+        let long = [u32::MAX / 2, u32::MAX / 2];
+        assert_eq!(webp_timestamps(&long)[0], 0);
+    }
+
+    #[test]
+    fn webp_animation_refuses_mismatched_frames() {
+        let delay = Delay::from_numer_denom_ms(10, 1);
+        let frames = [(RgbaImage::new(4, 4), delay), (RgbaImage::new(4, 3), delay)];
+        assert!(matches!(
+            webp_animation(&frames, LoopCount::Forever, &SETTINGS),
+            Err(ProcessError::Image(_))
+        ));
+        assert!(webp_animation(&[], LoopCount::Forever, &SETTINGS).is_err());
     }
 
     #[test]

@@ -34,19 +34,21 @@ pub enum Format {
     Jpeg,
     /// PNG.
     Png,
-    /// GIF (only the first frame is processed for now).
+    /// GIF, still or animated.
     Gif,
-    /// WebP (only the first frame is processed for now).
+    /// WebP, still or animated.
     Webp,
     /// TIFF.
     Tiff,
     /// Windows bitmap. Read only: output falls back to JPEG, as in imagor.
     Bmp,
+    /// SVG, rasterised on load. Read only: output falls back to JPEG, as in imagor.
+    Svg,
 }
 
 impl Format {
     /// The format named `name` in imagor's `format(...)` filter: `jpeg` or `jpg`, `png`, `gif`,
-    /// `webp`, `tiff`, `bmp`.
+    /// `webp`, `tiff`, `bmp`, `svg`.
     ///
     /// The match is exact and case-sensitive (`WEBP` and `tif` are not names), as in imagor.
     pub fn from_name(name: &str) -> Option<Self> {
@@ -57,12 +59,13 @@ impl Format {
             "webp" => Some(Self::Webp),
             "tiff" => Some(Self::Tiff),
             "bmp" => Some(Self::Bmp),
+            "svg" => Some(Self::Svg),
             _ => None,
         }
     }
 
-    /// The canonical lower-case name (`jpeg`, `png`, `gif`, `webp`, `tiff`, `bmp`), as used in
-    /// imagor's `/meta` output.
+    /// The canonical lower-case name (`jpeg`, `png`, `gif`, `webp`, `tiff`, `bmp`, `svg`), as
+    /// used in imagor's `/meta` output.
     pub fn name(self) -> &'static str {
         match self {
             Self::Jpeg => "jpeg",
@@ -71,6 +74,7 @@ impl Format {
             Self::Webp => "webp",
             Self::Tiff => "tiff",
             Self::Bmp => "bmp",
+            Self::Svg => "svg",
         }
     }
 
@@ -83,6 +87,7 @@ impl Format {
             Self::Webp => "image/webp",
             Self::Tiff => "image/tiff",
             Self::Bmp => "image/bmp",
+            Self::Svg => "image/svg+xml",
         }
     }
 
@@ -100,6 +105,8 @@ impl Format {
             Some(Self::Tiff)
         } else if bytes.starts_with(b"BM") {
             Some(Self::Bmp)
+        } else if is_svg(bytes) {
+            Some(Self::Svg)
         } else {
             None
         }
@@ -107,7 +114,7 @@ impl Format {
 
     /// Whether the engine can write this format. Formats it cannot write are answered as JPEG.
     pub fn can_encode(self) -> bool {
-        !matches!(self, Self::Bmp)
+        !matches!(self, Self::Bmp | Self::Svg)
     }
 
     /// The format imagor answers with when the URL names none: the source format if it can be
@@ -115,11 +122,15 @@ impl Format {
     pub(crate) fn default_output(self) -> Self {
         match self {
             Self::Png | Self::Webp | Self::Tiff | Self::Gif => self,
-            Self::Jpeg | Self::Bmp => Self::Jpeg,
+            Self::Jpeg | Self::Bmp | Self::Svg => Self::Jpeg,
         }
     }
 
     /// The `image` crate's name for this format (used to pick the decoder).
+    ///
+    /// SVG has no decoder there: it is rasterised by `processing::svg` and never reaches an
+    /// `image` decoder. It maps to PNG, whose decoder refuses XML text cleanly should it ever
+    /// be asked to.
     pub(crate) fn image_format(self) -> image::ImageFormat {
         match self {
             Self::Jpeg => image::ImageFormat::Jpeg,
@@ -128,8 +139,59 @@ impl Format {
             Self::Webp => image::ImageFormat::WebP,
             Self::Tiff => image::ImageFormat::Tiff,
             Self::Bmp => image::ImageFormat::Bmp,
+            Self::Svg => image::ImageFormat::Png,
         }
     }
+}
+
+/// Whether `bytes` is SVG text: an `<svg` root element, possibly after a UTF-8 byte order
+/// mark, whitespace, an XML declaration, processing instructions, comments and a document type
+/// declaration. Each step moves forward, so the scan is linear in the prolog's length.
+fn is_svg(bytes: &[u8]) -> bool {
+    let mut rest = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    loop {
+        rest = rest.trim_ascii_start();
+        if let Some(after) = rest.strip_prefix(b"<svg") {
+            return after
+                .first()
+                .is_some_and(|&b| b.is_ascii_whitespace() || b == b'>' || b == b'/');
+        }
+        let skipped = if rest.starts_with(b"<?") {
+            after_marker(rest, b"?>")
+        } else if rest.starts_with(b"<!--") {
+            after_marker(rest, b"-->")
+        } else if rest.starts_with(b"<!DOCTYPE") {
+            after_doctype(rest)
+        } else {
+            None
+        };
+        match skipped {
+            Some(next) => rest = next,
+            None => return false,
+        }
+    }
+}
+
+/// The bytes after the first `marker` in `text` (skipping the two-byte opener), if any.
+fn after_marker<'a>(text: &'a [u8], marker: &[u8]) -> Option<&'a [u8]> {
+    let body = text.get(2..)?;
+    let at = body.windows(marker.len()).position(|w| w == marker)?;
+    body.get(at + marker.len()..)
+}
+
+/// The bytes after a `<!DOCTYPE ...>` declaration, whose internal subset (`[...]`) may hold
+/// `>` characters of its own.
+fn after_doctype(text: &[u8]) -> Option<&[u8]> {
+    let mut in_subset = false;
+    for (index, &byte) in text.iter().enumerate() {
+        match byte {
+            b'[' => in_subset = true,
+            b']' => in_subset = false,
+            b'>' if !in_subset => return text.get(index + 1..),
+            _ => {}
+        }
+    }
+    None
 }
 
 impl fmt::Display for Format {
@@ -164,6 +226,35 @@ mod tests {
     }
 
     #[test]
+    fn sniffs_svg_after_the_prolog() {
+        let svgs: [&[u8]; 6] = [
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            b"<svg>",
+            b"\xEF\xBB\xBF  \n<svg/>",
+            b"<?xml version=\"1.0\"?>\n<!-- made by hand -->\n<svg width=\"1\"/>",
+            b"<?xml version=\"1.0\"?><!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \
+              \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\">\n<svg id=\"a\">",
+            b"<!DOCTYPE svg [ <!ENTITY e \"<x>\"> ]><?pi x?><svg\t/>",
+        ];
+        for bytes in svgs {
+            assert_eq!(Format::sniff(bytes), Some(Format::Svg), "{bytes:?}");
+        }
+        let not_svgs: [&[u8]; 8] = [
+            b"<html><svg/></html>",
+            b"<svgfoo/>",
+            b"<svg",
+            b"<?xml version=\"1.0\"?>",
+            b"<!-- <svg> never closed",
+            b"<!DOCTYPE svg",
+            b"text <svg/>",
+            b"<?xml?><rss><svg/></rss>",
+        ];
+        for bytes in not_svgs {
+            assert_eq!(Format::sniff(bytes), None, "{bytes:?}");
+        }
+    }
+
+    #[test]
     fn names_round_trip() {
         for format in [
             Format::Jpeg,
@@ -172,6 +263,7 @@ mod tests {
             Format::Webp,
             Format::Tiff,
             Format::Bmp,
+            Format::Svg,
         ] {
             assert_eq!(Format::from_name(format.name()), Some(format));
             assert_eq!(format.to_string(), format.name());
@@ -192,6 +284,9 @@ mod tests {
         assert_eq!(Format::Webp.default_output(), Format::Webp);
         assert_eq!(Format::Tiff.default_output(), Format::Tiff);
         assert!(!Format::Bmp.can_encode());
+        assert_eq!(Format::Svg.default_output(), Format::Jpeg);
+        assert!(!Format::Svg.can_encode());
+        assert_eq!(Format::Svg.content_type(), "image/svg+xml");
         assert!(Format::Webp.can_encode());
     }
 }

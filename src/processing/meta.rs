@@ -76,7 +76,8 @@ struct AverageColor {
 }
 
 impl Metadata {
-    /// The output format's name (`jpeg`, `png`, `gif`, `webp`, `tiff`).
+    /// The output format's name (`jpeg`, `png`, `gif`, `webp`, `tiff`), or `svg` for an SVG
+    /// source with no `format(...)`.
     pub fn format(&self) -> &str {
         self.format
     }
@@ -156,15 +157,25 @@ pub fn metadata(
     let requested = super::requested_format(&settings)?;
     let (orientation, exif) = source_exif(input);
     let (format, image, pages) = match render(input, params, &settings, requested, options)? {
-        Rendered::Frames(frames) => {
-            let pages = u32::try_from(frames.len()).unwrap_or(u32::MAX);
-            let first = frames
+        Rendered::Frames(animation) => {
+            let format = match requested.unwrap_or(animation.source) {
+                Format::Webp => Format::Webp,
+                _ => Format::Gif,
+            };
+            let pages = u32::try_from(animation.frames.len()).unwrap_or(u32::MAX);
+            let first = animation
                 .into_iter()
                 .next()
                 .map(|(frame, _)| DynamicImage::ImageRgba8(frame))
-                .ok_or_else(|| ProcessError::image("gif has no frames"))?;
-            (Format::Gif, first, pages)
+                .ok_or_else(|| ProcessError::image("animation has no frames"))?;
+            (format, first, pages)
         }
+        // imagor names the loader for SVG when no `format(...)` converts it.
+        Rendered::Still {
+            image,
+            source: Format::Svg,
+            ..
+        } if requested.is_none() => (Format::Svg, image, 1),
         Rendered::Still { image, source, .. } => (
             requested.unwrap_or_else(|| source.default_output()),
             image,
@@ -306,7 +317,7 @@ fn source_exif(input: &[u8]) -> (u16, BTreeMap<String, String>) {
     let Some(format) = Format::sniff(input) else {
         return (0, BTreeMap::new());
     };
-    if matches!(format, Format::Gif | Format::Bmp) {
+    if matches!(format, Format::Gif | Format::Bmp | Format::Svg) {
         return (0, BTreeMap::new());
     }
     let reader = ImageReader::with_format(Cursor::new(input), format.image_format());

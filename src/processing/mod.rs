@@ -16,7 +16,8 @@
 //! 5. encode as the requested format, or the source's default (PNG, WebP, GIF and
 //!    TIFF stay themselves, everything else becomes JPEG).
 //!
-//! Sources are JPEG, PNG, GIF, WebP, TIFF and BMP, recognised by their magic bytes. Pixels keep
+//! Sources are JPEG, PNG, GIF, WebP, TIFF, BMP and SVG, recognised by their magic bytes (SVG by
+//! its XML prolog and `<svg` root; it is rasterised on load, see `svg`). Pixels keep
 //! their channel layout (grey, grey + alpha, RGB, RGBA) through the pipeline; 16-bit and float
 //! samples are reduced to 8 bits on load.
 //!
@@ -24,13 +25,14 @@
 //! | --- | --- | --- |
 //! | JPEG | `jpeg-encoder` (SIMD) | `quality(n)`, default [`Options::default_quality`] (75, as libvips); 4:2:0 chroma below quality 90; alpha flattened onto black, as libvips does; ICC profile kept |
 //! | PNG | `image` | fast deflate, adaptive row filters; ICC profile kept |
-//! | WebP | `webp` (libwebp) | lossy with `quality(n)` (default 75), lossless with `lossless()`; effort 4 |
+//! | WebP | `webp` (libwebp) | lossy with `quality(n)` (default 75), lossless with `lossless()`; effort 4; animated for animated sources |
 //! | GIF | `image` | NeuQuant palette per frame, animated for animated GIF sources; `quality` ignored |
 //! | TIFF | `image` | uncompressed |
 //!
-//! Animated GIF sources keep all their frames (up to `max_frames(n)`, or the one frame of
-//! `page(n)`) when the output is GIF: the geometry and pipeline run per frame and the result
-//! is an animated GIF with the frame delays, looping forever.
+//! Animated GIF and WebP sources keep all their frames (up to `max_frames(n)`, or the one frame
+//! of `page(n)`) when the output is GIF or WebP: the geometry and pipeline run per frame and
+//! the result is an animation with the source's frame delays and loop count (a single WebP
+//! frame is written as a still WebP). Other outputs take the first frame.
 //!
 //! `max_bytes(n)` re-encodes JPEG and WebP at lower quality until the output fits.
 //! [`process_color`] renders `color:<c>` sources.
@@ -42,10 +44,9 @@
 //! Overlays (`watermark`, `image`) composite sources handed in through [`Options::overlays`];
 //! processing itself never loads anything.
 //!
-//! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only),
-//! text overlays (`text`, `label`), ICC conversion
-//! (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406 `unsupported
-//! format`), metadata other than ICC profiles in outputs.
+//! Not implemented yet (ignored, or plainly refused): text overlays (`text`, `label`), ICC
+//! conversion (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406
+//! `unsupported format`), metadata other than ICC profiles in outputs.
 //!
 //! # Example
 //!
@@ -87,6 +88,7 @@ mod paint;
 mod pipeline;
 mod plan;
 mod policy;
+mod svg;
 
 pub use error::ProcessError;
 pub use format::Format;
@@ -253,12 +255,13 @@ impl Output {
 ///
 /// # Errors
 ///
-/// * [`ProcessError::UnsupportedFormat`]: the input is not JPEG, PNG, GIF, WebP, TIFF or BMP,
-///   or `format(...)` names a format that cannot be written yet (AVIF, HEIF, JPEG 2000,
+/// * [`ProcessError::UnsupportedFormat`]: the input is not JPEG, PNG, GIF, WebP, TIFF, BMP or
+///   SVG, or `format(...)` names a format that cannot be written yet (AVIF, HEIF, JPEG 2000,
 ///   JPEG XL).
 /// * [`ProcessError::MaxResolution`]: the source (from its header), a canvas made by a
 ///   filter, or the output is larger than `options`' [`Limits`].
-/// * [`ProcessError::Image`]: the data is corrupt or truncated, or an encoder failed.
+/// * [`ProcessError::Image`]: the data is corrupt or truncated, an SVG is too complex to draw,
+///   or an encoder failed.
 pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Output, ProcessError> {
     let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
@@ -268,7 +271,7 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
         .in_scope(|| render(input, params, &settings, requested, options))?;
     let rendered_at = Instant::now();
     let mut output = tracing::debug_span!("encode").in_scope(|| match rendered {
-        Rendered::Frames(frames) => encode_animation(frames),
+        Rendered::Frames(animation) => encode_animation(animation, requested, &settings, options),
         Rendered::Still {
             image,
             source,
@@ -299,8 +302,8 @@ enum Rendered {
         source: Format,
         icc_profile: Option<Vec<u8>>,
     },
-    /// The frames of an animated GIF, with their delays.
-    Frames(Vec<(image::RgbaImage, image::Delay)>),
+    /// The frames of an animated GIF or WebP, with their delays and loop count.
+    Frames(decode::Animation),
 }
 
 /// Decodes `input` and runs the geometry and the pipeline (steps 2–10 of FILTERS.md §2).
@@ -311,12 +314,16 @@ fn render(
     requested: Option<Format>,
     options: &Options,
 ) -> Result<Rendered, ProcessError> {
-    let is_gif = Format::sniff(input) == Some(Format::Gif);
-    if is_gif && requested.is_none_or(|format| format == Format::Gif) {
-        let frames =
-            decode::gif_frames(input, &options.limits, settings.max_frames, settings.page)?;
-        if let Some(frames) = frames {
-            return animate(frames, params, settings, options).map(Rendered::Frames);
+    let source = Format::sniff(input);
+    let animated_source = matches!(source, Some(Format::Gif | Format::Webp));
+    let animated_output =
+        requested.is_none_or(|format| matches!(format, Format::Gif | Format::Webp));
+    if animated_source && animated_output {
+        let animation =
+            decode::animation(input, &options.limits, settings.max_frames, settings.page)?;
+        if let Some(mut animation) = animation {
+            animation.frames = animate(animation.frames, params, settings, options)?;
+            return Ok(Rendered::Frames(animation));
         }
     }
 
@@ -327,7 +334,15 @@ fn render(
         let (w, h) = upright((w, h));
         Plan::with_settings(w, h, params, settings).shrink_factor(params)
     };
-    let decoded = decode::decode_scaled(input, &options.limits, settings.orient.is_none(), shrink)?;
+    let decoded = if source == Some(Format::Svg) {
+        // SVG may also be drawn larger than its own size when the resize enlarges it.
+        svg::decode(input, &options.limits, |w, h| {
+            let (w, h) = upright((w, h));
+            svg::scale_for(&Plan::with_settings(w, h, params, settings), params)
+        })?
+    } else {
+        decode::decode_scaled(input, &options.limits, settings.orient.is_none(), shrink)?
+    };
     let mut source = decoded.image;
     if let Some(turned) = settings
         .orient
@@ -464,7 +479,7 @@ fn animate(
     options: &Options,
 ) -> Result<Vec<(image::RgbaImage, image::Delay)>, ProcessError> {
     let Some((first, _)) = frames.first() else {
-        return Err(ProcessError::image("gif has no frames"));
+        return Err(ProcessError::image("animation has no frames"));
     };
     let (mut width, mut height) = first.dimensions();
     if settings
@@ -509,15 +524,41 @@ fn animate(
     Ok(done)
 }
 
-/// Encodes processed frames as an animated GIF.
-fn encode_animation(frames: Vec<(image::RgbaImage, image::Delay)>) -> Result<Output, ProcessError> {
-    let (width, height) = frames
+/// Encodes processed frames as an animated GIF or WebP: the requested format, else the
+/// source's. A single WebP frame (`page(n)`) is written as a still WebP.
+fn encode_animation(
+    animation: decode::Animation,
+    requested: Option<Format>,
+    settings: &Settings,
+    options: &Options,
+) -> Result<Output, ProcessError> {
+    let format = match requested.unwrap_or(animation.source) {
+        Format::Webp => Format::Webp,
+        _ => Format::Gif,
+    };
+    let (width, height) = animation
+        .frames
         .first()
         .map_or((0, 0), |(frame, _)| frame.dimensions());
-    let bytes = encode::gif_animation(frames)?;
+    let bytes = if format == Format::Gif {
+        encode::gif_animation(animation.frames, animation.loop_count)?
+    } else if animation.frames.len() > 1 {
+        let encode_settings = encode::EncodeSettings {
+            quality: settings.quality.unwrap_or(options.default_quality),
+            lossless: settings.lossless,
+            icc_profile: None,
+        };
+        encode::webp_animation(&animation.frames, animation.loop_count, &encode_settings)?
+    } else {
+        let Some((frame, _)) = animation.into_iter().next() else {
+            return Err(ProcessError::image("animation has no frames"));
+        };
+        let image = image::DynamicImage::ImageRgba8(frame);
+        return encode_output(&image, Format::Webp, settings, options, None);
+    };
     Ok(Output {
         bytes,
-        format: Format::Gif,
+        format,
         width,
         height,
         timings: Timings::default(),
