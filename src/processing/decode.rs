@@ -72,6 +72,9 @@ pub(crate) fn decode_scaled(
     shrink: impl FnOnce(u32, u32) -> u32,
 ) -> Result<Decoded, ProcessError> {
     let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
+    if format == Format::Avif {
+        return decode_avif(input, limits);
+    }
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
     let mut decoder_limits = image::Limits::no_limits();
     decoder_limits.max_alloc = limits.max_alloc;
@@ -122,6 +125,20 @@ pub(crate) fn decode_scaled(
         icc_profile,
         source_size: (width, height),
         shrink,
+    })
+}
+
+/// Decodes the primary image of an AVIF file (`processing::avif`), turned by its `irot` and
+/// `imir` properties; AVIF has no shrink-on-load.
+fn decode_avif(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessError> {
+    let still = super::avif::decode(input, limits)?;
+    let source_size = (still.image.width(), still.image.height());
+    Ok(Decoded {
+        image: still.image,
+        format: Format::Avif,
+        icc_profile: still.icc_profile,
+        source_size,
+        shrink: 1,
     })
 }
 

@@ -72,6 +72,7 @@ pub(crate) fn encode(
         Format::Webp => webp(image, settings),
         Format::Gif => gif(image),
         Format::Tiff => tiff(image),
+        Format::Avif => super::avif::encode(image, settings.quality, settings.lossless),
         Format::Jpeg | Format::Bmp => jpeg(image, settings),
     }
 }

@@ -25,7 +25,7 @@ use std::fmt;
 
 /// An image format known to the engine.
 ///
-/// New formats (AVIF, HEIF, JPEG XL, ...) will be added as variants, so matches on this enum
+/// New formats (HEIF, JPEG XL, ...) will be added as variants, so matches on this enum
 /// need a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -42,11 +42,13 @@ pub enum Format {
     Tiff,
     /// Windows bitmap. Read only: output falls back to JPEG, as in imagor.
     Bmp,
+    /// AVIF (AV1 in HEIF): the primary image is read, still images are written.
+    Avif,
 }
 
 impl Format {
     /// The format named `name` in imagor's `format(...)` filter: `jpeg` or `jpg`, `png`, `gif`,
-    /// `webp`, `tiff`, `bmp`.
+    /// `webp`, `tiff`, `bmp`, `avif`.
     ///
     /// The match is exact and case-sensitive (`WEBP` and `tif` are not names), as in imagor.
     pub fn from_name(name: &str) -> Option<Self> {
@@ -57,12 +59,13 @@ impl Format {
             "webp" => Some(Self::Webp),
             "tiff" => Some(Self::Tiff),
             "bmp" => Some(Self::Bmp),
+            "avif" => Some(Self::Avif),
             _ => None,
         }
     }
 
-    /// The canonical lower-case name (`jpeg`, `png`, `gif`, `webp`, `tiff`, `bmp`), as used in
-    /// imagor's `/meta` output.
+    /// The canonical lower-case name (`jpeg`, `png`, `gif`, `webp`, `tiff`, `bmp`, `avif`), as
+    /// used in imagor's `/meta` output.
     pub fn name(self) -> &'static str {
         match self {
             Self::Jpeg => "jpeg",
@@ -71,6 +74,7 @@ impl Format {
             Self::Webp => "webp",
             Self::Tiff => "tiff",
             Self::Bmp => "bmp",
+            Self::Avif => "avif",
         }
     }
 
@@ -83,6 +87,7 @@ impl Format {
             Self::Webp => "image/webp",
             Self::Tiff => "image/tiff",
             Self::Bmp => "image/bmp",
+            Self::Avif => "image/avif",
         }
     }
 
@@ -100,6 +105,8 @@ impl Format {
             Some(Self::Tiff)
         } else if bytes.starts_with(b"BM") {
             Some(Self::Bmp)
+        } else if super::avif::is_avif(bytes) {
+            Some(Self::Avif)
         } else {
             None
         }
@@ -116,6 +123,7 @@ impl Format {
         match self {
             Self::Png | Self::Webp | Self::Tiff | Self::Gif => self,
             Self::Jpeg | Self::Bmp => Self::Jpeg,
+            Self::Avif => self,
         }
     }
 
@@ -128,6 +136,7 @@ impl Format {
             Self::Webp => image::ImageFormat::WebP,
             Self::Tiff => image::ImageFormat::Tiff,
             Self::Bmp => image::ImageFormat::Bmp,
+            Self::Avif => image::ImageFormat::Avif,
         }
     }
 }
@@ -160,6 +169,11 @@ mod tests {
             assert_eq!(Format::sniff(bytes), expected, "{bytes:?}");
         }
         assert_eq!(Format::sniff(b"RIFF"), None);
+        assert_eq!(
+            Format::sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"),
+            Some(Format::Avif)
+        );
+        assert_eq!(Format::sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), None);
         assert_eq!(Format::sniff(b"\xFF\xD8"), None);
     }
 
@@ -172,13 +186,14 @@ mod tests {
             Format::Webp,
             Format::Tiff,
             Format::Bmp,
+            Format::Avif,
         ] {
             assert_eq!(Format::from_name(format.name()), Some(format));
             assert_eq!(format.to_string(), format.name());
             assert!(format.content_type().starts_with("image/"));
         }
         assert_eq!(Format::from_name("jpg"), Some(Format::Jpeg));
-        for not_a_name in ["JPEG", "tif", "avif", "", " png"] {
+        for not_a_name in ["JPEG", "tif", "heif", "AVIF", "", " png"] {
             assert_eq!(Format::from_name(not_a_name), None, "{not_a_name}");
         }
     }
@@ -191,6 +206,8 @@ mod tests {
         assert_eq!(Format::Gif.default_output(), Format::Gif);
         assert_eq!(Format::Webp.default_output(), Format::Webp);
         assert_eq!(Format::Tiff.default_output(), Format::Tiff);
+        assert_eq!(Format::Avif.default_output(), Format::Avif);
+        assert!(Format::Avif.can_encode());
         assert!(!Format::Bmp.can_encode());
         assert!(Format::Webp.can_encode());
     }

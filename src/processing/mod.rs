@@ -13,12 +13,12 @@
 //! 4. resample once (crop, resize and window in one pass), flip in place, run the pipeline
 //!    filters in URL order (`fill`, `padding`, `rotate`, `crop`, colour filters, ...; see
 //!    `docs/filters.md` for the list) and check the final canvas against the limits;
-//! 5. encode as the requested format, or the source's default (PNG, WebP, GIF and
-//!    TIFF stay themselves, everything else becomes JPEG).
+//! 5. encode as the requested format, or the source's default (PNG, WebP, GIF, TIFF and
+//!    AVIF stay themselves, everything else becomes JPEG).
 //!
-//! Sources are JPEG, PNG, GIF, WebP, TIFF and BMP, recognised by their magic bytes. Pixels keep
-//! their channel layout (grey, grey + alpha, RGB, RGBA) through the pipeline; 16-bit and float
-//! samples are reduced to 8 bits on load.
+//! Sources are JPEG, PNG, GIF, WebP, TIFF, BMP and AVIF, recognised by their magic bytes.
+//! Pixels keep their channel layout (grey, grey + alpha, RGB, RGBA) through the pipeline;
+//! 16-bit and float samples (and 10- or 12-bit AVIF) are reduced to 8 bits on load.
 //!
 //! | Output | Encoder | Settings |
 //! | --- | --- | --- |
@@ -27,6 +27,7 @@
 //! | WebP | `webp` (libwebp) | lossy with `quality(n)` (default 75), lossless with `lossless()`; effort 4 |
 //! | GIF | `image` | NeuQuant palette per frame, animated for animated GIF sources; `quality` ignored |
 //! | TIFF | `image` | uncompressed |
+//! | AVIF | `ravif` (rav1e) | 4:4:4, 8 bits, `quality(n)` (default 75), near-lossless RGB (within ±1) with `lossless()`, speed 8 of 10; alpha kept; no ICC profile; first frame of animations |
 //!
 //! Animated GIF sources keep all their frames (up to `max_frames(n)`, or the one frame of
 //! `page(n)`) when the output is GIF: the geometry and pipeline run per frame and the result
@@ -44,7 +45,7 @@
 //!
 //! Not implemented yet (ignored, or plainly refused): animated WebP (first frame only),
 //! text overlays (`text`, `label`), ICC conversion
-//! (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406 `unsupported
+//! (`strip_icc` only drops the profile), HEIF/JPEG XL/JPEG 2000 output (406 `unsupported
 //! format`), metadata other than ICC profiles in outputs.
 //!
 //! # Example
@@ -73,6 +74,7 @@
 //! assert_eq!((output.width(), output.height()), (200, 150));
 //! ```
 
+mod avif;
 mod decode;
 mod encode;
 mod error;
@@ -205,8 +207,8 @@ impl Output {
 ///
 /// # Errors
 ///
-/// * [`ProcessError::UnsupportedFormat`]: the input is not JPEG, PNG, GIF, WebP, TIFF or BMP,
-///   or `format(...)` names a format that cannot be written yet (AVIF, HEIF, JPEG 2000,
+/// * [`ProcessError::UnsupportedFormat`]: the input is not JPEG, PNG, GIF, WebP, TIFF, BMP or
+///   AVIF, or `format(...)` names a format that cannot be written yet (HEIF, JPEG 2000,
 ///   JPEG XL).
 /// * [`ProcessError::MaxResolution`]: the source (from its header), a canvas made by a
 ///   filter, or the output is larger than `options`' [`Limits`].
