@@ -78,6 +78,9 @@ pub(crate) fn decode_scaled(
     if format == Format::Svg {
         return svg::decode(input, limits, |w, h| svg::Scale::Reduce(shrink(w, h)));
     }
+    if format == Format::Avif {
+        return decode_avif(input, limits);
+    }
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
     let mut decoder_limits = image::Limits::no_limits();
     decoder_limits.max_alloc = limits.max_alloc;
@@ -173,6 +176,20 @@ pub(crate) fn animation(
         Some(Format::Webp) => webp_animation(input, limits, max_frames, page),
         _ => Ok(None),
     }
+}
+
+/// Decodes the primary image of an AVIF file (`processing::avif`), turned by its `irot` and
+/// `imir` properties; AVIF has no shrink-on-load.
+fn decode_avif(input: &[u8], limits: &Limits) -> Result<Decoded, ProcessError> {
+    let still = super::avif::decode(input, limits)?;
+    let source_size = (still.image.width(), still.image.height());
+    Ok(Decoded {
+        image: still.image,
+        format: Format::Avif,
+        icc_profile: still.icc_profile,
+        source_size,
+        shrink: 1,
+    })
 }
 
 /// The frames of an animated GIF, composited to full-canvas RGBA, with their delays.

@@ -77,6 +77,7 @@ pub(crate) fn encode(
         Format::Webp => webp(image, settings),
         Format::Gif => gif(image),
         Format::Tiff => tiff(image),
+        Format::Avif => super::avif::encode(image, settings.quality, settings.lossless),
         Format::Jpeg | Format::Bmp | Format::Svg => jpeg(image, settings),
     }
 }

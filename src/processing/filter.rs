@@ -39,7 +39,7 @@ pub(crate) enum OutputRequest {
     Source,
     /// A format the engine writes.
     Format(Format),
-    /// A format imagor writes but this engine cannot yet (`avif`, `heif`, `jp2`, `jxl`).
+    /// A format imagor writes but this engine cannot yet (`heif`, `jp2`, `jxl`).
     Unsupported,
 }
 
@@ -175,7 +175,7 @@ fn output_request(name: &str) -> Option<OutputRequest> {
         Some(_) => Some(OutputRequest::Format(Format::Jpeg)),
         None => match name {
             "pdf" | "svg" => Some(OutputRequest::Format(Format::Jpeg)),
-            "avif" | "heif" | "jp2" | "jxl" => Some(OutputRequest::Unsupported),
+            "heif" | "jp2" | "jxl" => Some(OutputRequest::Unsupported),
             _ => None,
         },
     }
@@ -231,7 +231,8 @@ mod tests {
             ("bmp", OutputRequest::Format(Format::Jpeg)),
             ("pdf", OutputRequest::Format(Format::Jpeg)),
             ("svg", OutputRequest::Format(Format::Jpeg)),
-            ("avif", OutputRequest::Unsupported),
+            ("avif", OutputRequest::Format(Format::Avif)),
+            ("heif", OutputRequest::Unsupported),
             ("jxl", OutputRequest::Unsupported),
             ("WEBP", OutputRequest::Source),
             ("tif", OutputRequest::Source),

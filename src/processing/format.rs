@@ -25,7 +25,7 @@ use std::fmt;
 
 /// An image format known to the engine.
 ///
-/// New formats (AVIF, HEIF, JPEG XL, ...) will be added as variants, so matches on this enum
+/// New formats (HEIF, JPEG XL, ...) will be added as variants, so matches on this enum
 /// need a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -44,11 +44,13 @@ pub enum Format {
     Bmp,
     /// SVG, rasterised on load. Read only: output falls back to JPEG, as in imagor.
     Svg,
+    /// AVIF (AV1 in HEIF): the primary image is read, still images are written.
+    Avif,
 }
 
 impl Format {
     /// The format named `name` in imagor's `format(...)` filter: `jpeg` or `jpg`, `png`, `gif`,
-    /// `webp`, `tiff`, `bmp`, `svg`.
+    /// `webp`, `tiff`, `bmp`, `svg`, `avif`.
     ///
     /// The match is exact and case-sensitive (`WEBP` and `tif` are not names), as in imagor.
     pub fn from_name(name: &str) -> Option<Self> {
@@ -60,11 +62,13 @@ impl Format {
             "tiff" => Some(Self::Tiff),
             "bmp" => Some(Self::Bmp),
             "svg" => Some(Self::Svg),
+            "avif" => Some(Self::Avif),
             _ => None,
         }
     }
 
-    /// The canonical lower-case name (`jpeg`, `png`, `gif`, `webp`, `tiff`, `bmp`, `svg`), as
+    /// The canonical lower-case name (`jpeg`, `png`, `gif`, `webp`, `tiff`, `bmp`, `svg`,
+    /// `avif`), as
     /// used in imagor's `/meta` output.
     pub fn name(self) -> &'static str {
         match self {
@@ -75,6 +79,7 @@ impl Format {
             Self::Tiff => "tiff",
             Self::Bmp => "bmp",
             Self::Svg => "svg",
+            Self::Avif => "avif",
         }
     }
 
@@ -88,6 +93,7 @@ impl Format {
             Self::Tiff => "image/tiff",
             Self::Bmp => "image/bmp",
             Self::Svg => "image/svg+xml",
+            Self::Avif => "image/avif",
         }
     }
 
@@ -107,6 +113,8 @@ impl Format {
             Some(Self::Bmp)
         } else if is_svg(bytes) {
             Some(Self::Svg)
+        } else if super::avif::is_avif(bytes) {
+            Some(Self::Avif)
         } else {
             None
         }
@@ -123,6 +131,7 @@ impl Format {
         match self {
             Self::Png | Self::Webp | Self::Tiff | Self::Gif => self,
             Self::Jpeg | Self::Bmp | Self::Svg => Self::Jpeg,
+            Self::Avif => self,
         }
     }
 
@@ -140,6 +149,7 @@ impl Format {
             Self::Tiff => image::ImageFormat::Tiff,
             Self::Bmp => image::ImageFormat::Bmp,
             Self::Svg => image::ImageFormat::Png,
+            Self::Avif => image::ImageFormat::Avif,
         }
     }
 }
@@ -222,6 +232,11 @@ mod tests {
             assert_eq!(Format::sniff(bytes), expected, "{bytes:?}");
         }
         assert_eq!(Format::sniff(b"RIFF"), None);
+        assert_eq!(
+            Format::sniff(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf"),
+            Some(Format::Avif)
+        );
+        assert_eq!(Format::sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic"), None);
         assert_eq!(Format::sniff(b"\xFF\xD8"), None);
     }
 
@@ -264,13 +279,14 @@ mod tests {
             Format::Tiff,
             Format::Bmp,
             Format::Svg,
+            Format::Avif,
         ] {
             assert_eq!(Format::from_name(format.name()), Some(format));
             assert_eq!(format.to_string(), format.name());
             assert!(format.content_type().starts_with("image/"));
         }
         assert_eq!(Format::from_name("jpg"), Some(Format::Jpeg));
-        for not_a_name in ["JPEG", "tif", "avif", "", " png"] {
+        for not_a_name in ["JPEG", "tif", "heif", "AVIF", "", " png"] {
             assert_eq!(Format::from_name(not_a_name), None, "{not_a_name}");
         }
     }
@@ -283,6 +299,8 @@ mod tests {
         assert_eq!(Format::Gif.default_output(), Format::Gif);
         assert_eq!(Format::Webp.default_output(), Format::Webp);
         assert_eq!(Format::Tiff.default_output(), Format::Tiff);
+        assert_eq!(Format::Avif.default_output(), Format::Avif);
+        assert!(Format::Avif.can_encode());
         assert!(!Format::Bmp.can_encode());
         assert_eq!(Format::Svg.default_output(), Format::Jpeg);
         assert!(!Format::Svg.can_encode());

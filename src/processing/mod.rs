@@ -13,13 +13,13 @@
 //! 4. resample once (crop, resize and window in one pass), flip in place, run the pipeline
 //!    filters in URL order (`fill`, `padding`, `rotate`, `crop`, colour filters, ...; see
 //!    `docs/filters.md` for the list) and check the final canvas against the limits;
-//! 5. encode as the requested format, or the source's default (PNG, WebP, GIF and
-//!    TIFF stay themselves, everything else becomes JPEG).
+//! 5. encode as the requested format, or the source's default (PNG, WebP, GIF, TIFF and
+//!    AVIF stay themselves, everything else becomes JPEG).
 //!
-//! Sources are JPEG, PNG, GIF, WebP, TIFF, BMP and SVG, recognised by their magic bytes (SVG by
-//! its XML prolog and `<svg` root; it is rasterised on load, see `svg`). Pixels keep
+//! Sources are JPEG, PNG, GIF, WebP, TIFF, BMP, AVIF and SVG, recognised by their magic bytes
+//! (SVG by its XML prolog and `<svg` root; it is rasterised on load, see `svg`). Pixels keep
 //! their channel layout (grey, grey + alpha, RGB, RGBA) through the pipeline; 16-bit and float
-//! samples are reduced to 8 bits on load.
+//! samples (and 10- or 12-bit AVIF) are reduced to 8 bits on load.
 //!
 //! | Output | Encoder | Settings |
 //! | --- | --- | --- |
@@ -28,6 +28,7 @@
 //! | WebP | `webp` (libwebp) | lossy with `quality(n)` (default 75), lossless with `lossless()`; effort 4; animated for animated sources |
 //! | GIF | `image` | NeuQuant palette per frame, animated for animated GIF sources; `quality` ignored |
 //! | TIFF | `image` | uncompressed |
+//! | AVIF | `ravif` (rav1e) | 4:4:4, 8 bits, `quality(n)` (default 75), near-lossless RGB (within ±1) with `lossless()`, speed 8 of 10; alpha kept; no ICC profile; first frame of animations |
 //!
 //! Animated GIF and WebP sources keep all their frames (up to `max_frames(n)`, or the one frame
 //! of `page(n)`) when the output is GIF or WebP: the geometry and pipeline run per frame and
@@ -44,9 +45,9 @@
 //! Overlays (`watermark`, `image`) composite sources handed in through [`Options::overlays`];
 //! processing itself never loads anything.
 //!
-//! Not implemented yet (ignored, or plainly refused): text overlays (`text`, `label`), ICC
-//! conversion (`strip_icc` only drops the profile), AVIF/HEIF/JPEG XL/JPEG 2000 output (406
-//! `unsupported format`), metadata other than ICC profiles in outputs.
+//! Not implemented yet (ignored, or plainly refused): ICC conversion (`strip_icc` only drops
+//! the profile), HEIF/JPEG XL/JPEG 2000 output (406 `unsupported format`), metadata other than
+//! ICC profiles in outputs.
 //!
 //! # Example
 //!
@@ -74,6 +75,7 @@
 //! assert_eq!((output.width(), output.height()), (200, 150));
 //! ```
 
+mod avif;
 mod decode;
 mod encode;
 mod error;
@@ -256,7 +258,7 @@ impl Output {
 /// # Errors
 ///
 /// * [`ProcessError::UnsupportedFormat`]: the input is not JPEG, PNG, GIF, WebP, TIFF, BMP or
-///   SVG, or `format(...)` names a format that cannot be written yet (AVIF, HEIF, JPEG 2000,
+///   SVG, or `format(...)` names a format that cannot be written yet (HEIF, JPEG 2000,
 ///   JPEG XL).
 /// * [`ProcessError::MaxResolution`]: the source (from its header), a canvas made by a
 ///   filter, or the output is larger than `options`' [`Limits`].
