@@ -28,10 +28,13 @@
 //! # image::RgbaImage::from_pixel(40, 30, image::Rgba([10, 200, 30, 128]))
 //! #     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
 //! #     .unwrap();
-//! let as_avif = Params { filters: vec![Filter::new("format", "avif")], ..Default::default() };
-//! let avif = process(&png, &as_avif, &Options::default()).unwrap();
+//! let to = |format: &str| Params {
+//!     filters: vec![Filter::new("format", format)],
+//!     ..Default::default()
+//! };
+//! let avif = process(&png, &to("avif"), &Options::default()).unwrap();
 //! // Reading the AVIF back decodes its AV1 payloads (colour and alpha) with rav1d.
-//! let png = process(avif.bytes(), &Params { filters: vec![Filter::new("format", "png")], ..Default::default() }, &Options::default()).unwrap();
+//! let png = process(avif.bytes(), &to("png"), &Options::default()).unwrap();
 //! assert_eq!((png.format(), png.width(), png.height()), (Format::Png, 40, 30));
 //! ```
 
