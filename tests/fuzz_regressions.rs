@@ -97,6 +97,26 @@ fn webp_inputs_never_panic() {
 }
 
 #[test]
+fn a_webp_chunk_past_the_end_is_refused() {
+    let (regressions, _) = inputs("decode_webp");
+    assert!(!regressions.is_empty());
+    for path in &regressions {
+        // Used to allocate the 3 GiB the EXIF chunk claims.
+        assert!(
+            matches!(
+                common::decode(Format::Webp, &read(path)),
+                Some(Err(ProcessError::Image(_)))
+            ),
+            "{}",
+            path.display()
+        );
+        // `/meta` reads the EXIF block of the same bytes without the selector byte.
+        let bytes = read(path);
+        assert!(common::meta(bytes.get(1..).unwrap_or_default()).is_err());
+    }
+}
+
+#[test]
 fn bmp_inputs_never_panic() {
     let (ok, failed) = replay_decoder("decode_bmp", Format::Bmp);
     assert!(ok >= 3, "{ok} decoded");
