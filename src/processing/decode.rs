@@ -81,6 +81,11 @@ pub(crate) fn decode_scaled(
     if format == Format::Avif {
         return decode_avif(input, limits);
     }
+    if format == Format::Webp && !webp_chunks_fit(input) {
+        return Err(ProcessError::image(
+            "webp chunk runs past the end of the file",
+        ));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
     let mut decoder_limits = image::Limits::no_limits();
     decoder_limits.max_alloc = limits.max_alloc;
@@ -173,6 +178,9 @@ pub(crate) fn animation(
 ) -> Result<Option<Animation>, ProcessError> {
     match Format::sniff(input) {
         Some(Format::Gif) => gif_animation(input, limits, max_frames, page),
+        Some(Format::Webp) if !webp_chunks_fit(input) => Err(ProcessError::image(
+            "webp chunk runs past the end of the file",
+        )),
         Some(Format::Webp) => webp_animation(input, limits, max_frames, page),
         _ => Ok(None),
     }
@@ -332,6 +340,51 @@ fn webp_decode_error(err: image_webp::DecodingError) -> ProcessError {
     }
 }
 
+/// Whether every chunk of a WebP file, and every sub-chunk of its animation frames, ends
+/// inside the file.
+///
+/// `image-webp` allocates a metadata chunk (EXIF, ICC profile, XMP) at its declared size
+/// before reading it, without a limit (the `image` crate does not pass `max_alloc` on), so a
+/// few bytes claiming a 3 GiB EXIF chunk allocate 3 GiB. A file that fails this check is
+/// truncated or corrupt and could not be decoded anyway.
+pub(crate) fn webp_chunks_fit(input: &[u8]) -> bool {
+    chunks_fit(input, 12, input.len(), true)
+}
+
+/// Walks the RIFF chunks from `at` to `end`; at the top level, the sub-chunks of `ANMF`
+/// frames too (after the frame's 16-byte header; frames are not nested).
+fn chunks_fit(input: &[u8], mut at: usize, end: usize, top_level: bool) -> bool {
+    while let Some(header) = at
+        .checked_add(8)
+        .filter(|&data| data <= end)
+        .and_then(|data| input.get(at..data))
+    {
+        let Some(size) = header
+            .get(4..8)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .and_then(|b| usize::try_from(u32::from_le_bytes(b)).ok())
+        else {
+            return false;
+        };
+        let Some(data_end) = at.checked_add(8).and_then(|data| data.checked_add(size)) else {
+            return false;
+        };
+        if data_end > input.len() {
+            return false;
+        }
+        let frame = top_level && header.starts_with(b"ANMF");
+        if frame
+            && !at
+                .checked_add(24)
+                .is_some_and(|sub| chunks_fit(input, sub, data_end, false))
+        {
+            return false;
+        }
+        at = data_end.saturating_add(size & 1);
+    }
+    true
+}
+
 /// Whether the orientation swaps width and height (EXIF tags 5–8).
 fn turns_quarter(orientation: Orientation) -> bool {
     matches!(
@@ -429,6 +482,57 @@ mod tests {
                 Err(ProcessError::UnsupportedFormat)
             ));
         }
+    }
+
+    /// A RIFF/WEBP file made of the given chunks (fourcc, declared size, data).
+    fn riff(chunks: &[(&[u8; 4], u32, &[u8])]) -> Vec<u8> {
+        let mut body = b"WEBP".to_vec();
+        for (fourcc, size, data) in chunks {
+            body.extend(*fourcc);
+            body.extend(size.to_le_bytes());
+            body.extend(*data);
+        }
+        let mut out = b"RIFF".to_vec();
+        out.extend(u32::try_from(body.len()).unwrap().to_le_bytes());
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn webp_chunks_past_the_end_are_refused_before_allocating() {
+        // VP8X with the EXIF flag, then an EXIF chunk claiming 3 GiB: found by the
+        // `decode_webp` fuzzer, this used to allocate the 3 GiB.
+        let vp8x = [0x08, 0, 0, 0, 9, 0, 0, 9, 0, 0];
+        let huge = riff(&[(b"VP8X", 10, &vp8x), (b"EXIF", 3 << 30, b"II*\0")]);
+        assert!(!webp_chunks_fit(&huge));
+        assert!(matches!(
+            decode(&huge, &Limits::default(), true),
+            Err(ProcessError::Image(_))
+        ));
+        // The same inside an animation frame (image-webp reads its first sub-chunks).
+        let mut frame = vec![0u8; 16];
+        frame.extend(b"VP8L");
+        frame.extend(u32::MAX.to_le_bytes());
+        let frame_len = u32::try_from(frame.len()).unwrap();
+        let animated = riff(&[(b"VP8X", 10, &vp8x), (b"ANMF", frame_len, &frame)]);
+        assert!(!webp_chunks_fit(&animated));
+        // Chunks that fit (odd sizes padded) pass.
+        let fine = riff(&[
+            (b"VP8X", 10, &vp8x),
+            (b"EXIF", 3, b"abc\0"),
+            (b"XMP ", 0, b""),
+        ]);
+        assert!(webp_chunks_fit(&fine));
+        // A real file passes and decodes.
+        let mut webp = Vec::new();
+        image::RgbImage::new(3, 2)
+            .write_to(
+                &mut std::io::Cursor::new(&mut webp),
+                image::ImageFormat::WebP,
+            )
+            .unwrap();
+        assert!(webp_chunks_fit(&webp));
+        assert!(decode(&webp, &Limits::default(), true).is_ok());
     }
 
     #[test]

@@ -42,7 +42,7 @@ use image::{DynamicImage, ImageDecoder, ImageReader};
 use serde::Serialize;
 
 use super::filter::Settings;
-use super::{Format, Options, ProcessError, Rendered, exif, ops, render, render_color};
+use super::{Format, Options, ProcessError, Rendered, decode, exif, ops, render, render_color};
 use crate::path::Params;
 
 /// Widest reduction `avgcolor()` and `blurhash(x,y)` are computed on.
@@ -317,7 +317,10 @@ fn source_exif(input: &[u8]) -> (u16, BTreeMap<String, String>) {
     let Some(format) = Format::sniff(input) else {
         return (0, BTreeMap::new());
     };
-    if matches!(format, Format::Gif | Format::Bmp | Format::Svg) {
+    // A WebP chunk past the end of the file would be allocated at its claimed size.
+    if matches!(format, Format::Gif | Format::Bmp | Format::Svg)
+        || (format == Format::Webp && !decode::webp_chunks_fit(input))
+    {
         return (0, BTreeMap::new());
     }
     let reader = ImageReader::with_format(Cursor::new(input), format.image_format());
