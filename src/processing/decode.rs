@@ -81,10 +81,8 @@ pub(crate) fn decode_scaled(
     if format == Format::Avif {
         return decode_avif(input, limits);
     }
-    if format == Format::Webp && !webp_chunks_fit(input) {
-        return Err(ProcessError::image(
-            "webp chunk runs past the end of the file",
-        ));
+    if format == Format::Webp {
+        check_webp_chunks(input)?;
     }
     let mut reader = ImageReader::with_format(Cursor::new(input), format.image_format());
     let mut decoder_limits = image::Limits::no_limits();
@@ -178,10 +176,10 @@ pub(crate) fn animation(
 ) -> Result<Option<Animation>, ProcessError> {
     match Format::sniff(input) {
         Some(Format::Gif) => gif_animation(input, limits, max_frames, page),
-        Some(Format::Webp) if !webp_chunks_fit(input) => Err(ProcessError::image(
-            "webp chunk runs past the end of the file",
-        )),
-        Some(Format::Webp) => webp_animation(input, limits, max_frames, page),
+        Some(Format::Webp) => {
+            check_webp_chunks(input)?;
+            webp_animation(input, limits, max_frames, page)
+        }
         _ => Ok(None),
     }
 }
@@ -349,6 +347,18 @@ fn webp_decode_error(err: image_webp::DecodingError) -> ProcessError {
 /// truncated or corrupt and could not be decoded anyway.
 pub(crate) fn webp_chunks_fit(input: &[u8]) -> bool {
     chunks_fit(input, 12, input.len(), true)
+}
+
+/// Refuses a WebP whose chunks do not fit in the file (see [`webp_chunks_fit`]) before any
+/// decoder reads it.
+fn check_webp_chunks(input: &[u8]) -> Result<(), ProcessError> {
+    if webp_chunks_fit(input) {
+        Ok(())
+    } else {
+        Err(ProcessError::image(
+            "webp chunk runs past the end of the file",
+        ))
+    }
 }
 
 /// Walks the RIFF chunks from `at` to `end`; at the top level, the sub-chunks of `ANMF`
