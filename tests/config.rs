@@ -582,6 +582,12 @@ fn avif_speed_out_of_range_keeps_default_with_a_warning() {
             .iter()
             .any(|w| w.contains("VIPS_AVIF_SPEED"))
     );
+    // The speed reaches the processing options the standalone server uses.
+    let options = env_ok(&[("VIPS_AVIF_SPEED", "9")]).process_options();
+    assert!(
+        format!("{options:?}").contains("avif_speed: 9"),
+        "{options:?}"
+    );
 }
 
 #[test]

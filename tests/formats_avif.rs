@@ -137,6 +137,55 @@ fn avif_output_round_trips() {
 }
 
 #[test]
+fn max_bytes_lowers_avif_quality_until_the_file_fits() {
+    let png = fixture("gopher-front.png");
+    let full = process(
+        &png,
+        &with_filters(&[("format", "avif"), ("quality", "90")]),
+        &Options::default(),
+    )
+    .expect("encode AVIF");
+    let limit = full.bytes().len() / 2;
+    let params = with_filters(&[
+        ("format", "avif"),
+        ("quality", "90"),
+        ("max_bytes", &limit.to_string()),
+    ]);
+    let fitted = process(&png, &params, &Options::default()).expect("encode AVIF");
+    assert_eq!(fitted.format(), Format::Avif);
+    assert!(
+        fitted.bytes().len() <= limit,
+        "{} bytes for a limit of {limit} (quality 90 gave {})",
+        fitted.bytes().len(),
+        full.bytes().len()
+    );
+    assert_eq!(rgba(fitted.bytes()).dimensions(), (202, 259));
+
+    // `lossless()` turns the loop off, as for WebP.
+    let lossless = with_filters(&[("format", "avif"), ("lossless", ""), ("max_bytes", "100")]);
+    let exact = process(&png, &lossless, &Options::default()).expect("encode AVIF");
+    assert!(exact.bytes().len() > 100);
+}
+
+#[test]
+fn avif_speed_is_applied_and_every_speed_writes_a_valid_file() {
+    let png = fixture("gopher-front.png");
+    let params = with_filters(&[("format", "avif"), ("quality", "60")]);
+    let fast = process(&png, &params, &Options::default().avif_speed(9)).expect("speed 9");
+    let default = process(&png, &params, &Options::default()).expect("speed 8");
+    // Speed changes the encoder's search, so the files differ; both decode to the image.
+    assert_ne!(fast.bytes(), default.bytes());
+    let source = image::load_from_memory(&png).expect("PNG").to_rgba8();
+    for output in [&fast, &default] {
+        let error = mean_error(&rgba(output.bytes()), &source);
+        assert!(error < 5.0, "mean error {error:.2}");
+    }
+    // Out of range values are clamped, not refused.
+    let clamped = process(&png, &params, &Options::default().avif_speed(200)).expect("clamped");
+    assert_eq!(clamped.bytes(), fast.bytes());
+}
+
+#[test]
 fn lossless_avif_is_near_exact() {
     let source = RgbaImage::from_fn(37, 23, |x, y| {
         image::Rgba([

@@ -1329,3 +1329,36 @@ fn colour_sources_follow_the_spec() {
         Err(ProcessError::MaxResolution)
     ));
 }
+
+#[test]
+fn max_bytes_lowers_jpeg_and_webp_quality_until_the_file_fits() {
+    // A busy picture, so quality changes the size a lot.
+    let busy = DynamicImage::ImageRgb8(image::RgbImage::from_fn(320, 240, |x, y| {
+        let v = (x * 7919 + y * 104_729) % 251;
+        image::Rgb([v as u8, (v * 3 % 256) as u8, (x ^ y) as u8])
+    }));
+    let input = encode(&busy, image::ImageFormat::Png);
+    for format in ["jpeg", "webp"] {
+        let full = run(
+            &input,
+            &with_filters(&[("format", format), ("quality", "95")], Params::default()),
+        );
+        let limit = full.bytes().len() / 3;
+        let max_bytes = limit.to_string();
+        let params = with_filters(
+            &[
+                ("format", format),
+                ("quality", "95"),
+                ("max_bytes", &max_bytes),
+            ],
+            Params::default(),
+        );
+        let fitted = run(&input, &params);
+        assert!(
+            fitted.bytes().len() <= limit,
+            "{format}: {} bytes for a limit of {limit}",
+            fitted.bytes().len()
+        );
+        assert_eq!(decoded(&fitted).dimensions(), (320, 240));
+    }
+}

@@ -479,7 +479,7 @@ config_keys! {
             "largest width x total height (0 means 81000000)";
         VipsMozjpeg = "vips-mozjpeg", "VIPS_MOZJPEG", Bool, "false", false,
             "MozJPEG-style JPEG encoding";
-        VipsAvifSpeed = "vips-avif-speed", "VIPS_AVIF_SPEED", Int, "8", false,
+        VipsAvifSpeed = "vips-avif-speed", "VIPS_AVIF_SPEED", Int, "8", true,
             "AVIF encoder speed 0 (slowest) to 9 (fastest)";
         VipsVector = "vips-vector", "VIPS_VECTOR", Int, "0", false,
             "libvips SIMD disable bitmask";

@@ -36,8 +36,8 @@ impl Config {
             .truncate(self.imagor.signer_truncate.unwrap_or(0))
     }
 
-    /// Processing limits and filter rules (`VIPS_MAX_*`, `VIPS_UNLIMITED`, `VIPS_DISABLE_*`,
-    /// `VIPS_STRIP_*`).
+    /// Processing limits, filter rules and encoder settings (`VIPS_MAX_*`, `VIPS_UNLIMITED`,
+    /// `VIPS_DISABLE_*`, `VIPS_STRIP_*`, `VIPS_AVIF_SPEED`).
     pub fn process_options(&self) -> processing::Options {
         let p = &self.processing;
         let limits = if p.unlimited {
@@ -57,7 +57,10 @@ impl Config {
             .max_animation_frames(p.max_animation_frames)
             .strip_metadata(p.strip_metadata)
             .strip_color_profile(p.strip_color_profile);
-        processing::Options::default().limits(limits).policy(policy)
+        processing::Options::default()
+            .limits(limits)
+            .policy(policy)
+            .avif_speed(p.avif_speed)
     }
 
     /// The file loader, when `FILE_LOADER_BASE_DIR` is set.

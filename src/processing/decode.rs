@@ -293,9 +293,7 @@ fn webp_animation(
     // The decoder's canvas and frame buffer, plus every RGBA frame kept.
     let frame_bytes = u64::from(width) * u64::from(height) * 4;
     let held = frame_bytes.saturating_mul(u64::from(kept).saturating_add(2));
-    if limits.max_alloc.is_some_and(|max| held > max) {
-        return Err(ProcessError::MaxResolution);
-    }
+    limits.check_alloc(held)?;
     let loop_count = match decoder.loop_count() {
         image_webp::LoopCount::Forever => LoopCount::Forever,
         image_webp::LoopCount::Times(n) => LoopCount::Times(n.get()),

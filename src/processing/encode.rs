@@ -58,6 +58,8 @@ pub(crate) struct EncodeSettings<'a> {
     pub(crate) lossless: bool,
     /// ICC profile to embed where the format allows.
     pub(crate) icc_profile: Option<&'a [u8]>,
+    /// rav1e speed for AVIF, 1 (slowest) to 10.
+    pub(crate) avif_speed: u8,
 }
 
 /// libwebp's largest side.
@@ -77,7 +79,7 @@ pub(crate) fn encode(
         Format::Webp => webp(image, settings),
         Format::Gif => gif(image),
         Format::Tiff => tiff(image),
-        Format::Avif => super::avif::encode(image, settings.quality, settings.lossless),
+        Format::Avif => super::avif::encode(image, settings),
         Format::Jpeg | Format::Bmp | Format::Svg => jpeg(image, settings),
     }
 }
@@ -352,6 +354,7 @@ mod tests {
         quality: 75,
         lossless: false,
         icc_profile: None,
+        avif_speed: 8,
     };
 
     fn layouts() -> Vec<DynamicImage> {

@@ -80,6 +80,16 @@ impl Limits {
             Ok(())
         }
     }
+
+    /// Checks the bytes a decoder is about to hold against `max_alloc`, for decoders that
+    /// cannot be given the limit themselves.
+    pub(crate) fn check_alloc(&self, bytes: u64) -> Result<(), ProcessError> {
+        if self.max_alloc.is_some_and(|max| bytes > max) {
+            Err(ProcessError::MaxResolution)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl Default for Limits {
@@ -123,5 +133,13 @@ mod tests {
         limits.max_height = Some(5);
         assert!(limits.check(u32::MAX, 5).is_ok());
         assert!(limits.check(1, 6).is_err());
+    }
+
+    #[test]
+    fn allocation_limit() {
+        assert!(Limits::no_limits().check_alloc(u64::MAX).is_ok());
+        let limits = Limits::default();
+        assert!(limits.check_alloc(Limits::DEFAULT_MAX_ALLOC).is_ok());
+        assert!(limits.check_alloc(Limits::DEFAULT_MAX_ALLOC + 1).is_err());
     }
 }

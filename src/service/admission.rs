@@ -1,6 +1,8 @@
 //! Admission control for pixel work: imagor's process concurrency and queue size, on top of a
-//! CPU-sized worker limit so pixel work never outnumbers the cores.
+//! CPU-sized worker limit so pixel work never outnumbers the cores. Admitted work runs on the
+//! service's own pixel threads ([`Workers`]).
 
+use super::workers::Workers;
 use crate::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +15,8 @@ pub(crate) struct Admission {
     admitted: Arc<AtomicUsize>,
     /// `concurrency + queue` when imagor's limit is on; `None` when unlimited.
     capacity: Option<usize>,
+    /// As many threads as there are worker permits.
+    threads: Workers,
 }
 
 /// Held while a request is admitted; running pixel work also holds a worker permit.
@@ -35,7 +39,23 @@ impl Admission {
             workers: Arc::new(Semaphore::new(workers)),
             admitted: Arc::new(AtomicUsize::new(0)),
             capacity,
+            threads: Workers::new(workers),
         }
+    }
+
+    /// Runs admitted work on a pixel thread. The ticket is held until the work ends, even when
+    /// the caller stops waiting for it (a timeout), so the worker limit stays true.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        ticket: Ticket,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        self.threads
+            .run(move || {
+                let _ticket = ticket;
+                work()
+            })
+            .await
     }
 
     /// Admits the request or answers 429 at once, then waits for a worker slot.

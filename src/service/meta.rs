@@ -37,7 +37,7 @@ where
     Src: Service<SourceRequest, Response = Blob, Error = Error> + Clone + Send + Sync + 'static,
     Src::Future: Send,
 {
-    /// Loads the source of `params`, processes it on the blocking pool and answers with its
+    /// Loads the source of `params`, processes it on the pixel threads and answers with its
     /// metadata JSON.
     pub(super) async fn meta_response(
         &self,

@@ -9,9 +9,10 @@
 //! service has no source ([`NoSource`]); [`ImageService::loader`] (or
 //! [`LoaderLayer`](crate::loader::LoaderLayer)) adds loaders, tried in order.
 //!
-//! Pixel work runs on tokio's blocking pool, never on the async threads, behind an admission
-//! limit (imagor's `IMAGOR_PROCESS_CONCURRENCY` and `IMAGOR_PROCESS_QUEUE_SIZE`; a full queue
-//! answers 429 at once). Dropping the response future while it waits gives its place back.
+//! Pixel work runs on the service's own pixel threads, never on the async threads, behind an
+//! admission limit (imagor's `IMAGOR_PROCESS_CONCURRENCY` and `IMAGOR_PROCESS_QUEUE_SIZE`; a
+//! full queue answers 429 at once). Dropping the response future while it waits gives its place
+//! back.
 //!
 //! # Example
 //!
@@ -53,6 +54,7 @@ mod future;
 mod meta;
 mod overlay;
 mod response;
+mod workers;
 
 pub use future::ResponseFuture;
 
@@ -525,7 +527,7 @@ where
         Ok(self.image_response(rendered, &params, &utility, negotiated, head))
     }
 
-    /// Runs pixel work on the blocking pool once admitted, within the process timeout, as
+    /// Runs pixel work on the pixel threads once admitted, within the process timeout, as
     /// the `process` stage (queue depth and timing recorded when metrics are on).
     async fn process_blocking<T, E>(
         &self,
@@ -542,13 +544,8 @@ where
                 let queued = metrics.map(Metrics::queued);
                 let ticket = self.admission.admit().await?;
                 drop(queued);
-                let job = tokio::task::spawn_blocking(move || {
-                    let _ticket = ticket;
-                    work()
-                });
-                let output = tokio::time::timeout(self.settings.process_timeout, job)
-                    .await?
-                    .map_err(Error::internal)??;
+                let job = self.admission.run(ticket, work);
+                let output = tokio::time::timeout(self.settings.process_timeout, job).await???;
                 Ok(output)
             })
             .await

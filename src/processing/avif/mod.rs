@@ -13,7 +13,7 @@
 //! AVIF.
 //!
 //! **Writing.** ravif (rav1e) encodes 4:4:4 YCbCr at 8 bits with the request's quality,
-//! at speed 8 of 1–10; alpha is kept (at a quality halfway between the request's and 100)
+//! at `VIPS_AVIF_SPEED` (rav1e speed 8 of 1–10 by default); alpha is kept (at a quality halfway between the request's and 100)
 //! and dropped when every pixel is opaque. `lossless()` switches to RGB planes at quantizer 0:
 //! near-lossless (rav1e gives every sample back within one step), not bit-exact.
 //! Grey images are written as RGB. The ICC profile is not embedded.
@@ -51,14 +51,11 @@ use std::borrow::Cow;
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage, RgbaImage};
 use ravif::{AlphaColorMode, BitDepth, ColorModel, Encoder, Img, RGB8, RGBA8};
 
+use super::encode::EncodeSettings;
 use super::{Limits, ProcessError};
 use container::Transform;
 
 pub(crate) use container::is_avif;
-
-/// rav1e speed, 1 (slowest) to 10 (fastest). At 8 a 300×200 encode takes about 0.2 s of one
-/// core (7 makes the same file more slowly; 9 halves the time for files ~20% larger).
-const SPEED: u8 = 8;
 
 /// A decoded AVIF image.
 #[derive(Debug)]
@@ -97,9 +94,7 @@ pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Still, ProcessErro
     let (width, height) = (side(picture.width)?, side(picture.height)?);
     limits.check(width, height)?;
     let needed = u64::from(width) * u64::from(height) * 8;
-    if limits.max_alloc.is_some_and(|max| needed > max) {
-        return Err(ProcessError::MaxResolution);
-    }
+    limits.check_alloc(needed)?;
     let colour = info.cicp.map_or(picture.colour, |c| yuv::Colour {
         matrix: c.matrix,
         full_range: c.full_range,
@@ -211,12 +206,16 @@ fn transform(mut image: DynamicImage, transforms: &[Transform]) -> DynamicImage 
     image
 }
 
-/// Encodes `image` as AVIF at `quality` (1–100), or losslessly.
+/// Encodes `image` as AVIF at `settings.quality` (1–100), or losslessly.
+///
+/// `settings.avif_speed` is rav1e's speed, 1 (slowest) to 10. At the default 8 a 300×200
+/// encode takes about 0.2 s of one core (7 makes the same file more slowly; 9 halves the time
+/// for files about 20% larger).
 pub(crate) fn encode(
     image: &DynamicImage,
-    quality: u8,
-    lossless: bool,
+    settings: &EncodeSettings<'_>,
 ) -> Result<Vec<u8>, ProcessError> {
+    let (quality, lossless) = (settings.quality, settings.lossless);
     let too_large = || ProcessError::image("image too large for AVIF");
     let width = usize::try_from(image.width()).map_err(|_| too_large())?;
     let height = usize::try_from(image.height()).map_err(|_| too_large())?;
@@ -227,7 +226,7 @@ pub(crate) fn encode(
     }
     let quality = quality.clamp(1, 100);
     let encoder = Encoder::new()
-        .with_speed(SPEED)
+        .with_speed(settings.avif_speed.clamp(1, 10))
         .with_bit_depth(BitDepth::Eight);
     let encoder = if lossless {
         encoder
@@ -274,6 +273,15 @@ mod tests {
     use super::*;
     use image::{Luma, Rgb, Rgba};
 
+    fn settings(quality: u8, lossless: bool) -> EncodeSettings<'static> {
+        EncodeSettings {
+            quality,
+            lossless,
+            icc_profile: None,
+            avif_speed: 8,
+        }
+    }
+
     fn gradient() -> RgbaImage {
         RgbaImage::from_fn(48, 32, |x, y| {
             Rgba([(x * 5) as u8, (y * 7) as u8, 120, (40 + x * 4) as u8])
@@ -291,7 +299,11 @@ mod tests {
     #[test]
     fn lossy_round_trip_keeps_size_alpha_and_colour() {
         let source = gradient();
-        let bytes = encode(&DynamicImage::ImageRgba8(source.clone()), 90, false).expect("encode");
+        let bytes = encode(
+            &DynamicImage::ImageRgba8(source.clone()),
+            &settings(90, false),
+        )
+        .expect("encode");
         assert!(is_avif(&bytes));
         let decoded = decode(&bytes, &Limits::default()).expect("decode");
         let DynamicImage::ImageRgba8(rgba) = decoded.image else {
@@ -311,7 +323,7 @@ mod tests {
     #[test]
     fn lossless_round_trip_is_within_one_step() {
         let source = DynamicImage::ImageRgba8(gradient());
-        let bytes = encode(&source, 50, true).expect("encode");
+        let bytes = encode(&source, &settings(50, true)).expect("encode");
         let decoded = decode(&bytes, &Limits::default()).expect("decode");
         assert!(max_diff(decoded.image.as_bytes(), source.as_bytes()) <= 1);
     }
@@ -320,7 +332,7 @@ mod tests {
     fn opaque_and_grey_images_lose_no_channels_they_need() {
         let rgb = DynamicImage::ImageRgb8(RgbImage::from_pixel(9, 7, Rgb([10, 200, 90])));
         let decoded = decode(
-            &encode(&rgb, 80, false).expect("encode"),
+            &encode(&rgb, &settings(80, false)).expect("encode"),
             &Limits::default(),
         )
         .expect("decode");
@@ -329,7 +341,7 @@ mod tests {
 
         let grey = DynamicImage::ImageLuma8(GrayImage::from_pixel(9, 7, Luma([77])));
         let decoded = decode(
-            &encode(&grey, 80, false).expect("encode"),
+            &encode(&grey, &settings(80, false)).expect("encode"),
             &Limits::default(),
         )
         .expect("decode");
@@ -339,7 +351,8 @@ mod tests {
 
     #[test]
     fn limits_apply_before_decoding() {
-        let bytes = encode(&DynamicImage::ImageRgba8(gradient()), 60, false).expect("encode");
+        let bytes =
+            encode(&DynamicImage::ImageRgba8(gradient()), &settings(60, false)).expect("encode");
         let limits = Limits {
             max_width: Some(47),
             ..Limits::default()
@@ -352,7 +365,8 @@ mod tests {
 
     #[test]
     fn broken_files_are_image_errors() {
-        let bytes = encode(&DynamicImage::ImageRgba8(gradient()), 60, false).expect("encode");
+        let bytes =
+            encode(&DynamicImage::ImageRgba8(gradient()), &settings(60, false)).expect("encode");
         for end in [0, 12, 40, bytes.len() / 2, bytes.len() - 1] {
             assert!(decode(&bytes[..end], &Limits::default()).is_err(), "{end}");
         }

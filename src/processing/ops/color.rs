@@ -23,8 +23,9 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
-use image::{DynamicImage, GrayAlphaImage, GrayImage, Luma, LumaA, RgbImage};
+use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage};
 
 /// Converts to one grey channel, keeping alpha (libvips `b-w` colourspace).
 ///
@@ -32,47 +33,78 @@ use image::{DynamicImage, GrayAlphaImage, GrayImage, Luma, LumaA, RgbImage};
 /// 0.0722 B of the linearised sRGB values) and encoded back with the sRGB curve, which is
 /// lighter for saturated colours than a weighted sum of the encoded values.
 pub(crate) fn grayscale(image: DynamicImage) -> DynamicImage {
+    let curves = Curves::get();
     match image {
         DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_) => image,
         other if other.color().has_alpha() => {
-            let rgba = other.to_rgba8();
-            DynamicImage::ImageLumaA8(GrayAlphaImage::from_fn(
-                rgba.width(),
-                rgba.height(),
-                |x, y| {
-                    let [r, g, b, a] = rgba.get_pixel(x, y).0;
-                    LumaA([luminance([r, g, b]), a])
-                },
-            ))
+            let rgba = other.into_rgba8();
+            let (width, height) = rgba.dimensions();
+            let samples = rgba
+                .as_raw()
+                .chunks_exact(4)
+                .flat_map(|p| [curves.luminance(p[0], p[1], p[2]), p[3]])
+                .collect();
+            GrayAlphaImage::from_raw(width, height, samples)
+                .map_or_else(|| DynamicImage::ImageRgba8(rgba), DynamicImage::ImageLumaA8)
         }
         other => {
-            let rgb = other.to_rgb8();
-            DynamicImage::ImageLuma8(GrayImage::from_fn(rgb.width(), rgb.height(), |x, y| {
-                Luma([luminance(rgb.get_pixel(x, y).0)])
-            }))
+            let rgb = other.into_rgb8();
+            let (width, height) = rgb.dimensions();
+            let samples = rgb
+                .as_raw()
+                .chunks_exact(3)
+                .map(|p| curves.luminance(p[0], p[1], p[2]))
+                .collect();
+            GrayImage::from_raw(width, height, samples)
+                .map_or_else(|| DynamicImage::ImageRgb8(rgb), DynamicImage::ImageLuma8)
         }
     }
 }
 
-/// The sRGB-encoded grey of the linear-light luminance of `rgb`.
-fn luminance(rgb: [u8; 3]) -> u8 {
-    let linear = |v: u8| {
-        let v = f64::from(v) / 255.0;
-        if v <= 0.040_45 {
-            v / 12.92
-        } else {
-            ((v + 0.055) / 1.055).powf(2.4)
-        }
-    };
-    let [r, g, b] = rgb.map(linear);
-    let y = (0.2126 * r + 0.7152 * g + 0.0722 * b).clamp(0.0, 1.0);
-    let encoded = if y <= 0.003_130_8 {
-        y * 12.92
+/// The sRGB transfer curve as tables, so that [`grayscale`] costs a few lookups per pixel
+/// instead of four `powf`.
+struct Curves {
+    /// The linear-light value of each 8-bit sRGB code.
+    linear: [f64; 256],
+    /// `threshold[c]` (c ≥ 1) is the smallest linear value whose sRGB encoding rounds to c.
+    threshold: [f64; 256],
+}
+
+impl Curves {
+    fn get() -> &'static Self {
+        static CURVES: OnceLock<Curves> = OnceLock::new();
+        CURVES.get_or_init(|| {
+            let mut linear = [0.0; 256];
+            let mut threshold = [f64::NEG_INFINITY; 256];
+            for code in 0..256_u32 {
+                let index = code as usize;
+                linear[index] = to_linear(f64::from(code) / 255.0);
+                if code > 0 {
+                    threshold[index] = to_linear((f64::from(code) - 0.5) / 255.0);
+                }
+            }
+            Self { linear, threshold }
+        })
+    }
+
+    /// The sRGB-encoded grey of the linear-light luminance of one pixel.
+    fn luminance(&self, r: u8, g: u8, b: u8) -> u8 {
+        let y = 0.2126 * self.linear[usize::from(r)]
+            + 0.7152 * self.linear[usize::from(g)]
+            + 0.0722 * self.linear[usize::from(b)];
+        // The number of codes above 0 whose threshold y reaches, which is at most 255.
+        let code = self.threshold[1..].partition_point(|&t| t <= y);
+        u8::try_from(code).unwrap_or(u8::MAX)
+    }
+}
+
+/// The sRGB decoding curve, on values in 0..=1.
+fn to_linear(v: f64) -> f64 {
+    if v <= 0.040_45 {
+        v / 12.92
     } else {
-        1.055 * y.powf(1.0 / 2.4) - 0.055
-    };
-    // In 0..=255 after the clamp above; the cast saturates anyway.
-    (encoded * 255.0).round() as u8
+        ((v + 0.055) / 1.055).powf(2.4)
+    }
 }
 
 /// The image without its alpha channel, flattened onto black; borrowed when there is no alpha.
@@ -148,6 +180,31 @@ mod tests {
         assert_eq!(grayscale(rgb).to_luma8().get_pixel(0, 0).0, [199]);
         let red = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([255, 0, 0])));
         assert_eq!(grayscale(red).to_luma8().get_pixel(0, 0).0, [127]);
+    }
+
+    #[test]
+    fn the_tables_give_what_the_curves_give() {
+        let direct = |r: u8, g: u8, b: u8| {
+            let [r, g, b] = [r, g, b].map(|v| to_linear(f64::from(v) / 255.0));
+            let y = (0.2126 * r + 0.7152 * g + 0.0722 * b).clamp(0.0, 1.0);
+            let encoded = if y <= 0.003_130_8 {
+                y * 12.92
+            } else {
+                1.055 * y.powf(1.0 / 2.4) - 0.055
+            };
+            (encoded * 255.0).round() as u8
+        };
+        let curves = Curves::get();
+        for r in (0..=255).step_by(3) {
+            for g in (0..=255).step_by(5) {
+                for b in (0..=255).step_by(7) {
+                    assert_eq!(curves.luminance(r, g, b), direct(r, g, b), "{r} {g} {b}");
+                }
+            }
+        }
+        for v in 0..=255 {
+            assert_eq!(curves.luminance(v, v, v), v);
+        }
     }
 
     #[test]
