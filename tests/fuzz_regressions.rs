@@ -117,6 +117,36 @@ fn a_webp_chunk_past_the_end_is_refused() {
 }
 
 #[test]
+fn avif_inputs_never_panic() {
+    let (ok, failed) = replay_decoder("decode_avif", Format::Avif);
+    assert!(ok >= 4, "{ok} decoded");
+    assert!(failed >= 4, "{failed} failed");
+}
+
+#[test]
+fn an_avif_box_past_the_end_is_refused() {
+    let (regressions, _) = inputs("decode_avif");
+    assert_eq!(regressions.len(), 4);
+    for path in &regressions {
+        // Each used to make avif-parse allocate what a box or a count claims (up to 4 GiB).
+        assert!(
+            matches!(
+                common::decode(Format::Avif, &read(path)),
+                Some(Err(ProcessError::Image(_)))
+            ),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn svg_inputs_never_panic() {
+    let (ok, _) = replay_decoder("decode_svg", Format::Svg);
+    assert!(ok >= 4, "{ok} decoded");
+}
+
+#[test]
 fn bmp_inputs_never_panic() {
     let (ok, failed) = replay_decoder("decode_bmp", Format::Bmp);
     assert!(ok >= 3, "{ok} decoded");

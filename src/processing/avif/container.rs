@@ -99,6 +99,89 @@ impl<'a> Iterator for Boxes<'a> {
     }
 }
 
+/// Whether the boxes avif-parse reads into memory fit inside their parents, and the item
+/// counts it reserves room for are no larger than the bytes that would hold them.
+///
+/// avif-parse 2.1 allocates a box's declared size before reading it (`mdat`, `iloc`,
+/// `auxC`, the brands of `ftyp`) and the declared number of `iinf` and `iloc` entries before
+/// reading them, so a 500-byte file could ask for 4 GiB (found by the `decode_avif` fuzz
+/// target). Such a file is malformed; it is refused before avif-parse sees it.
+pub(crate) fn sizes_fit(bytes: &[u8]) -> bool {
+    let Some(top) = fitting_boxes(bytes) else {
+        return false;
+    };
+    top.iter()
+        .filter(|item| &item.kind == b"meta")
+        .all(|meta| meta.body.get(4..).is_some_and(meta_fits))
+}
+
+/// The boxes packed in `data`, or `None` when a box claims more bytes than its parent has.
+/// Fewer than eight trailing bytes (no room for a header) are left for the parser to refuse.
+fn fitting_boxes(data: &[u8]) -> Option<Vec<Item<'_>>> {
+    let mut rest = data;
+    let mut items = Vec::new();
+    while rest.len() >= 8 {
+        let size = u64::from(be_u32(rest, 0)?);
+        let kind: [u8; 4] = rest.get(4..8)?.try_into().ok()?;
+        let (header, size) = match size {
+            0 => (8, rest.len() as u64),
+            1 => (16, be_u64(rest, 8)?),
+            size => (8, size),
+        };
+        let end = usize::try_from(size).ok()?;
+        if end < header {
+            return None;
+        }
+        let body = rest.get(header..end)?;
+        items.push(Item { kind, body });
+        rest = rest.get(end..)?;
+    }
+    Some(items)
+}
+
+/// The children of a `meta` box (after its version and flags).
+fn meta_fits(children: &[u8]) -> bool {
+    let Some(children) = fitting_boxes(children) else {
+        return false;
+    };
+    children.iter().all(|child| match &child.kind {
+        b"iinf" => iinf_fits(child.body),
+        b"iloc" => iloc_fits(child.body),
+        b"iprp" => fitting_boxes(child.body).is_some_and(|boxes| {
+            boxes
+                .iter()
+                .filter(|item| &item.kind == b"ipco")
+                .all(|ipco| fitting_boxes(ipco.body).is_some())
+        }),
+        _ => true,
+    })
+}
+
+/// `iinf`: each entry is an `infe` full box of at least 12 bytes.
+fn iinf_fits(body: &[u8]) -> bool {
+    let (count, header) = match body.first() {
+        Some(0) => (be_u16(body, 4).map(u64::from), 6),
+        Some(_) => (be_u32(body, 4).map(u64::from), 8),
+        None => return false,
+    };
+    let room = body.len().saturating_sub(header) as u64;
+    count.is_some_and(|count| count.saturating_mul(12) <= room)
+        && body
+            .get(header..)
+            .is_some_and(|entries| fitting_boxes(entries).is_some())
+}
+
+/// `iloc`: version 2 counts items in 32 bits; each item takes at least 10 bytes. Versions 0
+/// and 1 count in 16 bits, which is small enough.
+fn iloc_fits(body: &[u8]) -> bool {
+    match body.first() {
+        Some(2) => be_u32(body, 6)
+            .is_some_and(|count| u64::from(count).saturating_mul(10) <= body.len() as u64),
+        Some(_) => true,
+        None => false,
+    }
+}
+
 fn boxes(data: &[u8]) -> Boxes<'_> {
     Boxes { rest: data }
 }
@@ -330,6 +413,38 @@ mod tests {
         );
         let meta = full(b"meta", 0, &[full(b"pitm", 0, &[0, 1]), iprp].concat());
         [bx(b"ftyp", b"avif\0\0\0\0mif1miaf"), meta].concat()
+    }
+
+    #[test]
+    fn declared_sizes_must_fit() {
+        let good = sample();
+        assert!(sizes_fit(&good));
+        // A media box that claims 4 GiB in a small file.
+        let mut huge_mdat = good.clone();
+        huge_mdat.extend_from_slice(&u32::MAX.to_be_bytes());
+        huge_mdat.extend_from_slice(b"mdat\0\0\0\0");
+        assert!(!sizes_fit(&huge_mdat));
+        // An `ftyp` longer than the file.
+        let mut long_ftyp = good.clone();
+        long_ftyp[3] = 0xff;
+        assert!(!sizes_fit(&long_ftyp));
+        // Entry counts larger than the bytes that could hold them.
+        let with = |child: Vec<u8>| {
+            let meta = full(b"meta", 0, &child);
+            [bx(b"ftyp", b"avif\0\0\0\0mif1miaf"), meta].concat()
+        };
+        let iinf = full(b"iinf", 1, &u32::MAX.to_be_bytes());
+        assert!(!sizes_fit(&with(iinf)));
+        let mut iloc_body = vec![0x44, 0x40];
+        iloc_body.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(!sizes_fit(&with(full(b"iloc", 2, &iloc_body))));
+        let mut one_item = vec![0x44, 0x40];
+        one_item.extend_from_slice(&1u32.to_be_bytes());
+        one_item.extend_from_slice(&[0; 16]);
+        assert!(sizes_fit(&with(full(b"iloc", 2, &one_item))));
+        // An `ipco` child claiming more than the `ipco` holds.
+        let ipco = bx(b"ipco", &[0, 0, 1, 0, b'a', b'u', b'x', b'C']);
+        assert!(!sizes_fit(&with(bx(b"iprp", &ipco))));
     }
 
     #[test]

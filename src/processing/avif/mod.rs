@@ -131,8 +131,14 @@ fn side(v: usize) -> Result<u32, ProcessError> {
 
 /// Runs `avif-parse`, which insists on the `avif` major brand: files that carry it only
 /// among their compatible brands (`mif1` major) or as an image sequence (`avis`) are read
-/// for their primary image all the same.
+/// for their primary image all the same. Files whose boxes claim more bytes than they have
+/// are refused first ([`container::sizes_fit`]): avif-parse would allocate the claimed size.
 fn read_items(input: &[u8]) -> Result<avif_parse::AvifData, ProcessError> {
+    if !container::sizes_fit(input) {
+        return Err(ProcessError::image(
+            "avif: a box is larger than the file around it",
+        ));
+    }
     let mut bytes = Cow::Borrowed(input);
     if input.get(8..12).is_some_and(|brand| brand != b"avif")
         && let Some(brand) = bytes.to_mut().get_mut(8..12)
