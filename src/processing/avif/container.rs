@@ -425,7 +425,7 @@ mod tests {
         huge_mdat.extend_from_slice(b"mdat\0\0\0\0");
         assert!(!sizes_fit(&huge_mdat));
         // An `ftyp` longer than the file.
-        let mut long_ftyp = good.clone();
+        let mut long_ftyp = good;
         long_ftyp[3] = 0xff;
         assert!(!sizes_fit(&long_ftyp));
         // Entry counts larger than the bytes that could hold them.
