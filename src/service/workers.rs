@@ -6,8 +6,8 @@
 //! call in the host, so it can hold dozens of threads, and pixel work would land on any of
 //! them. glibc's allocator gives each thread that allocates its own arena and keeps freed
 //! memory there, so large image buffers spread over many threads leave memory parked in many
-//! arenas: on the bench mix at 32 connections on 2 cores, peak RSS was 1.2 GB on the blocking
-//! pool and is about half that here (`docs/performance.md`).
+//! arenas: on the bench mix at 32 connections on 2 cores, peak RSS was 1207 MB on the
+//! blocking pool and is 356 MB here, at the same throughput (`docs/performance.md`).
 //!
 //! Threads start on demand, when a job arrives and none is idle, up to the limit, and stop
 //! when the last clone of the service is dropped. A job that panics answers an internal error
