@@ -1,5 +1,5 @@
 //! Decoding AVIF many times keeps no memory: a counting allocator measures the bytes still
-//! allocated after each round. rav1d's C-style API leaves a small reference-counted block in
+//! allocated after each decode. rav1d's C-style API leaves a small reference-counted block in
 //! every released picture (48 bytes, found by the `decode_avif` fuzz target under
 //! LeakSanitizer); `processing::avif` frees it, and this test keeps it that way.
 //!
@@ -35,15 +35,27 @@ fn repeated_avif_decodes_keep_no_memory() {
     for _ in 0..3 {
         decode();
     }
-    let before = ALLOCATOR.allocated();
-    let rounds = 40;
+    // rav1d's frame threads may still be winding down (about 700 KB of their own) when a
+    // decode returns, for longer on a busy machine, so the count is read as its lowest value
+    // over a short settling time.
+    let settled = || {
+        let mut lowest = ALLOCATOR.allocated();
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            lowest = lowest.min(ALLOCATOR.allocated());
+        }
+        lowest
+    };
+    let before = settled();
+    let rounds = 100;
     for _ in 0..rounds {
         decode();
     }
-    let grown = ALLOCATOR.allocated().saturating_sub(before);
-    // One leaked block per decode would be 48 × 40 = 1920 bytes.
+    let grown = settled().saturating_sub(before);
+    // The leak this guards against was 4 blocks of 48 bytes per decode (19200 bytes here).
+    // A few KB of slack cover a worker thread that a very busy machine has not reaped yet.
     assert!(
-        grown < 512,
-        "{grown} bytes still allocated after {rounds} decodes"
+        grown < 4096,
+        "{grown} bytes more allocated after {rounds} decodes"
     );
 }
