@@ -45,8 +45,8 @@ pub const DEFAULT_CACHE_SWR: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_MAX_DIMENSION: u32 = 9999;
 /// Built-in largest resolution in pixels (used when `VIPS_MAX_RESOLUTION` is 0).
 pub const DEFAULT_MAX_RESOLUTION: u64 = 81_000_000;
-/// Built-in AVIF encoder speed.
-pub const DEFAULT_AVIF_SPEED: u8 = 8;
+/// Built-in AVIF encoder speed (imagor's 8, as the processor's own default).
+pub const DEFAULT_AVIF_SPEED: u8 = crate::processing::Options::DEFAULT_AVIF_SPEED;
 
 // ===== A. Server =====
 

@@ -80,23 +80,31 @@ impl<'a> Iterator for Boxes<'a> {
     type Item = Item<'a>;
 
     fn next(&mut self) -> Option<Item<'a>> {
-        let rest = self.rest;
-        let size = u64::from(be_u32(rest, 0)?);
-        let kind: [u8; 4] = rest.get(4..8)?.try_into().ok()?;
-        let (header, size) = match size {
-            0 => (8, rest.len() as u64),
-            1 => (16, be_u64(rest, 8)?),
-            size => (8, size),
-        };
-        let end = usize::try_from(size).ok()?;
-        if end < header {
+        let Some((item, rest)) = split_box(self.rest) else {
             self.rest = &[];
             return None;
-        }
-        let body = rest.get(header..end)?;
-        self.rest = rest.get(end..).unwrap_or_default();
-        Some(Item { kind, body })
+        };
+        self.rest = rest;
+        Some(item)
     }
+}
+
+/// The first box of `data` and what follows it, or `None` when its header is short or
+/// malformed, or it claims more bytes than `data` has. A size of 0 runs to the end.
+fn split_box(data: &[u8]) -> Option<(Item<'_>, &[u8])> {
+    let size = u64::from(be_u32(data, 0)?);
+    let kind: [u8; 4] = data.get(4..8)?.try_into().ok()?;
+    let (header, size) = match size {
+        0 => (8, data.len() as u64),
+        1 => (16, be_u64(data, 8)?),
+        size => (8, size),
+    };
+    let end = usize::try_from(size).ok()?;
+    if end < header {
+        return None;
+    }
+    let body = data.get(header..end)?;
+    Some((Item { kind, body }, data.get(end..)?))
 }
 
 /// Whether the boxes avif-parse reads into memory fit inside their parents, and the item
@@ -121,20 +129,9 @@ fn fitting_boxes(data: &[u8]) -> Option<Vec<Item<'_>>> {
     let mut rest = data;
     let mut items = Vec::new();
     while rest.len() >= 8 {
-        let size = u64::from(be_u32(rest, 0)?);
-        let kind: [u8; 4] = rest.get(4..8)?.try_into().ok()?;
-        let (header, size) = match size {
-            0 => (8, rest.len() as u64),
-            1 => (16, be_u64(rest, 8)?),
-            size => (8, size),
-        };
-        let end = usize::try_from(size).ok()?;
-        if end < header {
-            return None;
-        }
-        let body = rest.get(header..end)?;
-        items.push(Item { kind, body });
-        rest = rest.get(end..)?;
+        let (item, after) = split_box(rest)?;
+        items.push(item);
+        rest = after;
     }
     Some(items)
 }
