@@ -165,7 +165,7 @@ fn collect(
             return Err(ProcessError::BadRequest("too many overlays".into()));
         }
         if !nested {
-            push_key(keys, watermark_key(first));
+            push_key(keys, decoded_text(first));
             continue;
         }
         let level = depth.saturating_add(1);
@@ -209,9 +209,10 @@ fn unescape(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// The image key of a `watermark`: percent-decoded, then a `b64:` prefix base64url-decoded
-/// (unpadded; on failure the text is kept).
-fn watermark_key(arg: &str) -> String {
+/// A text argument as imagor reads it (a `watermark` image key, the text of `text` and
+/// `label`): percent-decoded (kept as is when invalid), then a `b64:` prefix base64url-decoded
+/// (unpadded; kept as is when it does not decode to UTF-8).
+pub(crate) fn decoded_text(arg: &str) -> String {
     let key = unescape(arg).into_owned();
     if let Some(encoded) = key.strip_prefix("b64:")
         && let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded)
@@ -484,7 +485,7 @@ pub(crate) fn watermark(
     let Some(first) = args.first() else {
         return Ok(());
     };
-    let key = watermark_key(first);
+    let key = decoded_text(first);
     let Some(input) = cx.options.overlays.get(&key) else {
         return Ok(());
     };
@@ -564,7 +565,7 @@ pub(crate) fn image(
 }
 
 /// A float argument; invalid is 0.
-fn number(text: &str) -> f64 {
+pub(crate) fn number(text: &str) -> f64 {
     text.trim()
         .parse::<f64>()
         .ok()
@@ -780,10 +781,10 @@ mod tests {
 
     #[test]
     fn watermark_keys_decode() {
-        assert_eq!(watermark_key("b64:Z29waGVyLnBuZw"), "gopher.png");
-        assert_eq!(watermark_key("b64:!!"), "b64:!!");
-        assert_eq!(watermark_key("a%20b.png"), "a b.png");
-        assert_eq!(watermark_key("100%zz"), "100%zz");
+        assert_eq!(decoded_text("b64:Z29waGVyLnBuZw"), "gopher.png");
+        assert_eq!(decoded_text("b64:!!"), "b64:!!");
+        assert_eq!(decoded_text("a%20b.png"), "a b.png");
+        assert_eq!(decoded_text("100%zz"), "100%zz");
     }
 
     #[test]

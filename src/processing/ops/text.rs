@@ -60,7 +60,6 @@
 use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontRef, GlyphId, PxScale, Rect, point};
-use base64::Engine as _;
 use image::{DynamicImage, RgbaImage};
 
 use super::overlay::{self, Axis, Blend, Placement};
@@ -175,19 +174,6 @@ fn parse_font(description: &str) -> FontSpec {
         (false, false) => Face::Sans,
     };
     FontSpec { face, size }
-}
-
-/// Decodes the text argument: percent-decoding (kept as is when invalid), then a `b64:`
-/// prefix base64url-decoded (unpadded; kept as is when it does not decode to UTF-8).
-fn decode_text(arg: &str) -> String {
-    let text = path::query_unescape(arg).unwrap_or_else(|| arg.to_owned());
-    if let Some(encoded) = text.strip_prefix("b64:")
-        && let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded)
-        && let Ok(decoded) = String::from_utf8(bytes)
-    {
-        return decoded;
-    }
-    text
 }
 
 /// How lines are aligned to each other (and to the wrap width).
@@ -649,13 +635,6 @@ fn colour(arg: Option<&str>, canvas: &DynamicImage) -> ([u8; 3], f32) {
     }
 }
 
-/// A float argument; invalid or missing is 0.
-fn number(arg: Option<&str>) -> f64 {
-    arg.and_then(|a| a.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite())
-        .unwrap_or(0.0)
-}
-
 /// An integer argument as Go's `Atoi` reads it (invalid is 0); `None` when missing or empty.
 fn integer(arg: Option<&str>) -> Option<i64> {
     arg.filter(|a| !a.is_empty())
@@ -776,7 +755,7 @@ pub(crate) fn text(canvas: &mut DynamicImage, args: &str) -> Result<(), ProcessE
     let Some(raw) = arg(0) else {
         return Ok(());
     };
-    let content = decode_text(raw);
+    let content = overlay::decoded_text(raw);
     check_length(&content)?;
     let spec = parse_font(arg(3).filter(|a| !a.is_empty()).unwrap_or("sans-20"));
     let dpi = integer(arg(12)).unwrap_or(72);
@@ -819,7 +798,7 @@ pub(crate) fn text(canvas: &mut DynamicImage, args: &str) -> Result<(), ProcessE
         y: arg(2).unwrap_or_default(),
         colour,
         opacity,
-        alpha: number(arg(5)),
+        alpha: arg(5).map_or(0.0, overlay::number),
         blend: Blend::from_name(arg(6).unwrap_or_default()),
         min_height: 0,
     };
@@ -833,7 +812,7 @@ pub(crate) fn label(canvas: &mut DynamicImage, args: &str) -> Result<(), Process
     let Some(raw) = arg(0) else {
         return Ok(());
     };
-    let content = decode_text(raw);
+    let content = overlay::decoded_text(raw);
     check_length(&content)?;
     let size = match integer(arg(3)) {
         Some(size) if size > 0 => size,
@@ -857,7 +836,7 @@ pub(crate) fn label(canvas: &mut DynamicImage, args: &str) -> Result<(), Process
         y: arg(2).unwrap_or_default(),
         colour,
         opacity,
-        alpha: number(arg(5)),
+        alpha: arg(5).map_or(0.0, overlay::number),
         blend: Blend::Normal,
         min_height: u32::try_from(size).unwrap_or(0),
     };
@@ -928,11 +907,11 @@ mod tests {
 
     #[test]
     fn text_arguments_decode() {
-        assert_eq!(decode_text("b64:SGVsbG8gV29ybGQ"), "Hello World");
-        assert_eq!(decode_text("a%20b+c"), "a b c");
-        assert_eq!(decode_text("b64:!!"), "b64:!!");
-        assert_eq!(decode_text("100%zz"), "100%zz");
-        assert_eq!(decode_text("line%0Anext"), "line\nnext");
+        assert_eq!(overlay::decoded_text("b64:SGVsbG8gV29ybGQ"), "Hello World");
+        assert_eq!(overlay::decoded_text("a%20b+c"), "a b c");
+        assert_eq!(overlay::decoded_text("b64:!!"), "b64:!!");
+        assert_eq!(overlay::decoded_text("100%zz"), "100%zz");
+        assert_eq!(overlay::decoded_text("line%0Anext"), "line\nnext");
     }
 
     #[test]
