@@ -16,9 +16,9 @@
 //! * The EXIF orientation tag (JPEG, PNG `eXIf`, WebP, TIFF) is applied, so the rest of the
 //!   pipeline works on the upright image, as libvips' autorotate does for imagor.
 //! * JPEG shrink-on-load ([`decode_scaled`]): when the geometry allows it, a JPEG is decoded
-//!   at 1/8 scale from its DC coefficients alone, or at 1/4 or 1/2 with a reduced IDCT (see
-//!   `processing::jpeg`). Orientation and the ICC profile come from the same header parse
-//!   either way.
+//!   at 1/8 scale from its DC coefficients alone, or at 1/4 or 1/2 with libjpeg's reduced
+//!   IDCT (see `processing::jpeg`). Orientation and the ICC profile come from the same header
+//!   parse either way.
 //!
 //! # Example
 //!

@@ -254,7 +254,7 @@ impl<'a> Bits<'a> {
 
 /// The position of the next marker at or after `from` (skipping stuffed bytes and, unless
 /// `stop_at_restart`, restart markers), or the end of the data.
-fn next_marker(data: &[u8], from: usize, stop_at_restart: bool) -> usize {
+pub(super) fn next_marker(data: &[u8], from: usize, stop_at_restart: bool) -> usize {
     let mut pos = from;
     while let Some(offset) = data
         .get(pos..)

@@ -30,7 +30,7 @@
 //! ```
 
 pub(crate) mod dc;
-mod idct;
+mod scaled;
 
 use image::DynamicImage;
 
@@ -51,10 +51,10 @@ pub(crate) fn decode_reduced(
         if factor < 2 {
             return None;
         }
-        return match idct::decode(input, limits, factor) {
+        return match scaled::decode(input, limits, factor) {
             Ok(image) => Some((image, factor)),
             Err(err) => {
-                tracing::debug!(%err, "reduced-IDCT JPEG decode not used");
+                tracing::debug!(%err, "scaled JPEG decode not used");
                 None
             }
         };
@@ -66,4 +66,34 @@ pub(crate) fn decode_reduced(
             None
         }
     }
+}
+
+/// How many scans (SOS segments) `data` has, counted by walking its marker segments and
+/// stepping over each scan's entropy-coded data. A damaged file counts what was found before
+/// the damage.
+fn scan_count(data: &[u8]) -> usize {
+    let mut scans = 0;
+    let mut pos = 2;
+    while data.get(pos) == Some(&0xFF) {
+        while data.get(pos) == Some(&0xFF) {
+            pos += 1;
+        }
+        let Some(&marker) = data.get(pos) else { break };
+        pos += 1;
+        match marker {
+            0xD9 => break,
+            0x01 | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let length = match (data.get(pos), data.get(pos + 1)) {
+            (Some(&high), Some(&low)) => usize::from(high) << 8 | usize::from(low),
+            _ => break,
+        };
+        pos += length;
+        if marker == 0xDA {
+            scans += 1;
+            pos = dc::next_marker(data, pos, false);
+        }
+    }
+    scans
 }
