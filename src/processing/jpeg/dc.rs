@@ -875,14 +875,8 @@ fn skip_ac(table: &Huffman, bits: &mut Bits<'_>) -> Result<(), DcError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{damaged_copies, fixture, marker};
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/jpeg")
-            .join(name);
-        std::fs::read(path).expect("read fixture")
-    }
 
     /// The 8×8 block means of the full decode, in the layout of `dc`'s output.
     fn block_means(full: &DynamicImage) -> Vec<f64> {
@@ -969,16 +963,7 @@ mod tests {
     #[test]
     fn corrupt_bytes_never_panic() {
         let original = fixture("restart-progressive.jpg");
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..400 {
-            let mut bytes = original.clone();
-            for _ in 0..4 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let at = (state % bytes.len() as u64) as usize;
-                bytes[at] = (state >> 32) as u8;
-            }
+        for bytes in damaged_copies(&original, 400, 0x2545_f491_4f6c_dd1d) {
             let _ = decode(&bytes, &Limits::default());
         }
         for junk in [
@@ -995,10 +980,7 @@ mod tests {
     fn size_is_checked_before_allocating() {
         let mut bytes = fixture("baseline-444.jpg");
         // Rewrite the SOF0 size to 60000 × 60000.
-        let sof = bytes
-            .windows(2)
-            .position(|w| w == [0xFF, 0xC0])
-            .expect("SOF0");
+        let sof = marker(&bytes, 0xC0);
         bytes[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
         assert_eq!(decode(&bytes, &Limits::default()), Err(DcError::TooLarge));
         let small = Limits {
@@ -1023,10 +1005,7 @@ mod tests {
         ));
         // 12-bit precision.
         let mut bytes = fixture("baseline-444.jpg");
-        let sof = bytes
-            .windows(2)
-            .position(|w| w == [0xFF, 0xC0])
-            .expect("SOF0");
+        let sof = marker(&bytes, 0xC0);
         bytes[sof + 4] = 12;
         assert!(matches!(
             decode(&bytes, &Limits::default()),

@@ -31,6 +31,8 @@
 
 pub(crate) mod dc;
 mod scaled;
+#[cfg(test)]
+mod test_support;
 
 use image::DynamicImage;
 

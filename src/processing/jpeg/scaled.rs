@@ -110,14 +110,8 @@ fn check_size(width: usize, height: usize, wanted: (u32, u32)) -> Result<(), Str
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{damaged_copies, fixture, marker};
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/jpeg")
-            .join(name);
-        std::fs::read(path).expect("read fixture")
-    }
 
     /// Mean absolute difference between the scaled decode and the `factor`×`factor` block
     /// means of the full decode.
@@ -179,19 +173,13 @@ mod tests {
     fn libjpeg_errors_come_back_as_errors() {
         // 12-bit precision: this libjpeg is built for 8 bits and stops with a fatal error.
         let mut bytes = fixture("baseline-444.jpg");
-        let sof = bytes
-            .windows(2)
-            .position(|w| w == [0xFF, 0xC0])
-            .expect("SOF0");
+        let sof = marker(&bytes, 0xC0);
         bytes[sof + 4] = 12;
         let err = decode(&bytes, &Limits::default(), 2).expect_err("12-bit refused");
         assert!(err.contains("libjpeg"), "{err}");
         // A Huffman table that overfills its code space.
         let mut bytes = fixture("progressive-420.jpg");
-        let dht = bytes
-            .windows(2)
-            .position(|w| w == [0xFF, 0xC4])
-            .expect("DHT");
+        let dht = marker(&bytes, 0xC4);
         bytes[dht + 5] = 0xFF;
         assert!(decode(&bytes, &Limits::default(), 4).is_err());
         for junk in [&b""[..], b"\xFF\xD8", b"\xFF\xD8\xFF\xC0\x00", b"GIF89a"] {
@@ -205,16 +193,7 @@ mod tests {
         for cut in (0..original.len()).step_by(41) {
             let _ = decode(&original[..cut], &Limits::default(), 2);
         }
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..300 {
-            let mut bytes = original.clone();
-            for _ in 0..4 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let at = (state % bytes.len() as u64) as usize;
-                bytes[at] = (state >> 32) as u8;
-            }
+        for bytes in damaged_copies(&original, 300, 0x9e37_79b9_7f4a_7c15) {
             if let Ok(image) = decode(&bytes, &Limits::default(), 4) {
                 assert!(image.width() > 0 && image.height() > 0);
             }
