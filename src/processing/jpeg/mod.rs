@@ -1,11 +1,14 @@
 //! JPEG shrink-on-load: decode at a fraction of the size when the output is much smaller.
 //!
 //! When the geometry needs at most an eighth of the source's pixels on each side (a 150×150
-//! or `fit-in/300x200` thumbnail of a 12–20 megapixel photo), the decoder reads only the DC
-//! coefficient of each 8×8 block: that is the block's average, so the 1/8-scale image comes
-//! without any inverse DCT. For a progressive file only the DC scans are read at all (about a
-//! tenth of the data), so this is where the speed-up is largest; libjpeg, and so libvips,
-//! decodes every scan even at 1/8 scale. See [`dc`] for the decoder.
+//! thumbnail of a 12–20 megapixel photo) and the file is progressive, the decoder reads only
+//! its DC scans (about a tenth of the data): the DC coefficient of each 8×8 block is the
+//! block's average, so the 1/8-scale image comes without any inverse DCT. libjpeg, and so
+//! libvips, decodes every scan even at 1/8 scale. See [`dc`] for that decoder.
+//!
+//! Everything else that can be reduced (1/2 and 1/4, and 1/8 of a sequential file, whose
+//! Huffman data has to be read in full anyway) is decoded by libjpeg's scaled IDCT: see
+//! [`scaled`].
 //!
 //! The choice of factor is made by the plan (`Plan::shrink_factor`): never below the output
 //! size, and not at all for requests that look at the whole source (`trim`, `smart`,
@@ -43,38 +46,53 @@ pub(crate) const DC_FACTOR: u32 = 8;
 
 /// Decodes `input` at 1/`factor` scale when a fast path exists for that factor; `None`
 /// means "use the full decoder" (unsupported layout, damaged data, or no fast path).
+///
+/// 1/2 and 1/4 go to libjpeg ([`scaled`]). At 1/8 a progressive file goes to the DC-only
+/// decoder ([`dc`]), which reads its DC scans alone; a sequential file has to be
+/// Huffman-decoded in full either way, and libjpeg does that faster, so it goes to [`scaled`].
 pub(crate) fn decode_reduced(
     input: &[u8],
     limits: &Limits,
     factor: u32,
 ) -> Option<(DynamicImage, u32)> {
-    if factor < DC_FACTOR {
-        let factor = if factor >= 4 { 4 } else { factor };
-        if factor < 2 {
-            return None;
-        }
-        return match scaled::decode(input, limits, factor) {
-            Ok(image) => Some((image, factor)),
+    let factor = match factor {
+        0 | 1 => return None,
+        2 | 3 => 2,
+        4..DC_FACTOR => 4,
+        _ => DC_FACTOR,
+    };
+    let layout = survey(input);
+    if factor == DC_FACTOR && layout.progressive {
+        return match dc::decode(input, limits) {
+            Ok(image) => Some((image, DC_FACTOR)),
             Err(err) => {
-                tracing::debug!(%err, "scaled JPEG decode not used");
+                tracing::debug!(?err, "DC-only JPEG decode not used");
                 None
             }
         };
     }
-    match dc::decode(input, limits) {
-        Ok(image) => Some((image, DC_FACTOR)),
+    match scaled::decode(input, limits, factor, layout.scans) {
+        Ok(image) => Some((image, factor)),
         Err(err) => {
-            tracing::debug!(?err, "DC-only JPEG decode not used");
+            tracing::debug!(%err, "scaled JPEG decode not used");
             None
         }
     }
 }
 
-/// How many scans (SOS segments) `data` has, counted by walking its marker segments and
-/// stepping over each scan's entropy-coded data. A damaged file counts what was found before
-/// the damage.
-fn scan_count(data: &[u8]) -> usize {
-    let mut scans = 0;
+/// What a walk over the marker segments finds out about a JPEG before decoding it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    /// How many scans (SOS segments) there are.
+    scans: usize,
+    /// Whether the frame is progressive (SOF2).
+    progressive: bool,
+}
+
+/// Walks the marker segments of `data`, stepping over each scan's entropy-coded data. A
+/// damaged file reports what was found before the damage.
+fn survey(data: &[u8]) -> Layout {
+    let mut layout = Layout::default();
     let mut pos = 2;
     while data.get(pos) == Some(&0xFF) {
         while data.get(pos) == Some(&0xFF) {
@@ -85,6 +103,7 @@ fn scan_count(data: &[u8]) -> usize {
         match marker {
             0xD9 => break,
             0x01 | 0xD0..=0xD7 => continue,
+            0xC2 => layout.progressive = true,
             _ => {}
         }
         let length = match (data.get(pos), data.get(pos + 1)) {
@@ -93,9 +112,53 @@ fn scan_count(data: &[u8]) -> usize {
         };
         pos += length;
         if marker == 0xDA {
-            scans += 1;
+            layout.scans += 1;
             pos = dc::next_marker(data, pos, false);
         }
     }
-    scans
+    layout
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::fixture;
+    use super::*;
+
+    #[test]
+    fn the_survey_finds_the_frame_kind_and_counts_scans() {
+        let baseline = survey(&fixture("baseline-420.jpg"));
+        assert_eq!(
+            baseline,
+            Layout {
+                scans: 1,
+                progressive: false
+            }
+        );
+        let progressive = survey(&fixture("progressive-420.jpg"));
+        assert!(progressive.progressive);
+        assert!(progressive.scans > 2, "{progressive:?}");
+        assert_eq!(survey(b""), Layout::default());
+        assert_eq!(survey(b"\xFF\xD8\xFF\xDA"), Layout::default());
+    }
+
+    #[test]
+    fn eighths_go_to_the_dc_decoder_only_for_progressive_files() {
+        let limits = Limits::default();
+        for name in [
+            "baseline-420.jpg",
+            "progressive-420.jpg",
+            "grey-baseline.jpg",
+        ] {
+            let bytes = fixture(name);
+            let (image, factor) = decode_reduced(&bytes, &limits, 8).expect(name);
+            assert_eq!(factor, 8);
+            let full = image::load_from_memory(&bytes).expect(name);
+            assert_eq!(image.width(), full.width().div_ceil(8), "{name}");
+            // Factors between the supported ones round down; 1 means no reduced decode.
+            assert_eq!(decode_reduced(&bytes, &limits, 3).map(|(_, f)| f), Some(2));
+            assert_eq!(decode_reduced(&bytes, &limits, 7).map(|(_, f)| f), Some(4));
+            assert_eq!(decode_reduced(&bytes, &limits, 32).map(|(_, f)| f), Some(8));
+            assert!(decode_reduced(&bytes, &limits, 1).is_none());
+        }
+    }
 }

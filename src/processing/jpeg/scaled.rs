@@ -1,8 +1,8 @@
-//! Shrink-on-load at 1/2 and 1/4 through libjpeg's scaled decoding (the `mozjpeg` crate, which
+//! Shrink-on-load at 1/2, 1/4 and (for sequential files) 1/8 through libjpeg's scaled decoding (the `mozjpeg` crate, which
 //! builds libjpeg-turbo's decoder from source with the C compiler alone).
 //!
 //! libjpeg reads the coefficients as a full decode does, then runs a reduced inverse DCT that
-//! gives 4×4 (1/2) or 2×2 (1/4) pixels per luma block; chroma gets the size of IDCT that
+//! gives 4×4 (1/2), 2×2 (1/4) or 1×1 (1/8) pixels per luma block; chroma gets the size of IDCT that
 //! makes its upsampling unnecessary where it can. So the IDCT, upsampling and colour
 //! conversion work on a quarter or a sixteenth of the pixels, and the resize reads a much
 //! smaller image. This is what libvips (and so imagor) does for the same shrink factors, so
@@ -26,15 +26,21 @@ use crate::processing::Limits;
 /// Encoders write at most a few dozen.
 const MAX_SCANS: usize = 256;
 
-/// Decodes `input` at exactly 1/`factor` scale (`factor` 2 or 4): the result is
+/// Decodes `input` at exactly 1/`factor` scale (`factor` 2, 4 or 8): the result is
 /// ⌈width / factor⌉ × ⌈height / factor⌉, RGB for colour sources and grey for greyscale ones.
-pub(super) fn decode(input: &[u8], limits: &Limits, factor: u32) -> Result<DynamicImage, String> {
+/// `scans` is the file's scan count, from [`super::survey`].
+pub(super) fn decode(
+    input: &[u8],
+    limits: &Limits,
+    factor: u32,
+    scans: usize,
+) -> Result<DynamicImage, String> {
     let numerator = match factor {
         2 => 4,
         4 => 2,
+        8 => 1,
         _ => return Err(format!("no scaled decode at 1/{factor}")),
     };
-    let scans = super::scan_count(input);
     if scans > MAX_SCANS {
         return Err(format!("{scans} scans: more than {MAX_SCANS}"));
     }
@@ -110,15 +116,20 @@ fn check_size(width: usize, height: usize, wanted: (u32, u32)) -> Result<(), Str
 
 #[cfg(test)]
 mod tests {
+    use super::super::survey;
     use super::super::test_support::{damaged_copies, fixture, marker};
     use super::*;
+
+    fn decode_at(input: &[u8], limits: &Limits, factor: u32) -> Result<DynamicImage, String> {
+        decode(input, limits, factor, survey(input).scans)
+    }
 
     /// Mean absolute difference between the scaled decode and the `factor`×`factor` block
     /// means of the full decode.
     fn error_against_full_decode(name: &str, factor: u32) -> f64 {
         let bytes = fixture(name);
         let full = image::load_from_memory(&bytes).expect("full decode");
-        let scaled = decode(&bytes, &Limits::default(), factor).expect("scaled decode");
+        let scaled = decode_at(&bytes, &Limits::default(), factor).expect("scaled decode");
         assert_eq!(scaled.width(), full.width().div_ceil(factor), "{name}");
         assert_eq!(scaled.height(), full.height().div_ceil(factor), "{name}");
         assert_eq!(scaled.color(), full.color(), "{name}");
@@ -154,7 +165,7 @@ mod tests {
             "restart-baseline.jpg",
             "restart-progressive.jpg",
         ] {
-            for factor in [2, 4] {
+            for factor in [2, 4, 8] {
                 let error = error_against_full_decode(name, factor);
                 assert!(error < 3.0, "{name} at 1/{factor}: mean abs error {error}");
             }
@@ -162,10 +173,10 @@ mod tests {
     }
 
     #[test]
-    fn only_halves_and_quarters_are_decoded_here() {
+    fn only_halves_quarters_and_eighths_are_decoded_here() {
         let bytes = fixture("baseline-444.jpg");
-        for factor in [0, 1, 3, 8] {
-            assert!(decode(&bytes, &Limits::default(), factor).is_err());
+        for factor in [0, 1, 3, 16] {
+            assert!(decode_at(&bytes, &Limits::default(), factor).is_err());
         }
     }
 
@@ -175,15 +186,15 @@ mod tests {
         let mut bytes = fixture("baseline-444.jpg");
         let sof = marker(&bytes, 0xC0);
         bytes[sof + 4] = 12;
-        let err = decode(&bytes, &Limits::default(), 2).expect_err("12-bit refused");
+        let err = decode_at(&bytes, &Limits::default(), 2).expect_err("12-bit refused");
         assert!(err.contains("libjpeg"), "{err}");
         // A Huffman table that overfills its code space.
         let mut bytes = fixture("progressive-420.jpg");
         let dht = marker(&bytes, 0xC4);
         bytes[dht + 5] = 0xFF;
-        assert!(decode(&bytes, &Limits::default(), 4).is_err());
+        assert!(decode_at(&bytes, &Limits::default(), 4).is_err());
         for junk in [&b""[..], b"\xFF\xD8", b"\xFF\xD8\xFF\xC0\x00", b"GIF89a"] {
-            assert!(decode(junk, &Limits::default(), 2).is_err());
+            assert!(decode_at(junk, &Limits::default(), 2).is_err());
         }
     }
 
@@ -191,10 +202,10 @@ mod tests {
     fn damaged_files_never_panic() {
         let original = fixture("restart-progressive.jpg");
         for cut in (0..original.len()).step_by(41) {
-            let _ = decode(&original[..cut], &Limits::default(), 2);
+            let _ = decode_at(&original[..cut], &Limits::default(), 2);
         }
         for bytes in damaged_copies(&original, 300, 0x9e37_79b9_7f4a_7c15) {
-            if let Ok(image) = decode(&bytes, &Limits::default(), 4) {
+            if let Ok(image) = decode_at(&bytes, &Limits::default(), 4) {
                 assert!(image.width() > 0 && image.height() > 0);
             }
         }
@@ -207,19 +218,19 @@ mod tests {
             max_width: Some(16),
             ..Limits::default()
         };
-        assert!(decode(&bytes, &narrow, 2).is_err());
+        assert!(decode_at(&bytes, &narrow, 2).is_err());
         let small_alloc = Limits {
             max_alloc: Some(1024),
             ..Limits::default()
         };
-        assert!(decode(&bytes, &small_alloc, 2).is_err());
+        assert!(decode_at(&bytes, &small_alloc, 2).is_err());
     }
 
     #[test]
     fn files_with_too_many_scans_are_refused() {
         let bytes = fixture("progressive-420.jpg");
-        assert!(super::super::scan_count(&bytes) > 1);
-        assert!(decode(&bytes, &Limits::default(), 2).is_ok());
+        assert!(survey(&bytes).scans > 1);
+        assert!(decode_at(&bytes, &Limits::default(), 2).is_ok());
         // Repeat the last scan until there are more than MAX_SCANS of them.
         let last = bytes
             .windows(2)
@@ -231,8 +242,8 @@ mod tests {
             many.extend_from_slice(&scan);
         }
         many.extend_from_slice(b"\xFF\xD9");
-        assert!(super::super::scan_count(&many) > MAX_SCANS);
-        let err = decode(&many, &Limits::default(), 2).expect_err("refused");
+        assert!(survey(&many).scans > MAX_SCANS);
+        let err = decode_at(&many, &Limits::default(), 2).expect_err("refused");
         assert!(err.contains("scans"), "{err}");
     }
 }
