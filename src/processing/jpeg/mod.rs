@@ -50,6 +50,8 @@ pub(crate) const DC_FACTOR: u32 = 8;
 /// 1/2 and 1/4 go to libjpeg ([`scaled`]). At 1/8 a progressive file goes to the DC-only
 /// decoder ([`dc`]), which reads its DC scans alone; a sequential file has to be
 /// Huffman-decoded in full either way, and libjpeg does that faster, so it goes to [`scaled`].
+/// At 1/8, when the first choice refuses a file (the DC decoder does not read RGB-coded
+/// files, for one), the other is tried before giving up.
 pub(crate) fn decode_reduced(
     input: &[u8],
     limits: &Limits,
@@ -62,19 +64,25 @@ pub(crate) fn decode_reduced(
         _ => DC_FACTOR,
     };
     let layout = survey(input);
-    if factor == DC_FACTOR && layout.progressive {
-        return match dc::decode(input, limits) {
-            Ok(image) => Some((image, DC_FACTOR)),
-            Err(err) => {
-                tracing::debug!(?err, "DC-only JPEG decode not used");
-                None
-            }
-        };
-    }
-    match scaled::decode(input, limits, factor, layout.scans) {
+    let from_dc = || dc::decode(input, limits).map_err(|err| format!("DC-only decoder: {err:?}"));
+    let from_libjpeg = || scaled::decode(input, limits, factor, layout.scans);
+    let decoded = if factor < DC_FACTOR {
+        from_libjpeg()
+    } else if layout.progressive {
+        from_dc().or_else(|first| {
+            tracing::debug!(%first, "trying libjpeg at 1/8");
+            from_libjpeg()
+        })
+    } else {
+        from_libjpeg().or_else(|first| {
+            tracing::debug!(%first, "trying the DC-only decoder");
+            from_dc()
+        })
+    };
+    match decoded {
         Ok(image) => Some((image, factor)),
         Err(err) => {
-            tracing::debug!(%err, "scaled JPEG decode not used");
+            tracing::debug!(%err, "reduced JPEG decode not used");
             None
         }
     }
@@ -160,5 +168,21 @@ mod tests {
             assert_eq!(decode_reduced(&bytes, &limits, 32).map(|(_, f)| f), Some(8));
             assert!(decode_reduced(&bytes, &limits, 1).is_none());
         }
+    }
+
+    #[test]
+    fn at_an_eighth_the_other_decoder_is_tried_when_the_first_refuses() {
+        // An Adobe segment saying "no transform": RGB-coded samples, which the DC-only decoder
+        // leaves alone and libjpeg reads.
+        let mut bytes = fixture("progressive-444.jpg");
+        let adobe: &[u8] = b"\xFF\xEE\x00\x0EAdobe\x00\x64\x00\x00\x00\x00\x00";
+        bytes.splice(2..2, adobe.iter().copied());
+        assert!(dc::decode(&bytes, &Limits::default()).is_err());
+        let (image, factor) = decode_reduced(&bytes, &Limits::default(), 8).expect("libjpeg");
+        assert_eq!(factor, 8);
+        let full = image::load_from_memory(&bytes).expect("full decode");
+        assert_eq!(image.width(), full.width().div_ceil(8));
+        // Nothing reads a file that is not a JPEG.
+        assert!(decode_reduced(b"GIF89a", &Limits::default(), 8).is_none());
     }
 }
