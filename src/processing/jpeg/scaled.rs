@@ -13,6 +13,9 @@
 //! (a truncated scan, a bad restart marker) are not fatal: libjpeg fills what is missing,
 //! as libvips does. Only 8-bit greyscale and colour (YCbCr or RGB) files are read here;
 //! CMYK, 12-bit and anything libjpeg refuses go back to the full decoder.
+//!
+//! A program built with `panic = "abort"` cannot catch that unwinding, so there this module
+//! declines every file and the other decoders are used.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -41,6 +44,9 @@ pub(super) fn decode(
         8 => 1,
         _ => return Err(format!("no scaled decode at 1/{factor}")),
     };
+    if cfg!(panic = "abort") {
+        return Err("libjpeg's errors need panic = \"unwind\"".to_owned());
+    }
     if scans > MAX_SCANS {
         return Err(format!("{scans} scans: more than {MAX_SCANS}"));
     }
