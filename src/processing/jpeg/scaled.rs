@@ -1,12 +1,13 @@
-//! Shrink-on-load at 1/2, 1/4 and (for sequential files) 1/8 through libjpeg's scaled decoding (the `mozjpeg` crate, which
-//! builds libjpeg-turbo's decoder from source with the C compiler alone).
+//! Shrink-on-load at 1/2, 1/4 and (for sequential files) 1/8 through libjpeg's scaled
+//! decoding: the `mozjpeg` crate, which builds libjpeg-turbo's decoder from source with the C
+//! compiler alone.
 //!
 //! libjpeg reads the coefficients as a full decode does, then runs a reduced inverse DCT that
-//! gives 4×4 (1/2), 2×2 (1/4) or 1×1 (1/8) pixels per luma block; chroma gets the size of IDCT that
-//! makes its upsampling unnecessary where it can. So the IDCT, upsampling and colour
-//! conversion work on a quarter or a sixteenth of the pixels, and the resize reads a much
-//! smaller image. This is what libvips (and so imagor) does for the same shrink factors, so
-//! the output is the same decode as imagor's.
+//! gives 4×4 (1/2), 2×2 (1/4) or 1×1 (1/8) pixels per luma block; chroma gets the size of
+//! IDCT that makes its upsampling unnecessary where it can. So the IDCT, upsampling and colour
+//! conversion work on a quarter, a sixteenth or a sixty-fourth of the pixels, and the resize
+//! reads a much smaller image. This is what libvips (and so imagor) does for the same shrink
+//! factors, so the output is the same decode as imagor's.
 //!
 //! libjpeg reports a fatal error by unwinding out of the C code; the `mozjpeg` crate does
 //! that without calling the panic hook, and [`decode`] turns it back into an `Err`. Warnings
@@ -93,18 +94,19 @@ fn decode_scaled(
         }
     };
     decompress.scale(numerator);
+    let mut started = if grey {
+        decompress.grayscale()
+    } else {
+        decompress.rgb()
+    }
+    .map_err(|err| err.to_string())?;
     let wanted = (width.div_ceil(factor), height.div_ceil(factor));
+    check_size(started.width(), started.height(), wanted)?;
+    let pixels: Vec<u8> = started.read_scanlines().map_err(|err| err.to_string())?;
+    started.finish().map_err(|err| err.to_string())?;
     let image = if grey {
-        let mut started = decompress.grayscale().map_err(|err| err.to_string())?;
-        check_size(started.width(), started.height(), wanted)?;
-        let pixels: Vec<u8> = started.read_scanlines().map_err(|err| err.to_string())?;
-        started.finish().map_err(|err| err.to_string())?;
         GrayImage::from_raw(wanted.0, wanted.1, pixels).map(DynamicImage::from)
     } else {
-        let mut started = decompress.rgb().map_err(|err| err.to_string())?;
-        check_size(started.width(), started.height(), wanted)?;
-        let pixels: Vec<u8> = started.read_scanlines().map_err(|err| err.to_string())?;
-        started.finish().map_err(|err| err.to_string())?;
         RgbImage::from_raw(wanted.0, wanted.1, pixels).map(DynamicImage::from)
     };
     image.ok_or_else(|| "decoded buffer does not match the scaled size".to_owned())
