@@ -63,12 +63,11 @@ pub(crate) fn decode_reduced(
         4..DC_FACTOR => 4,
         _ => DC_FACTOR,
     };
-    let layout = survey(input);
     let from_dc = || dc::decode(input, limits).map_err(|err| format!("DC-only decoder: {err:?}"));
-    let from_libjpeg = || scaled::decode(input, limits, factor, layout.scans);
+    let from_libjpeg = || scaled::decode(input, limits, factor);
     let decoded = if factor < DC_FACTOR {
         from_libjpeg()
-    } else if layout.progressive {
+    } else if is_progressive(input) {
         from_dc().or_else(|first| {
             tracing::debug!(%first, "trying libjpeg at 1/8");
             from_libjpeg()
@@ -88,43 +87,65 @@ pub(crate) fn decode_reduced(
     }
 }
 
-/// What a walk over the marker segments finds out about a JPEG before decoding it.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Layout {
-    /// How many scans (SOS segments) there are.
-    scans: usize,
-    /// Whether the frame is progressive (SOF2).
-    progressive: bool,
+/// The markers of a JPEG's segments in order, stepping over each scan's entropy-coded data.
+/// It stops at the end of the image, or where the data is damaged or ends.
+struct Markers<'a> {
+    data: &'a [u8],
+    pos: usize,
 }
 
-/// Walks the marker segments of `data`, stepping over each scan's entropy-coded data. A
-/// damaged file reports what was found before the damage.
-fn survey(data: &[u8]) -> Layout {
-    let mut layout = Layout::default();
-    let mut pos = 2;
-    while data.get(pos) == Some(&0xFF) {
-        while data.get(pos) == Some(&0xFF) {
-            pos += 1;
-        }
-        let Some(&marker) = data.get(pos) else { break };
-        pos += 1;
-        match marker {
-            0xD9 => break,
-            0x01 | 0xD0..=0xD7 => continue,
-            0xC2 => layout.progressive = true,
-            _ => {}
-        }
-        let length = match (data.get(pos), data.get(pos + 1)) {
-            (Some(&high), Some(&low)) => usize::from(high) << 8 | usize::from(low),
-            _ => break,
-        };
-        pos += length;
-        if marker == 0xDA {
-            layout.scans += 1;
-            pos = dc::next_marker(data, pos, false);
+impl<'a> Markers<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self { data, pos: 2 }
+    }
+}
+
+impl Iterator for Markers<'_> {
+    type Item = u8;
+
+    fn next(&mut self) -> Option<u8> {
+        let data = self.data;
+        loop {
+            if data.get(self.pos) != Some(&0xFF) {
+                return None;
+            }
+            while data.get(self.pos) == Some(&0xFF) {
+                self.pos += 1;
+            }
+            let marker = *data.get(self.pos)?;
+            self.pos += 1;
+            match marker {
+                0xD9 => {
+                    self.pos = data.len();
+                    return None;
+                }
+                0x01 | 0xD0..=0xD7 => continue,
+                _ => {}
+            }
+            let length = match (data.get(self.pos), data.get(self.pos + 1)) {
+                (Some(&high), Some(&low)) => usize::from(high) << 8 | usize::from(low),
+                _ => return None,
+            };
+            self.pos += length;
+            if marker == 0xDA {
+                self.pos = dc::next_marker(data, self.pos, false);
+            }
+            return Some(marker);
         }
     }
-    layout
+}
+
+/// Whether the frame is progressive (SOF2). Only the segments before the frame header are
+/// read, so this costs nothing like a walk over the whole file.
+fn is_progressive(data: &[u8]) -> bool {
+    Markers::new(data)
+        .find(|marker| matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF))
+        == Some(0xC2)
+}
+
+/// How many scans (SOS segments) `data` has. A damaged file counts those before the damage.
+fn scan_count(data: &[u8]) -> usize {
+    Markers::new(data).filter(|&marker| marker == 0xDA).count()
 }
 
 #[cfg(test)]
@@ -133,20 +154,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_survey_finds_the_frame_kind_and_counts_scans() {
-        let baseline = survey(&fixture("baseline-420.jpg"));
+    fn the_markers_give_the_frame_kind_and_the_scan_count() {
+        let baseline = fixture("baseline-420.jpg");
         assert_eq!(
-            baseline,
-            Layout {
-                scans: 1,
-                progressive: false
-            }
+            (scan_count(&baseline), is_progressive(&baseline)),
+            (1, false)
         );
-        let progressive = survey(&fixture("progressive-420.jpg"));
-        assert!(progressive.progressive);
-        assert!(progressive.scans > 2, "{progressive:?}");
-        assert_eq!(survey(b""), Layout::default());
-        assert_eq!(survey(b"\xFF\xD8\xFF\xDA"), Layout::default());
+        let progressive = fixture("progressive-420.jpg");
+        assert!(is_progressive(&progressive));
+        assert!(scan_count(&progressive) > 2, "{}", scan_count(&progressive));
+        assert_eq!((scan_count(b""), is_progressive(b"")), (0, false));
+        let truncated = b"\xFF\xD8\xFF\xDA";
+        assert_eq!(
+            (scan_count(truncated), is_progressive(truncated)),
+            (0, false)
+        );
     }
 
     #[test]

@@ -32,13 +32,7 @@ const MAX_SCANS: usize = 256;
 
 /// Decodes `input` at exactly 1/`factor` scale (`factor` 2, 4 or 8): the result is
 /// ⌈width / factor⌉ × ⌈height / factor⌉, RGB for colour sources and grey for greyscale ones.
-/// `scans` is the file's scan count, from [`super::survey`].
-pub(super) fn decode(
-    input: &[u8],
-    limits: &Limits,
-    factor: u32,
-    scans: usize,
-) -> Result<DynamicImage, String> {
+pub(super) fn decode(input: &[u8], limits: &Limits, factor: u32) -> Result<DynamicImage, String> {
     let numerator = match factor {
         2 => 4,
         4 => 2,
@@ -48,6 +42,7 @@ pub(super) fn decode(
     if cfg!(panic = "abort") {
         return Err("libjpeg's errors need panic = \"unwind\"".to_owned());
     }
+    let scans = super::scan_count(input);
     if scans > MAX_SCANS {
         return Err(format!("{scans} scans: more than {MAX_SCANS}"));
     }
@@ -124,20 +119,16 @@ fn check_size(width: usize, height: usize, wanted: (u32, u32)) -> Result<(), Str
 
 #[cfg(test)]
 mod tests {
-    use super::super::survey;
+    use super::super::scan_count;
     use super::super::test_support::{damaged_copies, fixture, marker};
     use super::*;
-
-    fn decode_at(input: &[u8], limits: &Limits, factor: u32) -> Result<DynamicImage, String> {
-        decode(input, limits, factor, survey(input).scans)
-    }
 
     /// Mean absolute difference between the scaled decode and the `factor`×`factor` block
     /// means of the full decode.
     fn error_against_full_decode(name: &str, factor: u32) -> f64 {
         let bytes = fixture(name);
         let full = image::load_from_memory(&bytes).expect("full decode");
-        let scaled = decode_at(&bytes, &Limits::default(), factor).expect("scaled decode");
+        let scaled = decode(&bytes, &Limits::default(), factor).expect("scaled decode");
         assert_eq!(scaled.width(), full.width().div_ceil(factor), "{name}");
         assert_eq!(scaled.height(), full.height().div_ceil(factor), "{name}");
         assert_eq!(scaled.color(), full.color(), "{name}");
@@ -184,7 +175,7 @@ mod tests {
     fn only_halves_quarters_and_eighths_are_decoded_here() {
         let bytes = fixture("baseline-444.jpg");
         for factor in [0, 1, 3, 16] {
-            assert!(decode_at(&bytes, &Limits::default(), factor).is_err());
+            assert!(decode(&bytes, &Limits::default(), factor).is_err());
         }
     }
 
@@ -194,15 +185,15 @@ mod tests {
         let mut bytes = fixture("baseline-444.jpg");
         let sof = marker(&bytes, 0xC0);
         bytes[sof + 4] = 12;
-        let err = decode_at(&bytes, &Limits::default(), 2).expect_err("12-bit refused");
+        let err = decode(&bytes, &Limits::default(), 2).expect_err("12-bit refused");
         assert!(err.contains("libjpeg"), "{err}");
         // A Huffman table that overfills its code space.
         let mut bytes = fixture("progressive-420.jpg");
         let dht = marker(&bytes, 0xC4);
         bytes[dht + 5] = 0xFF;
-        assert!(decode_at(&bytes, &Limits::default(), 4).is_err());
+        assert!(decode(&bytes, &Limits::default(), 4).is_err());
         for junk in [&b""[..], b"\xFF\xD8", b"\xFF\xD8\xFF\xC0\x00", b"GIF89a"] {
-            assert!(decode_at(junk, &Limits::default(), 2).is_err());
+            assert!(decode(junk, &Limits::default(), 2).is_err());
         }
     }
 
@@ -210,10 +201,10 @@ mod tests {
     fn damaged_files_never_panic() {
         let original = fixture("restart-progressive.jpg");
         for cut in (0..original.len()).step_by(41) {
-            let _ = decode_at(&original[..cut], &Limits::default(), 2);
+            let _ = decode(&original[..cut], &Limits::default(), 2);
         }
         for bytes in damaged_copies(&original, 300, 0x9e37_79b9_7f4a_7c15) {
-            if let Ok(image) = decode_at(&bytes, &Limits::default(), 4) {
+            if let Ok(image) = decode(&bytes, &Limits::default(), 4) {
                 assert!(image.width() > 0 && image.height() > 0);
             }
         }
@@ -226,19 +217,19 @@ mod tests {
             max_width: Some(16),
             ..Limits::default()
         };
-        assert!(decode_at(&bytes, &narrow, 2).is_err());
+        assert!(decode(&bytes, &narrow, 2).is_err());
         let small_alloc = Limits {
             max_alloc: Some(1024),
             ..Limits::default()
         };
-        assert!(decode_at(&bytes, &small_alloc, 2).is_err());
+        assert!(decode(&bytes, &small_alloc, 2).is_err());
     }
 
     #[test]
     fn files_with_too_many_scans_are_refused() {
         let bytes = fixture("progressive-420.jpg");
-        assert!(survey(&bytes).scans > 1);
-        assert!(decode_at(&bytes, &Limits::default(), 2).is_ok());
+        assert!(scan_count(&bytes) > 1);
+        assert!(decode(&bytes, &Limits::default(), 2).is_ok());
         // Repeat the last scan until there are more than MAX_SCANS of them.
         let last = bytes
             .windows(2)
@@ -250,8 +241,8 @@ mod tests {
             many.extend_from_slice(&scan);
         }
         many.extend_from_slice(b"\xFF\xD9");
-        assert!(survey(&many).scans > MAX_SCANS);
-        let err = decode_at(&many, &Limits::default(), 2).expect_err("refused");
+        assert!(scan_count(&many) > MAX_SCANS);
+        let err = decode(&many, &Limits::default(), 2).expect_err("refused");
         assert!(err.contains("scans"), "{err}");
     }
 }
