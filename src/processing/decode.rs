@@ -44,7 +44,7 @@ use image::codecs::gif::GifDecoder;
 use image::metadata::Orientation;
 use image::{AnimationDecoder, Delay, DynamicImage, ImageDecoder, ImageReader, RgbaImage};
 
-use super::{Format, Limits, ProcessError, jpeg, svg};
+use super::{Cancel, Format, Limits, ProcessError, jpeg, svg};
 
 /// A decoded, upright source image.
 #[derive(Debug)]
@@ -68,12 +68,17 @@ pub(crate) struct Decoded {
 /// size and answers the largest reduction (1, 2, 4 or 8) that still leaves enough pixels
 /// for the output; the reduction actually made is in [`Decoded::shrink`] (it can be
 /// smaller, down to 1, when no fast path fits the file).
+///
+/// `cancel` is checked before and after the decoder runs, and between the rows of PNG
+/// decodes.
 pub(crate) fn decode_scaled(
     input: &[u8],
     limits: &Limits,
     auto_orient: bool,
     shrink: impl FnOnce(u32, u32) -> u32,
+    cancel: &Cancel,
 ) -> Result<Decoded, ProcessError> {
+    cancel.check()?;
     let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
     if format == Format::Svg {
         return svg::decode(input, limits, |w, h| svg::Scale::Reduce(shrink(w, h)));
@@ -126,6 +131,7 @@ pub(crate) fn decode_scaled(
             1,
         ),
     };
+    cancel.check()?;
     let mut image = image;
     image.apply_orientation(orientation);
     Ok(Decoded {
@@ -168,17 +174,20 @@ impl IntoIterator for Animation {
 
 /// The frames of an animated GIF or WebP (see [`gif_frames`] for `max_frames` and `page`).
 /// `None` for other formats and for sources of one frame (decode them as still images).
+///
+/// `cancel` is checked before every frame.
 pub(crate) fn animation(
     input: &[u8],
     limits: &Limits,
     max_frames: Option<u32>,
     page: Option<u32>,
+    cancel: &Cancel,
 ) -> Result<Option<Animation>, ProcessError> {
     match Format::sniff(input) {
-        Some(Format::Gif) => gif_animation(input, limits, max_frames, page),
+        Some(Format::Gif) => gif_animation(input, limits, (max_frames, page), cancel),
         Some(Format::Webp) => {
             check_webp_chunks(input)?;
-            webp_animation(input, limits, max_frames, page)
+            webp_animation(input, limits, (max_frames, page), cancel)
         }
         _ => Ok(None),
     }
@@ -208,16 +217,21 @@ pub(crate) fn gif_frames(
     limits: &Limits,
     max_frames: Option<u32>,
     page: Option<u32>,
+    cancel: &Cancel,
 ) -> Result<Option<Vec<(RgbaImage, Delay)>>, ProcessError> {
-    Ok(gif_animation(input, limits, max_frames, page)?.map(|animation| animation.frames))
+    let frames = gif_animation(input, limits, (max_frames, page), cancel)?;
+    Ok(frames.map(|animation| animation.frames))
 }
 
+/// `which` is `max_frames` and `page` (see [`gif_frames`]).
 fn gif_animation(
     input: &[u8],
     limits: &Limits,
-    max_frames: Option<u32>,
-    page: Option<u32>,
+    which: (Option<u32>, Option<u32>),
+    cancel: &Cancel,
 ) -> Result<Option<Animation>, ProcessError> {
+    let (max_frames, page) = which;
+    cancel.check()?;
     let mut decoder = GifDecoder::new(Cursor::new(input)).map_err(ProcessError::from_decode)?;
     let mut decoder_limits = image::Limits::no_limits();
     decoder_limits.max_alloc = limits.max_alloc;
@@ -236,6 +250,7 @@ fn gif_animation(
     let mut frames = Vec::new();
     let mut seen = 0u32;
     for frame in decoder.into_frames() {
+        cancel.check()?;
         let frame = frame.map_err(ProcessError::from_decode)?;
         seen = seen.saturating_add(1);
         let delay = frame.delay();
@@ -255,6 +270,7 @@ fn gif_animation(
             break;
         }
     }
+    cancel.check()?;
     if page.is_none() && frames.len() < 2 {
         return Ok(None);
     }
@@ -271,9 +287,11 @@ fn gif_animation(
 fn webp_animation(
     input: &[u8],
     limits: &Limits,
-    max_frames: Option<u32>,
-    page: Option<u32>,
+    which: (Option<u32>, Option<u32>),
+    cancel: &Cancel,
 ) -> Result<Option<Animation>, ProcessError> {
+    let (max_frames, page) = which;
+    cancel.check()?;
     let mut decoder =
         image_webp::WebPDecoder::new(Cursor::new(input)).map_err(webp_decode_error)?;
     if !decoder.is_animated() {
@@ -307,6 +325,7 @@ fn webp_animation(
     let mut buffer = vec![0u8; size];
     let mut frames = Vec::new();
     for index in 1..=decoded {
+        cancel.check()?;
         let delay = decoder.read_frame(&mut buffer).map_err(webp_decode_error)?;
         if index < decoded && page.is_some() {
             continue;
@@ -426,7 +445,7 @@ mod tests {
     use image::{ImageBuffer, Luma, Rgb};
 
     fn decode(input: &[u8], limits: &Limits, auto_orient: bool) -> Result<Decoded, ProcessError> {
-        decode_scaled(input, limits, auto_orient, |_, _| 1)
+        decode_scaled(input, limits, auto_orient, |_, _| 1, &Cancel::new())
     }
 
     fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
@@ -553,10 +572,16 @@ mod tests {
         };
         let bytes = fixture("progressive-420.jpg");
         let mut asked = None;
-        let decoded = decode_scaled(&bytes, &Limits::default(), true, |w, h| {
-            asked = Some((w, h));
-            8
-        })
+        let decoded = decode_scaled(
+            &bytes,
+            &Limits::default(),
+            true,
+            |w, h| {
+                asked = Some((w, h));
+                8
+            },
+            &Cancel::new(),
+        )
         .expect("decode");
         assert_eq!(asked, Some((403, 301)));
         assert_eq!(decoded.shrink, 8);
@@ -565,24 +590,33 @@ mod tests {
 
         // The EXIF orientation turns the reduced image too; the size asked about is upright.
         let bytes = fixture("orientation-8.jpg");
-        let decoded = decode_scaled(&bytes, &Limits::default(), true, |w, h| {
-            assert_eq!((w, h), (403, 301));
-            8
-        })
+        let decoded = decode_scaled(
+            &bytes,
+            &Limits::default(),
+            true,
+            |w, h| {
+                assert_eq!((w, h), (403, 301));
+                8
+            },
+            &Cancel::new(),
+        )
         .expect("decode");
         assert_eq!(decoded.shrink, 8);
         assert_eq!((decoded.image.width(), decoded.image.height()), (51, 38));
 
         // 1/4 and 1/2 come from the reduced IDCT, sides rounded up, turned as well.
-        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 4).expect("decode");
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 4, &Cancel::new())
+            .expect("decode");
         assert_eq!(decoded.shrink, 4);
         assert_eq!((decoded.image.width(), decoded.image.height()), (101, 76));
-        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 2).expect("decode");
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 2, &Cancel::new())
+            .expect("decode");
         assert_eq!(decoded.shrink, 2);
         assert_eq!((decoded.image.width(), decoded.image.height()), (202, 151));
 
         // No reduction asked: full size.
-        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 1).expect("decode");
+        let decoded = decode_scaled(&bytes, &Limits::default(), true, |_, _| 1, &Cancel::new())
+            .expect("decode");
         assert_eq!(decoded.shrink, 1);
         assert_eq!((decoded.image.width(), decoded.image.height()), (403, 301));
     }

@@ -47,7 +47,7 @@ use jpeg_encoder::{ChromaSubsamplingMethod, ColorType};
 
 use super::decode::LoopCount;
 use super::ops::color;
-use super::{Format, ProcessError};
+use super::{Cancel, Format, ProcessError};
 
 /// Encoder settings for one request.
 #[derive(Clone, Copy, Debug)]
@@ -68,20 +68,25 @@ const WEBP_MAX_SIDE: u32 = 16383;
 /// Quantiser speed for GIF output (1 = best and slowest, 30 = fastest).
 const GIF_SPEED: i32 = 10;
 
-/// Encodes `image` as `format`.
+/// Encodes `image` as `format`. The encoders run as one call each: `cancel` is checked
+/// before and after it.
 pub(crate) fn encode(
     image: &DynamicImage,
     format: Format,
     settings: &EncodeSettings<'_>,
+    cancel: &Cancel,
 ) -> Result<Vec<u8>, ProcessError> {
-    match format {
+    cancel.check()?;
+    let bytes = match format {
         Format::Png => png(image, settings),
         Format::Webp => webp(image, settings),
-        Format::Gif => gif(image),
+        Format::Gif => gif(image, cancel),
         Format::Tiff => tiff(image),
         Format::Avif => super::avif::encode(image, settings),
         Format::Jpeg | Format::Bmp | Format::Svg => jpeg(image, settings),
-    }
+    }?;
+    cancel.check()?;
+    Ok(bytes)
 }
 
 fn jpeg(image: &DynamicImage, settings: &EncodeSettings<'_>) -> Result<Vec<u8>, ProcessError> {
@@ -192,10 +197,14 @@ const WEBP_MAX_DELAY_MS: u32 = (1 << 24) - 1;
 
 /// Encodes RGBA frames of one size, with their delays, as an animated WebP that plays
 /// `loop_count` times: lossy at the quality, or lossless with `settings.lossless`.
+///
+/// `cancel` is checked before every frame is handed to libwebp and around the final encode
+/// (libwebp encodes the frames as they are added).
 pub(crate) fn webp_animation(
     frames: &[(RgbaImage, Delay)],
     loop_count: LoopCount,
     settings: &EncodeSettings<'_>,
+    cancel: &Cancel,
 ) -> Result<Vec<u8>, ProcessError> {
     let Some((first, _)) = frames.first() else {
         return Err(ProcessError::image("animation has no frames"));
@@ -227,6 +236,7 @@ pub(crate) fn webp_animation(
         LoopCount::Times(n) => i32::from(n),
     });
     for ((frame, _), start) in frames.iter().zip(webp_timestamps(&durations)) {
+        cancel.check()?;
         encoder.add_frame(webp::AnimFrame::from_rgba(
             frame.as_raw(),
             width,
@@ -234,9 +244,11 @@ pub(crate) fn webp_animation(
             start,
         ));
     }
+    cancel.check()?;
     let memory = encoder
         .try_encode()
         .map_err(|err| ProcessError::image(format_args!("webp encode failed: {err:?}")))?;
+    cancel.check()?;
     Ok(memory.to_vec())
 }
 
@@ -261,13 +273,13 @@ fn webp_timestamps(durations: &[u32]) -> Vec<i32> {
         .collect()
 }
 
-fn gif(image: &DynamicImage) -> Result<Vec<u8>, ProcessError> {
+fn gif(image: &DynamicImage, cancel: &Cancel) -> Result<Vec<u8>, ProcessError> {
     let mut converted;
     let (samples, color) = match image {
         DynamicImage::ImageRgb8(buffer) => (buffer.as_raw().as_slice(), ExtendedColorType::Rgb8),
         other => {
             converted = other.to_rgba8();
-            threshold_alpha(&mut converted);
+            threshold_alpha(&mut converted, cancel)?;
             (converted.as_raw().as_slice(), ExtendedColorType::Rgba8)
         }
     };
@@ -286,20 +298,28 @@ fn gif(image: &DynamicImage) -> Result<Vec<u8>, ProcessError> {
 /// a pixel at least half opaque (alpha >= 128) becomes opaque and any other pixel becomes
 /// transparent black; the quantiser would otherwise turn every faint edge pixel (resampling
 /// fringes of alpha 1 to 127) into an opaque dark halo.
-fn threshold_alpha(buffer: &mut RgbaImage) {
-    for pixel in buffer.pixels_mut() {
-        pixel.0 = if pixel.0[3] >= 128 {
-            [pixel.0[0], pixel.0[1], pixel.0[2], 255]
-        } else {
-            [0; 4]
-        };
+fn threshold_alpha(buffer: &mut RgbaImage, cancel: &Cancel) -> Result<(), ProcessError> {
+    let mut meter = cancel.meter();
+    let width = buffer.width() as usize;
+    for row in buffer.rows_mut() {
+        meter.tick(width * 4)?;
+        for pixel in row {
+            pixel.0 = if pixel.0[3] >= 128 {
+                [pixel.0[0], pixel.0[1], pixel.0[2], 255]
+            } else {
+                [0; 4]
+            };
+        }
     }
+    Ok(())
 }
 
 /// Encodes RGBA frames with their delays as an animated GIF that plays `loop_count` times.
+/// Each frame is quantised and compressed on its own: `cancel` is checked between frames.
 pub(crate) fn gif_animation(
     frames: Vec<(RgbaImage, Delay)>,
     loop_count: LoopCount,
+    cancel: &Cancel,
 ) -> Result<Vec<u8>, ProcessError> {
     let failed =
         |err: image::ImageError| ProcessError::image(format_args!("gif encode failed: {err}"));
@@ -312,13 +332,15 @@ pub(crate) fn gif_animation(
         let mut encoder = GifEncoder::new_with_speed(&mut out, GIF_SPEED);
         encoder.set_repeat(repeat).map_err(failed)?;
         for (mut buffer, delay) in frames {
-            threshold_alpha(&mut buffer);
+            cancel.check()?;
+            threshold_alpha(&mut buffer, cancel)?;
             encoder
                 .encode_frame(Frame::from_parts(buffer, 0, 0, delay))
                 .map_err(failed)?;
         }
         // Dropping the encoder writes the GIF trailer.
     }
+    cancel.check()?;
     Ok(out)
 }
 
@@ -376,7 +398,7 @@ mod tests {
             Format::Tiff,
         ] {
             for image in layouts() {
-                let bytes = encode(&image, format, &SETTINGS)
+                let bytes = encode(&image, format, &SETTINGS, &Cancel::new())
                     .unwrap_or_else(|err| panic!("{format} {:?}: {err}", image.color()));
                 assert_eq!(Format::sniff(&bytes), Some(format));
                 let decoded = image::load_from_memory(&bytes).expect("decodes");
@@ -388,7 +410,7 @@ mod tests {
     #[test]
     fn png_keeps_the_layout() {
         for image in layouts() {
-            let bytes = encode(&image, Format::Png, &SETTINGS).expect("png");
+            let bytes = encode(&image, Format::Png, &SETTINGS, &Cancel::new()).expect("png");
             let decoded = image::load_from_memory(&bytes).expect("decodes");
             assert_eq!(decoded, image);
         }
@@ -403,7 +425,7 @@ mod tests {
             lossless: true,
             ..SETTINGS
         };
-        let bytes = encode(&image, Format::Webp, &settings).expect("webp");
+        let bytes = encode(&image, Format::Webp, &settings, &Cancel::new()).expect("webp");
         let decoded = image::load_from_memory(&bytes).expect("decodes").to_rgba8();
         assert_eq!(decoded.as_raw(), image.to_rgba8().as_raw());
     }
@@ -412,15 +434,15 @@ mod tests {
     fn oversized_images_fail_cleanly() {
         let wide = DynamicImage::ImageLuma8(ImageBuffer::new(70_000, 1));
         assert!(matches!(
-            encode(&wide, Format::Jpeg, &SETTINGS),
+            encode(&wide, Format::Jpeg, &SETTINGS, &Cancel::new()),
             Err(ProcessError::Image(_))
         ));
         assert!(matches!(
-            encode(&wide, Format::Webp, &SETTINGS),
+            encode(&wide, Format::Webp, &SETTINGS, &Cancel::new()),
             Err(ProcessError::Image(_))
         ));
         assert!(matches!(
-            encode(&wide, Format::Gif, &SETTINGS),
+            encode(&wide, Format::Gif, &SETTINGS, &Cancel::new()),
             Err(ProcessError::Image(_))
         ));
     }
@@ -440,10 +462,10 @@ mod tests {
         let delay = Delay::from_numer_denom_ms(10, 1);
         let frames = [(RgbaImage::new(4, 4), delay), (RgbaImage::new(4, 3), delay)];
         assert!(matches!(
-            webp_animation(&frames, LoopCount::Forever, &SETTINGS),
+            webp_animation(&frames, LoopCount::Forever, &SETTINGS, &Cancel::new()),
             Err(ProcessError::Image(_))
         ));
-        assert!(webp_animation(&[], LoopCount::Forever, &SETTINGS).is_err());
+        assert!(webp_animation(&[], LoopCount::Forever, &SETTINGS, &Cancel::new()).is_err());
     }
 
     #[test]
@@ -454,7 +476,7 @@ mod tests {
             ..SETTINGS
         };
         let image = DynamicImage::ImageRgb8(ImageBuffer::new(8, 8));
-        let bytes = encode(&image, Format::Jpeg, &settings).expect("jpeg");
+        let bytes = encode(&image, Format::Jpeg, &settings, &Cancel::new()).expect("jpeg");
         assert!(bytes.windows(12).any(|w| w == b"ICC_PROFILE\0"));
     }
 }

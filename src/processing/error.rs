@@ -30,6 +30,7 @@ use crate::Error;
 /// | `Image(message)` | [`Error::Image`] | 406 |
 /// | `InvalidColor` | [`Error::Invalid`] | 400 |
 /// | `BadRequest(message)` | [`Error::BadRequest`] | 400 |
+/// | `Cancelled` | [`Error::Timeout`] | 408 |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -50,6 +51,10 @@ pub enum ProcessError {
     /// `thumbhash`), with the message.
     #[error("{0}")]
     BadRequest(String),
+    /// The job's [`Cancel`](super::Cancel) token was cancelled (its timeout fired, or nobody
+    /// waits for the result any more); the work stopped and its buffers were freed.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl ProcessError {
@@ -76,6 +81,8 @@ impl From<ProcessError> for Error {
             ProcessError::Image(message) => Self::Image(message),
             ProcessError::InvalidColor => Self::Invalid,
             ProcessError::BadRequest(message) => Self::BadRequest(message),
+            // A job is cancelled when its time is up or its clients have gone: a timeout.
+            ProcessError::Cancelled => Self::Timeout,
         }
     }
 }
@@ -104,6 +111,14 @@ mod tests {
             assert_eq!(err.status(), status);
             assert_eq!(err.message(), message);
         }
+    }
+
+    #[test]
+    fn cancelled_is_a_timeout() {
+        assert_eq!(ProcessError::Cancelled.to_string(), "cancelled");
+        let err = Error::from(ProcessError::Cancelled);
+        assert!(matches!(err, Error::Timeout));
+        assert_eq!(err.status(), StatusCode::REQUEST_TIMEOUT);
     }
 
     #[test]

@@ -42,7 +42,9 @@ use image::{DynamicImage, ImageDecoder, ImageReader};
 use serde::Serialize;
 
 use super::filter::Settings;
-use super::{Format, Options, ProcessError, Rendered, decode, exif, ops, render, render_color};
+use super::{
+    Cancel, Format, Options, ProcessError, Rendered, decode, exif, ops, render, render_color,
+};
 use crate::path::Params;
 
 /// Widest reduction `avgcolor()` and `blurhash(x,y)` are computed on.
@@ -151,6 +153,7 @@ pub fn metadata(
     params: &Params,
     options: &Options,
 ) -> Result<Metadata, ProcessError> {
+    options.cancel.check()?;
     let params = &*options.policy.apply(params);
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
@@ -187,7 +190,20 @@ pub fn metadata(
     } else {
         exif
     };
-    describe(format, &image, pages, orientation, exif, &extras)
+    let source = Source {
+        pages,
+        orientation,
+        exif,
+    };
+    describe(format, &image, source, &extras, &options.cancel)
+}
+
+/// What [`describe`] reports about the source besides the image.
+#[derive(Debug, Default)]
+struct Source {
+    pages: u32,
+    orientation: u16,
+    exif: BTreeMap<String, String>,
 }
 
 /// [`metadata`] for a `color:<c>` source (see [`process_color`](super::process_color)).
@@ -196,23 +212,32 @@ pub fn metadata(
 ///
 /// The errors of [`process_color`](super::process_color) and of [`metadata`].
 pub fn metadata_color(params: &Params, options: &Options) -> Result<Metadata, ProcessError> {
+    options.cancel.check()?;
     let params = &*options.policy.apply(params);
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
     let requested = super::requested_format(&settings)?;
     let image = render_color(params, &settings, options)?;
     let format = requested.unwrap_or(Format::Jpeg);
-    describe(format, &image, 1, 0, BTreeMap::new(), &extras)
+    let source = Source {
+        pages: 1,
+        ..Source::default()
+    };
+    describe(format, &image, source, &extras, &options.cancel)
 }
 
 fn describe(
     format: Format,
     image: &DynamicImage,
-    pages: u32,
-    orientation: u16,
-    exif: BTreeMap<String, String>,
+    source: Source,
     extras: &MetaFilters,
+    cancel: &Cancel,
 ) -> Result<Metadata, ProcessError> {
+    let Source {
+        pages,
+        orientation,
+        exif,
+    } = source;
     let needs_small = extras.avgcolor || extras.blurhash.is_some();
     let small = if needs_small && image.width() > HASH_WIDTH {
         let height = u32::try_from(
@@ -220,15 +245,17 @@ fn describe(
         )
         .unwrap_or(u32::MAX)
         .max(1);
-        Some(ops::resize::scale(image, HASH_WIDTH, height)?)
+        Some(ops::resize::scale(image, HASH_WIDTH, height, cancel)?)
     } else {
         None
     };
     let small = small.as_ref().unwrap_or(image);
-    let average_color = extras.avgcolor.then(|| {
-        let [r, g, b] = ops::canvas::average(small);
-        AverageColor { r, g, b }
-    });
+    let average_color = if extras.avgcolor {
+        let [r, g, b] = ops::canvas::average(small, cancel)?;
+        Some(AverageColor { r, g, b })
+    } else {
+        None
+    };
     let blurhash = extras.blurhash.map(|(x, y)| {
         let rgb = ops::color::without_alpha(small).to_rgb8();
         blurhash(&rgb, x, y)
@@ -238,7 +265,7 @@ fn describe(
         let scale = (f64::from(THUMB_SIDE) / f64::from(w.max(h))).min(1.0);
         let side = |v: u32| ((f64::from(v) * scale).round() as u32).clamp(1, THUMB_SIDE);
         let rgba = if scale < 1.0 {
-            ops::resize::scale(image, side(w), side(h))?.to_rgba8()
+            ops::resize::scale(image, side(w), side(h), cancel)?.to_rgba8()
         } else {
             image.to_rgba8()
         };

@@ -76,6 +76,7 @@
 //! ```
 
 mod avif;
+mod cancel;
 mod decode;
 mod encode;
 mod error;
@@ -92,6 +93,7 @@ mod plan;
 mod policy;
 mod svg;
 
+pub use cancel::Cancel;
 pub use error::ProcessError;
 pub use format::Format;
 pub use limits::Limits;
@@ -123,6 +125,8 @@ pub struct Options {
     avif_speed: u8,
     /// How deep inside `image()` overlays this rendering is (0 for the URL's own image).
     depth: u8,
+    /// Stops the work when cancelled; nested `image()` renderings share it.
+    cancel: Cancel,
 }
 
 impl Options {
@@ -177,6 +181,27 @@ impl Options {
         self
     }
 
+    /// Sets the token that cancels the work (default: a token nobody cancels). Once it is
+    /// cancelled, [`process`], [`process_color`] and [`metadata`] stop at their next check
+    /// and return [`ProcessError::Cancelled`]; a token cancelled before the call starts stops
+    /// it before anything is decoded. Nested `image()` overlays use the same token.
+    ///
+    /// ```
+    /// use imagor_tower::path;
+    /// use imagor_tower::processing::{Cancel, Options, ProcessError, process_color};
+    ///
+    /// let token = Cancel::new();
+    /// let options = Options::default().cancel(token.clone());
+    /// let params = path::parse("unsafe/64x64/color:red");
+    /// assert!(process_color(&params, &options).is_ok());
+    /// token.cancel();
+    /// assert!(matches!(process_color(&params, &options), Err(ProcessError::Cancelled)));
+    /// ```
+    pub fn cancel(mut self, token: Cancel) -> Self {
+        self.cancel = token;
+        self
+    }
+
     /// The encoder settings for one output: the URL's quality or the default, `lossless()`
     /// and the AVIF speed.
     fn encode_settings<'a>(
@@ -208,6 +233,7 @@ impl Default for Options {
             policy: FilterPolicy::default(),
             avif_speed: Self::DEFAULT_AVIF_SPEED,
             depth: 0,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -301,13 +327,16 @@ impl Output {
 ///   filter, or the output is larger than `options`' [`Limits`].
 /// * [`ProcessError::Image`]: the data is corrupt or truncated, an SVG is too complex to draw,
 ///   or an encoder failed.
+/// * [`ProcessError::Cancelled`]: the [`Options::cancel`] token was cancelled.
 pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Output, ProcessError> {
+    options.cancel.check()?;
     let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
     let started = Instant::now();
     let rendered = tracing::debug_span!("render")
         .in_scope(|| render(input, params, &settings, requested, options))?;
+    options.cancel.check()?;
     let rendered_at = Instant::now();
     let mut output = tracing::debug_span!("encode").in_scope(|| match rendered {
         Rendered::Frames(animation) => encode_animation(animation, requested, &settings, options),
@@ -358,8 +387,9 @@ fn render(
     let animated_output =
         requested.is_none_or(|format| matches!(format, Format::Gif | Format::Webp));
     if animated_source && animated_output {
+        let (limits, cancel) = (&options.limits, &options.cancel);
         let animation =
-            decode::animation(input, &options.limits, settings.max_frames, settings.page)?;
+            decode::animation(input, limits, settings.max_frames, settings.page, cancel)?;
         if let Some(mut animation) = animation {
             animation.frames = animate(animation.frames, params, settings, options)?;
             return Ok(Rendered::Frames(animation));
@@ -380,12 +410,13 @@ fn render(
             svg::scale_for(&Plan::with_settings(w, h, params, settings), params)
         })?
     } else {
-        decode::decode_scaled(input, &options.limits, settings.orient.is_none(), shrink)?
+        let orient = settings.orient.is_none();
+        decode::decode_scaled(input, &options.limits, orient, shrink, &options.cancel)?
     };
+    options.cancel.check()?;
     let mut source = decoded.image;
-    if let Some(turned) = settings
-        .orient
-        .and_then(|angle| ops::canvas::rotate(&source, angle))
+    if let Some(angle) = settings.orient
+        && let Some(turned) = ops::canvas::rotate(&source, angle, &options.cancel)?
     {
         source = turned;
     }
@@ -417,9 +448,10 @@ fn still(
     options: &Options,
 ) -> Result<image::DynamicImage, ProcessError> {
     let (width, height) = full_size;
+    let cancel = &options.cancel;
     let trim = if params.trim {
         let by = params.trim_by.unwrap_or_default();
-        ops::trim::find(&source, by, params.trim_tolerance as f64)
+        ops::trim::find(&source, by, params.trim_tolerance as f64, cancel)?
     } else {
         None
     };
@@ -427,11 +459,11 @@ fn still(
     let extras = plan::Extras { trim, focus };
     let mut plan = Plan::with_extras(width, height, params, settings, extras).loaded_at(shrink);
     if params.smart && focus.is_none() {
-        ops::smart::place(&source, &mut plan)?;
+        ops::smart::place(&source, &mut plan, cancel)?;
     }
     let (out_width, out_height) = plan.output_size();
     options.limits.check(out_width, out_height)?;
-    let image = ops::resize::apply(source, &plan)?;
+    let image = ops::resize::apply(source, &plan, cancel)?;
     finish(image, &plan, params, options, None)
 }
 
@@ -454,11 +486,13 @@ fn still(
 /// [`ProcessError::MaxResolution`] when width × height exceeds the resolution limit, and the
 /// errors of [`process`] for the filters and the encoder.
 pub fn process_color(params: &Params, options: &Options) -> Result<Output, ProcessError> {
+    options.cancel.check()?;
     let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
     let started = Instant::now();
     let image = render_color(params, &settings, options)?;
+    options.cancel.check()?;
     let rendered_at = Instant::now();
     let format = requested.unwrap_or(Format::Jpeg);
     let mut output = encode_output(&image, format, &settings, options, None)?;
@@ -493,7 +527,7 @@ fn render_color(
     }
     width = limits.max_width.map_or(width, |max| width.min(max));
     height = limits.max_height.map_or(height, |max| height.min(max));
-    let image = ops::canvas::solid(width, height, colour)?;
+    let image = ops::canvas::solid(width, height, colour, &options.cancel)?;
 
     // Only the manual crop of the geometry applies: plan without a target size.
     let crop_only = Params {
@@ -505,7 +539,7 @@ fn render_color(
     };
     let plan = Plan::with_settings(width, height, &crop_only, settings);
     let flips = Plan::with_settings(width, height, params, settings);
-    let image = ops::resize::apply(image, &plan)?;
+    let image = ops::resize::apply(image, &plan, &options.cancel)?;
     finish(image, &flips, params, options, None)
 }
 
@@ -539,15 +573,16 @@ fn animate(
         .check(out_width, out_height.saturating_mul(count))?;
     let animated = frames.len() > 1;
     let mut done = Vec::with_capacity(frames.len());
+    let cancel = &options.cancel;
     for (buffer, delay) in frames {
+        cancel.check()?;
         let mut frame = image::DynamicImage::ImageRgba8(buffer);
-        if let Some(turned) = settings
-            .orient
-            .and_then(|angle| ops::canvas::rotate(&frame, angle))
+        if let Some(angle) = settings.orient
+            && let Some(turned) = ops::canvas::rotate(&frame, angle, cancel)?
         {
             frame = turned;
         }
-        let frame = ops::resize::apply(frame, &plan)?;
+        let frame = ops::resize::apply(frame, &plan, cancel)?;
         let index = done.len();
         let frame = finish(frame, &plan, params, options, animated.then_some(index))?;
         done.push((frame.into_rgba8(), delay));
@@ -579,11 +614,13 @@ fn encode_animation(
         .frames
         .first()
         .map_or((0, 0), |(frame, _)| frame.dimensions());
+    let cancel = &options.cancel;
     let bytes = if format == Format::Gif {
-        encode::gif_animation(animation.frames, animation.loop_count)?
+        encode::gif_animation(animation.frames, animation.loop_count, cancel)?
     } else if animation.frames.len() > 1 {
         let encode_settings = options.encode_settings(settings, None);
-        encode::webp_animation(&animation.frames, animation.loop_count, &encode_settings)?
+        let loop_count = animation.loop_count;
+        encode::webp_animation(&animation.frames, loop_count, &encode_settings, cancel)?
     } else {
         let Some((frame, _)) = animation.into_iter().next() else {
             return Err(ProcessError::image("animation has no frames"));
@@ -617,6 +654,7 @@ fn finish(
     options: &Options,
     frame: Option<usize>,
 ) -> Result<image::DynamicImage, ProcessError> {
+    options.cancel.check()?;
     if plan.h_flip() {
         ops::flip::horizontal(&mut image);
     }
@@ -642,6 +680,7 @@ fn finish(
             frame: frame.unwrap_or(0),
             animated: frame.is_some(),
         }),
+        cancel: &options.cancel,
     };
     pipeline::run(&mut canvas, &params.filters)?;
     options
@@ -659,7 +698,8 @@ fn encode_output(
     icc_profile: Option<&[u8]>,
 ) -> Result<Output, ProcessError> {
     let mut encode_settings = options.encode_settings(settings, icc_profile);
-    let mut bytes = encode::encode(image, format, &encode_settings)?;
+    let cancel = &options.cancel;
+    let mut bytes = encode::encode(image, format, &encode_settings, cancel)?;
     let lossy = matches!(format, Format::Jpeg | Format::Webp | Format::Avif) && !settings.lossless;
     let low_given = settings.quality.is_some_and(|q| q <= 10);
     if let Some(limit) = settings.max_bytes.filter(|_| lossy && !low_given) {
@@ -674,7 +714,7 @@ fn encode_output(
                 quality * 75 / 100
             };
             encode_settings.quality = u8::try_from(quality.clamp(1, 100)).unwrap_or(1);
-            bytes = encode::encode(image, format, &encode_settings)?;
+            bytes = encode::encode(image, format, &encode_settings, cancel)?;
         }
     }
     Ok(Output {

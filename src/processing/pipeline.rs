@@ -30,7 +30,7 @@ use image::DynamicImage;
 
 use super::ops::{adjust, canvas, color, overlay, text as lettering, trim};
 use super::paint::{self, Paint};
-use super::{Limits, ProcessError};
+use super::{Cancel, Limits, ProcessError};
 use crate::path::{Filter, TrimBy};
 
 /// The canvas and what `fill` needs to know about the geometry.
@@ -50,14 +50,17 @@ pub(crate) struct Canvas<'a> {
     pub(crate) limits: &'a Limits,
     /// What `watermark` and `image` need; `None` skips them.
     pub(crate) overlay: Option<overlay::Context<'a>>,
+    /// Checked before every filter and inside the heavy ones.
+    pub(crate) cancel: &'a Cancel,
 }
 
 /// Runs every pipeline filter of `filters` on `canvas`, in order.
 pub(crate) fn run(canvas: &mut Canvas<'_>, filters: &[Filter]) -> Result<(), ProcessError> {
     for filter in filters {
+        canvas.cancel.check()?;
         apply(canvas, &filter.name, &filter.args)?;
     }
-    Ok(())
+    canvas.cancel.check()
 }
 
 fn args(text: &str) -> Vec<&str> {
@@ -87,9 +90,10 @@ fn take(image: &mut DynamicImage) -> DynamicImage {
 
 fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessError> {
     let list = args(text);
+    let cancel = canvas.cancel;
     let image = &mut canvas.image;
     match name {
-        "grayscale" => *image = color::grayscale(take(image)),
+        "grayscale" => *image = color::grayscale(take(image), cancel)?,
         "watermark" => {
             if let Some(cx) = canvas.overlay {
                 overlay::watermark(image, text, cx)?;
@@ -100,18 +104,18 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 overlay::image(image, text, cx)?;
             }
         }
-        "text" => lettering::text(image, text)?,
-        "label" => lettering::label(image, text)?,
+        "text" => lettering::text(image, text, cancel)?,
+        "label" => lettering::label(image, text, cancel)?,
         "fill" => fill(canvas, paint::paint(text))?,
         "padding" => padding(canvas, &list)?,
         "background_color" if image.color().has_alpha() && !text.is_empty() => {
             match paint::paint(text) {
-                Paint::Rgb(colour) => *image = canvas::flatten(take(image), colour),
+                Paint::Rgb(colour) => *image = canvas::flatten(take(image), colour, cancel)?,
                 Paint::Auto => {
-                    let colour = canvas::average(image);
-                    *image = canvas::flatten(take(image), colour);
+                    let colour = canvas::average(image, cancel)?;
+                    *image = canvas::flatten(take(image), colour, cancel)?;
                 }
-                Paint::Blur => *image = canvas::flatten(take(image), [0, 0, 0]),
+                Paint::Blur => *image = canvas::flatten(take(image), [0, 0, 0], cancel)?,
                 Paint::Transparent => {}
             }
         }
@@ -120,23 +124,23 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 return Ok(());
             };
             let ry = list.get(1).and_then(|v| float(v)).unwrap_or(rx);
-            let mut rounded = canvas::round_corners(image, rx, ry);
+            let mut rounded = canvas::round_corners(image, rx, ry, cancel)?;
             if let Some(colour) = list.get(2) {
                 let colour = match paint::paint(colour) {
                     Paint::Rgb(colour) => Some(colour),
-                    Paint::Auto => Some(canvas::average(image)),
+                    Paint::Auto => Some(canvas::average(image, cancel)?),
                     Paint::Blur => Some([0, 0, 0]),
                     Paint::Transparent => None,
                 };
                 if let Some(colour) = colour {
-                    rounded = canvas::flatten(rounded, colour);
+                    rounded = canvas::flatten(rounded, colour, cancel)?;
                 }
             }
             *image = rounded;
         }
         "rotate" => {
             let degrees = int(text).unwrap_or(0);
-            if let Some(turned) = canvas::rotate(image, degrees) {
+            if let Some(turned) = canvas::rotate(image, degrees, cancel)? {
                 *image = turned;
                 if degrees != 180 {
                     canvas.quarter_turned = !canvas.quarter_turned;
@@ -156,43 +160,44 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 let w = (f64::from(image.width()) * scale).floor() as u32;
                 let h = (f64::from(image.height()) * scale).floor() as u32;
                 if w > 0 && h > 0 && (w, h) != (image.width(), image.height()) {
-                    *image = super::ops::resize::scale(image, w, h)?;
+                    *image = super::ops::resize::scale(image, w, h, cancel)?;
                 }
             }
         }
         "brightness" => {
             if let Some(p) = float(text) {
-                *image = adjust::linear(take(image), [1.0; 3], [p * 255.0 / 100.0; 3]);
+                *image = adjust::linear(take(image), [1.0; 3], [p * 255.0 / 100.0; 3], cancel)?;
             }
         }
         "contrast" => {
             if let Some(p) = float(text) {
                 let c = (p * 255.0 / 100.0).clamp(-255.0, 255.0);
                 let f = 259.0 * (c + 255.0) / (255.0 * (259.0 - c));
-                *image = adjust::linear(take(image), [f; 3], [128.0 - 128.0 * f; 3]);
+                *image = adjust::linear(take(image), [f; 3], [128.0 - 128.0 * f; 3], cancel)?;
             }
         }
         "rgb" => {
             if let [r, g, b] = list.as_slice() {
                 let offsets = [r, g, b].map(|v| float(v).unwrap_or(0.0) * 255.0 / 100.0);
-                *image = adjust::linear(take(image), [1.0; 3], offsets);
+                *image = adjust::linear(take(image), [1.0; 3], offsets, cancel)?;
             }
         }
-        "invert" => *image = adjust::linear(take(image), [-1.0; 3], [255.0; 3]),
+        "invert" => *image = adjust::linear(take(image), [-1.0; 3], [255.0; 3], cancel)?,
         "saturation" => {
             if let Some(p) = float(text) {
-                *image = adjust::modulate(take(image), 1.0, 1.0 + p / 100.0, 0.0);
+                *image = adjust::modulate(take(image), 1.0, 1.0 + p / 100.0, 0.0, cancel)?;
             }
         }
         "hue" => {
             if let Some(degrees) = float(text) {
-                *image = adjust::modulate(take(image), 1.0, 1.0, degrees);
+                *image = adjust::modulate(take(image), 1.0, 1.0, degrees, cancel)?;
             }
         }
         "modulate" => {
             if let [b, s, h] = list.as_slice() {
                 let [b, s, h] = [b, s, h].map(|v| float(v).unwrap_or(0.0));
-                *image = adjust::modulate(take(image), 1.0 + b / 100.0, 1.0 + s / 100.0, h);
+                let (b, s) = (1.0 + b / 100.0, 1.0 + s / 100.0);
+                *image = adjust::modulate(take(image), b, s, h, cancel)?;
             }
         }
         "blur" if !canvas.animated => {
@@ -202,7 +207,7 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 _ => None,
             };
             if let Some(sigma) = sigma.filter(|s| *s > 0.0) {
-                *image = adjust::blur(image, sigma);
+                *image = adjust::blur(image, sigma, cancel)?;
             }
         }
         "pixelate" => {
@@ -220,7 +225,7 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
             } else {
                 TrimBy::TopLeft
             };
-            if let Some(rect) = trim::find(image, by, tolerance as f64)
+            if let Some(rect) = trim::find(image, by, tolerance as f64, cancel)?
                 && (rect.width, rect.height) != (image.width(), image.height())
             {
                 *image = image.crop_imm(rect.left, rect.top, rect.width, rect.height);
@@ -235,7 +240,7 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
             };
             let sigma = 1.0 + 2.0 * amount.unwrap_or(0.0);
             if sigma > 0.0 {
-                *image = adjust::sharpen(image, sigma);
+                *image = adjust::sharpen(image, sigma, cancel)?;
             }
         }
         _ => {}
@@ -258,7 +263,14 @@ fn fill(canvas: &mut Canvas<'_>, paint: Paint) -> Result<(), ProcessError> {
     let height = side([h, top, bottom])?;
     canvas.limits.check(width, height)?;
     let paint = blur_or_black(paint, canvas.animated);
-    canvas.image = canvas::extend(take(&mut canvas.image), width, height, x, y, paint)?;
+    let cancel = canvas.cancel;
+    canvas.image = canvas::extend(
+        take(&mut canvas.image),
+        (width, height),
+        (x, y),
+        paint,
+        cancel,
+    )?;
     Ok(())
 }
 
@@ -274,14 +286,9 @@ fn padding(canvas: &mut Canvas<'_>, list: &[&str]) -> Result<(), ProcessError> {
     let height = side([canvas.image.height(), top, bottom])?;
     canvas.limits.check(width, height)?;
     let paint = blur_or_black(paint::paint(paint), canvas.animated);
-    canvas.image = canvas::extend(
-        take(&mut canvas.image),
-        width,
-        height,
-        i64::from(left),
-        i64::from(top),
-        paint,
-    )?;
+    let at = (i64::from(left), i64::from(top));
+    let cancel = canvas.cancel;
+    canvas.image = canvas::extend(take(&mut canvas.image), (width, height), at, paint, cancel)?;
     Ok(())
 }
 
@@ -300,8 +307,9 @@ fn pixelate(canvas: &mut Canvas<'_>, block: u32) -> Result<(), ProcessError> {
     canvas.limits.check(width, height)?;
     let cols = u32::try_from(cols).map_err(|_| too_big())?;
     let rows = u32::try_from(rows).map_err(|_| too_big())?;
-    let small = super::ops::resize::box_shrink(&canvas.image, cols, rows)?;
-    canvas.image = small.resize_exact(width, height, image::imageops::FilterType::Nearest);
+    let small = super::ops::resize::box_shrink(&canvas.image, cols, rows, canvas.cancel)?;
+    canvas.cancel.check()?;
+    canvas.image = super::ops::resize::blow_up(&small, block, canvas.cancel)?;
     Ok(())
 }
 
@@ -334,8 +342,12 @@ mod tests {
             animated: false,
             limits,
             overlay: None,
+            cancel: &LIVE,
         }
     }
+
+    /// A token nobody cancels.
+    static LIVE: std::sync::LazyLock<Cancel> = std::sync::LazyLock::new(Cancel::new);
 
     fn run_filters(canvas: &mut Canvas<'_>, filters: &[(&str, &str)]) {
         let filters: Vec<Filter> = filters.iter().map(|(n, a)| Filter::new(*n, *a)).collect();

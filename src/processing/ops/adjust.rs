@@ -21,50 +21,71 @@
 //! assert_eq!(pixel, [151, 151, 151]);
 //! ```
 
-use image::{DynamicImage, ImageBuffer, Pixel, Rgb, Rgba};
+use image::{DynamicImage, ImageBuffer, Pixel};
+
+use crate::processing::cancel::Meter;
+use crate::processing::{Cancel, ProcessError};
 
 /// Applies `out = in × a + b` to R, G and B (rounded and clamped).
-pub(crate) fn linear(image: DynamicImage, a: [f64; 3], b: [f64; 3]) -> DynamicImage {
+pub(crate) fn linear(
+    image: DynamicImage,
+    a: [f64; 3],
+    b: [f64; 3],
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     let apply = |rgb: &mut [u8]| {
         for ((value, a), b) in rgb.iter_mut().zip(a).zip(b) {
             *value = to_u8(f64::from(*value) * a + b);
         }
     };
-    map_rgb(image, apply)
+    map_rgb(image, apply, cancel)
 }
 
 /// Scales lightness and chroma and rotates hue in CIE LCh (D65), like libvips' `modulate`.
-pub(crate) fn modulate(image: DynamicImage, lightness: f64, chroma: f64, hue: f64) -> DynamicImage {
+pub(crate) fn modulate(
+    image: DynamicImage,
+    lightness: f64,
+    chroma: f64,
+    hue: f64,
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     let (sin, cos) = hue.to_radians().sin_cos();
-    map_rgb(image, |rgb: &mut [u8]| {
+    let apply = |rgb: &mut [u8]| {
         let [l, a, b] = to_lab([rgb[0], rgb[1], rgb[2]]);
         let (a, b) = (a * cos - b * sin, a * sin + b * cos);
         let out = from_lab([l * lightness, a * chroma, b * chroma]);
         rgb.copy_from_slice(&out);
-    })
+    };
+    map_rgb(image, apply, cancel)
 }
 
 /// Gaussian blur with `sigma`, computed as libvips' `gaussblur` computes it for 8-bit images
 /// (see [`gauss_mask`]): every channel (alpha included, not premultiplied) is convolved with
 /// an integer mask, rows first and then columns, each pass rounded back to 8 bits, with the
 /// edge pixels repeated outwards.
-pub(crate) fn blur(image: &DynamicImage, sigma: f64) -> DynamicImage {
+///
+/// Checks `cancel` every [`Meter::BUDGET`](crate::processing::cancel::Meter::BUDGET) taps.
+pub(crate) fn blur(
+    image: &DynamicImage,
+    sigma: f64,
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     let mask = gauss_mask(sigma);
     if mask.len() < 2 {
-        return image.clone();
+        return Ok(image.clone());
     }
-    match image {
+    Ok(match image {
         DynamicImage::ImageLuma8(buffer) => {
-            DynamicImage::ImageLuma8(convolve_separable(buffer.clone(), &mask))
+            DynamicImage::ImageLuma8(convolve_separable(buffer.clone(), &mask, cancel)?)
         }
         DynamicImage::ImageLumaA8(buffer) => {
-            DynamicImage::ImageLumaA8(convolve_separable(buffer.clone(), &mask))
+            DynamicImage::ImageLumaA8(convolve_separable(buffer.clone(), &mask, cancel)?)
         }
         DynamicImage::ImageRgb8(buffer) => {
-            DynamicImage::ImageRgb8(convolve_separable(buffer.clone(), &mask))
+            DynamicImage::ImageRgb8(convolve_separable(buffer.clone(), &mask, cancel)?)
         }
-        other => DynamicImage::ImageRgba8(convolve_separable(other.to_rgba8(), &mask)),
-    }
+        other => DynamicImage::ImageRgba8(convolve_separable(other.to_rgba8(), &mask, cancel)?),
+    })
 }
 
 /// Smallest mask coefficient libvips keeps, relative to the centre (`min_ampl`).
@@ -91,7 +112,11 @@ fn gauss_mask(sigma: f64) -> Vec<u32> {
 }
 
 /// Convolves every channel of `image` with `mask` along rows, then along columns.
-fn convolve_separable<P>(image: ImageBuffer<P, Vec<u8>>, mask: &[u32]) -> ImageBuffer<P, Vec<u8>>
+fn convolve_separable<P>(
+    image: ImageBuffer<P, Vec<u8>>,
+    mask: &[u32],
+    cancel: &Cancel,
+) -> Result<ImageBuffer<P, Vec<u8>>, ProcessError>
 where
     P: Pixel<Subpixel = u8>,
 {
@@ -100,22 +125,52 @@ where
     let (w, h) = (width as usize, height as usize);
     let mut samples = image.into_raw();
     // Rows: neighbours are `channels` samples apart; columns: a whole row apart.
-    convolve_lines(&mut samples, mask, h, w, channels, w * channels, channels);
-    convolve_lines(&mut samples, mask, w * channels, h, 1, 1, w * channels);
-    ImageBuffer::from_raw(width, height, samples).unwrap_or_else(|| ImageBuffer::new(0, 0))
+    let mut meter = cancel.meter();
+    let rows = Lines {
+        count: h,
+        len: w,
+        channels,
+        line_step: w * channels,
+        tap_step: channels,
+    };
+    convolve_lines(&mut samples, mask, rows, &mut meter)?;
+    let columns = Lines {
+        count: w * channels,
+        len: h,
+        channels: 1,
+        line_step: 1,
+        tap_step: w * channels,
+    };
+    convolve_lines(&mut samples, mask, columns, &mut meter)?;
+    Ok(ImageBuffer::from_raw(width, height, samples).unwrap_or_else(|| ImageBuffer::new(0, 0)))
 }
 
-/// One 1-D pass: `lines` lines of `len` taps each. Line `i`, channel `c` starts at
-/// `i × line_step + c`, with taps `tap_step` apart. Out-of-range taps repeat the end pixel.
-fn convolve_lines(
-    samples: &mut [u8],
-    mask: &[u32],
-    lines: usize,
+/// The lines of one 1-D pass: `count` lines of `len` taps each. Line `i`, channel `c` starts
+/// at `i × line_step + c`, with taps `tap_step` apart.
+#[derive(Clone, Copy, Debug)]
+struct Lines {
+    count: usize,
     len: usize,
     channels: usize,
     line_step: usize,
     tap_step: usize,
-) {
+}
+
+/// One 1-D pass over `lines` (see [`Lines`]). Out-of-range taps repeat the end pixel.
+/// The meter counts every tap, checked every few output samples of a line.
+fn convolve_lines(
+    samples: &mut [u8],
+    mask: &[u32],
+    lines: Lines,
+    meter: &mut Meter<'_>,
+) -> Result<(), ProcessError> {
+    let Lines {
+        count: lines,
+        len,
+        channels,
+        line_step,
+        tap_step,
+    } = lines;
     let half = mask.len() / 2;
     let scale: u64 = mask.iter().map(|&m| u64::from(m)).sum::<u64>().max(1);
     let mut line = vec![0u8; len];
@@ -127,6 +182,7 @@ fn convolve_lines(
             }
             let last = len.saturating_sub(1);
             for i in 0..len {
+                meter.tick(mask.len())?;
                 let mut sum = 0u64;
                 for (k, &m) in mask.iter().enumerate() {
                     let tap = (i + k).saturating_sub(half).min(last);
@@ -139,6 +195,7 @@ fn convolve_lines(
             }
         }
     }
+    Ok(())
 }
 
 /// Units of CIE L* per LabS step (libvips' 16-bit Lab: L 0–100 is 0–32767).
@@ -148,31 +205,47 @@ const LABS_SCALE: f64 = 32767.0 / 100.0;
 /// `m2` = 2 elsewhere, defaults `m1` = 0, `y2` = 10, `y3` = 20): only the lightness changes.
 /// L* is taken in 16-bit steps, blurred with the [`gauss_mask`] of `sigma`, and each pixel
 /// moves by [`sharpen_curve`] of its difference from the blur. Alpha is kept.
-pub(crate) fn sharpen(image: &DynamicImage, sigma: f64) -> DynamicImage {
+///
+/// Checks `cancel` every [`Meter::BUDGET`](crate::processing::cancel::Meter::BUDGET) units
+/// (a Lab conversion counts 64, a tap 1).
+pub(crate) fn sharpen(
+    image: &DynamicImage,
+    sigma: f64,
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
+    let mut meter = cancel.meter();
     let mask = gauss_mask(sigma);
     let rgba = image.to_rgba8();
     let (width, height) = rgba.dimensions();
-    let lab: Vec<[f64; 3]> = rgba
-        .pixels()
-        .map(|p| to_lab([p.0[0], p.0[1], p.0[2]]))
-        .collect();
+    let (w, h) = (width as usize, height as usize);
+    let mut lab: Vec<[f64; 3]> = Vec::with_capacity(w * h);
+    for row in rgba.rows() {
+        meter.tick(w * LAB_UNITS)?;
+        lab.extend(row.map(|p| to_lab([p.0[0], p.0[1], p.0[2]])));
+    }
     let lightness: Vec<i64> = lab
         .iter()
         .map(|[l, _, _]| (l * LABS_SCALE).round().clamp(0.0, 32767.0) as i64)
         .collect();
     let mut blurred = lightness.clone();
-    let (w, h) = (width as usize, height as usize);
-    convolve_plane(&mut blurred, &mask, h, w, w, 1);
-    convolve_plane(&mut blurred, &mask, w, h, 1, w);
+    convolve_plane(&mut blurred, &mask, [h, w, w, 1], &mut meter)?;
+    convolve_plane(&mut blurred, &mask, [w, h, 1, w], &mut meter)?;
     let mut out = rgba;
-    for (((pixel, [_, a, b]), &l), &blur) in
-        out.pixels_mut().zip(&lab).zip(&lightness).zip(&blurred)
-    {
-        let shifted = (l + sharpen_curve(l - blur)).clamp(0, 32767);
-        let [r, g, bl] = from_lab([shifted as f64 / LABS_SCALE, *a, *b]);
-        pixel.0 = [r, g, bl, pixel.0[3]];
+    let line = w.max(1);
+    let rows = out
+        .rows_mut()
+        .zip(lab.chunks(line))
+        .zip(lightness.chunks(line))
+        .zip(blurred.chunks(line));
+    for (((row, lab), lightness), blurred) in rows {
+        meter.tick(w * LAB_UNITS)?;
+        for (((pixel, [_, a, b]), &l), &blur) in row.zip(lab).zip(lightness).zip(blurred) {
+            let shifted = (l + sharpen_curve(l - blur)).clamp(0, 32767);
+            let [r, g, bl] = from_lab([shifted as f64 / LABS_SCALE, *a, *b]);
+            pixel.0 = [r, g, bl, pixel.0[3]];
+        }
     }
-    match image {
+    Ok(match image {
         DynamicImage::ImageLuma8(_) => {
             DynamicImage::ImageLuma8(DynamicImage::ImageRgba8(out).to_luma8())
         }
@@ -183,8 +256,11 @@ pub(crate) fn sharpen(image: &DynamicImage, sigma: f64) -> DynamicImage {
             DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(out).to_rgb8())
         }
         _ => DynamicImage::ImageRgba8(out),
-    }
+    })
 }
+
+/// Work units of one Lab conversion (a few dozen floating-point operations and a cube root).
+const LAB_UNITS: usize = 64;
 
 /// The sharpening curve in LabS steps: no change within ±1 L* of the blur, slope 2 beyond,
 /// at most 10 L* brighter and 20 L* darker.
@@ -205,15 +281,15 @@ fn sharpen_curve(difference: i64) -> i64 {
     (y.clamp(-Y3, Y2) * LABS_SCALE).round() as i64
 }
 
-/// One 1-D integer pass over a plane of single values (see [`convolve_lines`]).
+/// One 1-D integer pass over a plane of single values (see [`convolve_lines`]): `shape` is
+/// `[lines, len, line_step, tap_step]`.
 fn convolve_plane(
     values: &mut [i64],
     mask: &[u32],
-    lines: usize,
-    len: usize,
-    line_step: usize,
-    tap_step: usize,
-) {
+    shape: [usize; 4],
+    meter: &mut Meter<'_>,
+) -> Result<(), ProcessError> {
+    let [lines, len, line_step, tap_step] = shape;
     let half = mask.len() / 2;
     let scale: i64 = mask.iter().map(|&m| i64::from(m)).sum::<i64>().max(1);
     let last = len.saturating_sub(1);
@@ -224,6 +300,7 @@ fn convolve_plane(
             *value = values.get(start + i * tap_step).copied().unwrap_or(0);
         }
         for i in 0..len {
+            meter.tick(mask.len())?;
             let mut sum = 0i64;
             for (k, &m) in mask.iter().enumerate() {
                 let tap = (i + k).saturating_sub(half).min(last);
@@ -234,18 +311,32 @@ fn convolve_plane(
             }
         }
     }
+    Ok(())
 }
 
-/// Runs `apply` on the RGB part of every pixel of an 8-bit RGB(A) copy of `image`.
-fn map_rgb(image: DynamicImage, apply: impl Fn(&mut [u8])) -> DynamicImage {
+/// Runs `apply` on the RGB part of every pixel of an 8-bit RGB(A) copy of `image`, checking
+/// `cancel` between rows (a pixel counts [`LAB_UNITS`], the cost of the LCh conversions).
+fn map_rgb(
+    image: DynamicImage,
+    apply: impl Fn(&mut [u8]),
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
+    let mut meter = cancel.meter();
+    let width = image.width() as usize;
     if image.color().has_alpha() {
         let mut rgba = image.into_rgba8();
-        rgba.pixels_mut().for_each(|Rgba(p)| apply(&mut p[..3]));
-        DynamicImage::ImageRgba8(rgba)
+        for row in rgba.rows_mut() {
+            meter.tick(width * LAB_UNITS)?;
+            row.for_each(|pixel| apply(&mut pixel.0[..3]));
+        }
+        Ok(DynamicImage::ImageRgba8(rgba))
     } else {
         let mut rgb = image.into_rgb8();
-        rgb.pixels_mut().for_each(|Rgb(p)| apply(p));
-        DynamicImage::ImageRgb8(rgb)
+        for row in rgb.rows_mut() {
+            meter.tick(width * LAB_UNITS)?;
+            row.for_each(|pixel| apply(&mut pixel.0));
+        }
+        Ok(DynamicImage::ImageRgb8(rgb))
     }
 }
 
@@ -312,15 +403,35 @@ fn from_lab(lab: [f64; 3]) -> [u8; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{GrayImage, Luma, RgbaImage};
+    use image::{GrayImage, Luma, Rgb, Rgba, RgbaImage};
+
+    fn live() -> Cancel {
+        Cancel::new()
+    }
+
+    #[test]
+    fn cancelled_filters_stop() {
+        let big = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(600, 600, Rgb([9, 8, 7])));
+        let cancelled = Cancel::new();
+        cancelled.cancel();
+        let stopped = |result: Result<DynamicImage, ProcessError>| {
+            matches!(result, Err(ProcessError::Cancelled))
+        };
+        assert!(stopped(blur(&big, 20.0, &cancelled)));
+        assert!(stopped(sharpen(&big, 20.0, &cancelled)));
+        assert!(stopped(linear(big.clone(), [1.0; 3], [1.0; 3], &cancelled)));
+        assert!(stopped(modulate(big.clone(), 1.0, 1.0, 30.0, &cancelled)));
+        // A live token changes nothing.
+        assert_eq!(blur(&big, 20.0, &live()).expect("blur"), big);
+    }
 
     #[test]
     fn linear_clamps_and_keeps_alpha() {
         let image = DynamicImage::ImageRgba8(RgbaImage::from_pixel(1, 1, Rgba([10, 200, 250, 7])));
-        let out = linear(image, [1.0; 3], [20.0, 20.0, 20.0]);
+        let out = linear(image, [1.0; 3], [20.0, 20.0, 20.0], &live()).expect("linear");
         assert_eq!(out.to_rgba8().get_pixel(0, 0).0, [30, 220, 255, 7]);
         let grey = DynamicImage::ImageLuma8(GrayImage::from_pixel(1, 1, Luma([100])));
-        let out = linear(grey, [-1.0; 3], [255.0; 3]);
+        let out = linear(grey, [-1.0; 3], [255.0; 3], &live()).expect("linear");
         assert_eq!(out.to_rgb8().get_pixel(0, 0).0, [155, 155, 155]);
     }
 
@@ -339,7 +450,7 @@ mod tests {
     fn blur_repeats_edges_and_blurs_alpha_too() {
         // A flat image stays flat (edges repeat, no dark border).
         let flat = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(9, 4, Rgb([90, 80, 70])));
-        assert_eq!(blur(&flat, 2.0), flat);
+        assert_eq!(blur(&flat, 2.0, &live()).expect("blur"), flat);
         // Alpha is blurred like the colour channels, without premultiplying.
         let half = DynamicImage::ImageRgba8(RgbaImage::from_fn(8, 1, |x, _| {
             if x < 4 {
@@ -348,7 +459,7 @@ mod tests {
                 Rgba([255, 0, 0, 255])
             }
         }));
-        let out = blur(&half, 1.0).to_rgba8();
+        let out = blur(&half, 1.0, &live()).expect("blur").to_rgba8();
         let alpha: Vec<u8> = out.pixels().map(|p| p.0[3]).collect();
         assert_eq!(alpha, [0, 0, 0, 70, 185, 255, 255, 255]);
         assert!(out.pixels().all(|p| p.0[..3] == [255, 0, 0]));
@@ -368,7 +479,7 @@ mod tests {
     #[test]
     fn sharpen_changes_only_edges_and_keeps_alpha() {
         let flat = DynamicImage::ImageRgba8(RgbaImage::from_pixel(6, 6, Rgba([90, 140, 200, 9])));
-        assert_eq!(sharpen(&flat, 5.0), flat);
+        assert_eq!(sharpen(&flat, 5.0, &live()).expect("sharpen"), flat);
         // A grey step: the dark side gets darker and the light side lighter next to the edge.
         let step = DynamicImage::ImageRgb8(image::RgbImage::from_fn(12, 3, |x, _| {
             if x < 6 {
@@ -377,7 +488,7 @@ mod tests {
                 Rgb([160, 160, 160])
             }
         }));
-        let out = sharpen(&step, 1.0).to_rgb8();
+        let out = sharpen(&step, 1.0, &live()).expect("sharpen").to_rgb8();
         assert!(out.get_pixel(5, 1).0[0] < 80, "{:?}", out.get_pixel(5, 1));
         assert!(out.get_pixel(6, 1).0[0] > 160, "{:?}", out.get_pixel(6, 1));
         assert_eq!(out.get_pixel(0, 1).0, [80, 80, 80]);
@@ -394,9 +505,9 @@ mod tests {
     #[test]
     fn modulate_without_change_is_identity_and_zero_chroma_is_grey() {
         let image = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(1, 1, Rgb([200, 30, 60])));
-        let same = modulate(image.clone(), 1.0, 1.0, 0.0);
+        let same = modulate(image.clone(), 1.0, 1.0, 0.0, &live()).expect("modulate");
         assert_eq!(same.to_rgb8().get_pixel(0, 0).0, [200, 30, 60]);
-        let grey = modulate(image, 1.0, 0.0, 0.0);
+        let grey = modulate(image, 1.0, 0.0, 0.0, &live()).expect("modulate");
         let [r, g, b] = grey.to_rgb8().get_pixel(0, 0).0;
         assert!(r.abs_diff(g) <= 1 && g.abs_diff(b) <= 1, "{r} {g} {b}");
     }

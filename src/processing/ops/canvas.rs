@@ -30,10 +30,10 @@
 //! assert_eq!(pixels.get_pixel(25, 25).0, [200, 30, 30]);
 //! ```
 
-use image::{DynamicImage, ImageBuffer, Rgb, RgbImage, RgbaImage};
+use image::{DynamicImage, ImageBuffer, Pixel, Rgb, RgbImage, RgbaImage};
 
-use crate::processing::ProcessError;
 use crate::processing::paint::Paint;
+use crate::processing::{Cancel, ProcessError};
 
 /// Sigma of the blurred background of `fill(blur)`.
 const FILL_BLUR_SIGMA: f64 = 50.0;
@@ -52,11 +52,36 @@ pub(crate) fn alloc(width: u32, height: u32, channels: usize) -> Result<Vec<u8>,
     Ok(samples)
 }
 
-fn rgb_canvas(width: u32, height: u32, colour: [u8; 3]) -> Result<RgbImage, ProcessError> {
-    let mut samples = alloc(width, height, 3)?;
-    for pixel in samples.chunks_exact_mut(3) {
-        pixel.copy_from_slice(&colour);
+/// Paints every pixel of `samples` (rows of `width` pixels) with `colour`, checking `cancel`
+/// between rows.
+fn paint_rows(
+    samples: &mut [u8],
+    width: u32,
+    colour: &[u8],
+    cancel: &Cancel,
+) -> Result<(), ProcessError> {
+    let row = (width as usize).saturating_mul(colour.len());
+    if row == 0 {
+        return Ok(());
     }
+    let mut meter = cancel.meter();
+    for line in samples.chunks_mut(row) {
+        meter.tick(row)?;
+        for pixel in line.chunks_exact_mut(colour.len()) {
+            pixel.copy_from_slice(colour);
+        }
+    }
+    Ok(())
+}
+
+fn rgb_canvas(
+    width: u32,
+    height: u32,
+    colour: [u8; 3],
+    cancel: &Cancel,
+) -> Result<RgbImage, ProcessError> {
+    let mut samples = alloc(width, height, 3)?;
+    paint_rows(&mut samples, width, &colour, cancel)?;
     RgbImage::from_raw(width, height, samples).ok_or_else(|| ProcessError::image("bad canvas"))
 }
 
@@ -66,81 +91,113 @@ fn rgba_canvas(width: u32, height: u32) -> Result<RgbaImage, ProcessError> {
 }
 
 /// A `width × height` image of one colour: RGB, or RGBA when the alpha is below 255.
-pub(crate) fn solid(width: u32, height: u32, rgba: [u8; 4]) -> Result<DynamicImage, ProcessError> {
+pub(crate) fn solid(
+    width: u32,
+    height: u32,
+    rgba: [u8; 4],
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     let [r, g, b, a] = rgba;
     if a == u8::MAX {
-        return rgb_canvas(width, height, [r, g, b]).map(DynamicImage::ImageRgb8);
+        return rgb_canvas(width, height, [r, g, b], cancel).map(DynamicImage::ImageRgb8);
     }
     let mut samples = alloc(width, height, 4)?;
-    for pixel in samples.chunks_exact_mut(4) {
-        pixel.copy_from_slice(&rgba);
-    }
+    paint_rows(&mut samples, width, &rgba, cancel)?;
     RgbaImage::from_raw(width, height, samples)
         .map(DynamicImage::ImageRgba8)
         .ok_or_else(|| ProcessError::image("bad canvas"))
 }
 
 /// The mean colour with alpha flattened onto white (`auto`).
-pub(crate) fn average(image: &DynamicImage) -> [u8; 3] {
+pub(crate) fn average(image: &DynamicImage, cancel: &Cancel) -> Result<[u8; 3], ProcessError> {
     let rgba = image.to_rgba8();
     let mut sums = [0u64; 3];
-    for pixel in rgba.pixels() {
-        let [r, g, b, a] = pixel.0.map(u64::from);
-        for (sum, value) in sums.iter_mut().zip([r, g, b]) {
-            *sum += (value * a + 255 * (255 - a) + 127) / 255;
+    let mut meter = cancel.meter();
+    let width = rgba.width() as usize;
+    for row in rgba.rows() {
+        meter.tick(width * 4)?;
+        for pixel in row {
+            let [r, g, b, a] = pixel.0.map(u64::from);
+            for (sum, value) in sums.iter_mut().zip([r, g, b]) {
+                *sum += (value * a + 255 * (255 - a) + 127) / 255;
+            }
         }
     }
     let count = u64::from(rgba.width()) * u64::from(rgba.height());
-    sums.map(|sum| u8::try_from((sum + count / 2) / count.max(1)).unwrap_or(u8::MAX))
+    Ok(sums.map(|sum| u8::try_from((sum + count / 2) / count.max(1)).unwrap_or(u8::MAX)))
 }
 
 /// Flattens any alpha onto `colour`; images without alpha come back unchanged.
-pub(crate) fn flatten(image: DynamicImage, colour: [u8; 3]) -> DynamicImage {
+pub(crate) fn flatten(
+    image: DynamicImage,
+    colour: [u8; 3],
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     if !image.color().has_alpha() {
-        return image;
+        return Ok(image);
     }
     let rgba = image.to_rgba8();
-    let rgb = ImageBuffer::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let [r, g, b, a] = rgba.get_pixel(x, y).0.map(u32::from);
-        let mix = |v: u32, bg: u8| {
-            u8::try_from((v * a + u32::from(bg) * (255 - a) + 127) / 255).unwrap_or(u8::MAX)
-        };
-        Rgb([mix(r, colour[0]), mix(g, colour[1]), mix(b, colour[2])])
-    });
-    DynamicImage::ImageRgb8(rgb)
+    let mut rgb: RgbImage = ImageBuffer::from_raw(
+        rgba.width(),
+        rgba.height(),
+        alloc(rgba.width(), rgba.height(), 3)?,
+    )
+    .ok_or_else(|| ProcessError::image("bad canvas"))?;
+    let mut meter = cancel.meter();
+    let width = rgba.width() as usize;
+    for (source, row) in rgba.rows().zip(rgb.rows_mut()) {
+        meter.tick(width * 4)?;
+        for (pixel, out) in source.zip(row) {
+            let [r, g, b, a] = pixel.0.map(u32::from);
+            let mix = |v: u32, bg: u8| {
+                u8::try_from((v * a + u32::from(bg) * (255 - a) + 127) / 255).unwrap_or(u8::MAX)
+            };
+            *out = Rgb([mix(r, colour[0]), mix(g, colour[1]), mix(b, colour[2])]);
+        }
+    }
+    Ok(DynamicImage::ImageRgb8(rgb))
 }
 
-/// Places `image` at (`x`, `y`) on a new `width × height` canvas painted with `paint`;
-/// the parts outside the canvas are cut.
+/// Places `image` at `at` (x, y) on a new `size` (width × height) canvas painted with
+/// `paint`; the parts outside the canvas are cut.
 pub(crate) fn extend(
     image: DynamicImage,
-    width: u32,
-    height: u32,
-    x: i64,
-    y: i64,
+    size: (u32, u32),
+    at: (i64, i64),
     paint: Paint,
+    cancel: &Cancel,
 ) -> Result<DynamicImage, ProcessError> {
+    let (width, height) = size;
+    let (x, y) = at;
     match paint {
         Paint::Rgb(colour) => {
-            let mut canvas = rgb_canvas(width, height, colour)?;
-            let top = flatten(image, colour).to_rgb8();
+            let mut canvas = rgb_canvas(width, height, colour, cancel)?;
+            let top = flatten(image, colour, cancel)?.to_rgb8();
+            cancel.check()?;
             image::imageops::replace(&mut canvas, &top, x, y);
             Ok(DynamicImage::ImageRgb8(canvas))
         }
         Paint::Auto => {
-            let colour = average(&image);
-            extend(image, width, height, x, y, Paint::Rgb(colour))
+            let colour = average(&image, cancel)?;
+            extend(image, size, at, Paint::Rgb(colour), cancel)
         }
         Paint::Transparent => {
             let mut canvas = rgba_canvas(width, height)?;
-            image::imageops::replace(&mut canvas, &image.to_rgba8(), x, y);
+            let top = image.to_rgba8();
+            cancel.check()?;
+            image::imageops::replace(&mut canvas, &top, x, y);
             Ok(DynamicImage::ImageRgba8(canvas))
         }
         Paint::Blur => {
-            let stretched = super::resize::scale(&image, width, height)?;
-            let mut canvas = super::adjust::blur(&stretched, FILL_BLUR_SIGMA).to_rgba8();
+            let stretched = super::resize::scale(&image, width, height, cancel)?;
+            let blurred = super::adjust::blur(&stretched, FILL_BLUR_SIGMA, cancel)?;
+            drop(stretched);
+            let mut canvas = blurred.to_rgba8();
             let has_alpha = image.color().has_alpha();
-            image::imageops::overlay(&mut canvas, &image.to_rgba8(), x, y);
+            let top = image.to_rgba8();
+            cancel.check()?;
+            image::imageops::overlay(&mut canvas, &top, x, y);
+            cancel.check()?;
             // The blurred copy keeps the image's alpha (imagor blurs and composites RGBA), so
             // a transparent source gives a translucent background; opaque stays RGB.
             Ok(if has_alpha {
@@ -153,17 +210,28 @@ pub(crate) fn extend(
 }
 
 /// Cuts the corners with elliptical arcs of radii `rx`, `ry` (anti-aliased) to transparent.
-pub(crate) fn round_corners(image: &DynamicImage, rx: f64, ry: f64) -> DynamicImage {
+pub(crate) fn round_corners(
+    image: &DynamicImage,
+    rx: f64,
+    ry: f64,
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     let mut rgba = image.to_rgba8();
     let (w, h) = (f64::from(rgba.width()), f64::from(rgba.height()));
     let rx = rx.min(w / 2.0);
     let ry = ry.min(h / 2.0);
     if !(rx > 0.0 && ry > 0.0) {
-        return DynamicImage::ImageRgba8(rgba);
+        return Ok(DynamicImage::ImageRgba8(rgba));
     }
     const SAMPLES: u32 = 4;
     let step = 1.0 / f64::from(SAMPLES);
+    let mut meter = cancel.meter();
+    // A pixel in a corner box costs 16 samples; the others a comparison.
+    let row_units = rgba.width() as usize * 4;
     for (px, py, pixel) in rgba.enumerate_pixels_mut() {
+        if px == 0 {
+            meter.tick(row_units)?;
+        }
         let (fx, fy) = (f64::from(px), f64::from(py));
         // Distance into the corner box, mirrored to the top-left corner.
         let cx = if fx + 0.5 < w / 2.0 { fx } else { w - fx - 1.0 };
@@ -184,17 +252,92 @@ pub(crate) fn round_corners(image: &DynamicImage, rx: f64, ry: f64) -> DynamicIm
         let alpha = u32::from(pixel.0[3]) * inside / (SAMPLES * SAMPLES);
         pixel.0[3] = u8::try_from(alpha).unwrap_or(u8::MAX);
     }
-    DynamicImage::ImageRgba8(rgba)
+    Ok(DynamicImage::ImageRgba8(rgba))
 }
 
-/// A quarter turn counter-clockwise (`rotate(90)`), half turn, or three quarters.
-pub(crate) fn rotate(image: &DynamicImage, degrees: i64) -> Option<DynamicImage> {
-    match degrees {
-        90 => Some(image.rotate270()),
-        180 => Some(image.rotate180()),
-        270 => Some(image.rotate90()),
-        _ => None,
+/// A quarter turn counter-clockwise (`rotate(90)`), half turn, or three quarters; `None` for
+/// other angles. The same pixels as `image`'s rotations, written row by row with a check of
+/// `cancel` between rows.
+pub(crate) fn rotate(
+    image: &DynamicImage,
+    degrees: i64,
+    cancel: &Cancel,
+) -> Result<Option<DynamicImage>, ProcessError> {
+    let turn = match degrees {
+        90 => Turn::Left,
+        180 => Turn::Half,
+        270 => Turn::Right,
+        _ => return Ok(None),
+    };
+    let turned = match image {
+        DynamicImage::ImageLuma8(buffer) => {
+            DynamicImage::ImageLuma8(turn_buffer(buffer, turn, cancel)?)
+        }
+        DynamicImage::ImageLumaA8(buffer) => {
+            DynamicImage::ImageLumaA8(turn_buffer(buffer, turn, cancel)?)
+        }
+        DynamicImage::ImageRgb8(buffer) => {
+            DynamicImage::ImageRgb8(turn_buffer(buffer, turn, cancel)?)
+        }
+        DynamicImage::ImageRgba8(buffer) => {
+            DynamicImage::ImageRgba8(turn_buffer(buffer, turn, cancel)?)
+        }
+        // Deeper samples do not reach the pipeline (sources are reduced to 8 bits on load).
+        other => match turn {
+            Turn::Left => other.rotate270(),
+            Turn::Half => other.rotate180(),
+            Turn::Right => other.rotate90(),
+        },
+    };
+    Ok(Some(turned))
+}
+
+/// A rotation by a multiple of a quarter turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Turn {
+    /// A quarter counter-clockwise.
+    Left,
+    /// A half turn.
+    Half,
+    /// A quarter clockwise.
+    Right,
+}
+
+/// Rotates an 8-bit buffer by `turn`, one output row at a time.
+fn turn_buffer<P>(
+    image: &ImageBuffer<P, Vec<u8>>,
+    turn: Turn,
+    cancel: &Cancel,
+) -> Result<ImageBuffer<P, Vec<u8>>, ProcessError>
+where
+    P: Pixel<Subpixel = u8>,
+{
+    let (w, h) = image.dimensions();
+    let (out_w, out_h) = if turn == Turn::Half { (w, h) } else { (h, w) };
+    let channels = usize::from(P::CHANNEL_COUNT);
+    let mut samples = alloc(out_w, out_h, channels)?;
+    let source = image.as_raw();
+    let row = out_w as usize * channels;
+    if row > 0 {
+        let mut meter = cancel.meter();
+        let (wu, hu) = (w as usize, h as usize);
+        for (oy, line) in samples.chunks_exact_mut(row).enumerate() {
+            // Column reads miss the cache: count four units per sample.
+            meter.tick(row * 4)?;
+            for (ox, pixel) in line.chunks_exact_mut(channels).enumerate() {
+                let (sx, sy) = match turn {
+                    Turn::Left => (wu - 1 - oy, ox),
+                    Turn::Half => (wu - 1 - ox, hu - 1 - oy),
+                    Turn::Right => (oy, hu - 1 - ox),
+                };
+                let at = (sy * wu + sx) * channels;
+                if let Some(from) = source.get(at..at + channels) {
+                    pixel.copy_from_slice(from);
+                }
+            }
+        }
     }
+    ImageBuffer::from_raw(out_w, out_h, samples).ok_or_else(|| ProcessError::image("bad canvas"))
 }
 
 /// `crop(left, top, width, height)` values: fractions strictly between 0 and 1, else pixels.

@@ -27,38 +27,50 @@ use std::sync::OnceLock;
 
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage};
 
+use crate::processing::{Cancel, ProcessError};
+
 /// Converts to one grey channel, keeping alpha (libvips `b-w` colourspace).
 ///
 /// As libvips does, the luminance is taken in linear light (Y = 0.2126 R + 0.7152 G +
 /// 0.0722 B of the linearised sRGB values) and encoded back with the sRGB curve, which is
 /// lighter for saturated colours than a weighted sum of the encoded values.
-pub(crate) fn grayscale(image: DynamicImage) -> DynamicImage {
+///
+/// Checks `cancel` between rows.
+pub(crate) fn grayscale(
+    image: DynamicImage,
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     let curves = Curves::get();
-    match image {
+    let mut meter = cancel.meter();
+    Ok(match image {
         DynamicImage::ImageLuma8(_) | DynamicImage::ImageLumaA8(_) => image,
         other if other.color().has_alpha() => {
             let rgba = other.into_rgba8();
             let (width, height) = rgba.dimensions();
-            let samples = rgba
-                .as_raw()
-                .chunks_exact(4)
-                .flat_map(|p| [curves.luminance(p[0], p[1], p[2]), p[3]])
-                .collect();
+            let row = (width as usize * 4).max(4);
+            let mut samples = Vec::with_capacity(rgba.as_raw().len() / 2);
+            for line in rgba.as_raw().chunks(row) {
+                meter.tick(row)?;
+                let grey = line.chunks_exact(4);
+                samples.extend(grey.flat_map(|p| [curves.luminance(p[0], p[1], p[2]), p[3]]));
+            }
             GrayAlphaImage::from_raw(width, height, samples)
                 .map_or_else(|| DynamicImage::ImageRgba8(rgba), DynamicImage::ImageLumaA8)
         }
         other => {
             let rgb = other.into_rgb8();
             let (width, height) = rgb.dimensions();
-            let samples = rgb
-                .as_raw()
-                .chunks_exact(3)
-                .map(|p| curves.luminance(p[0], p[1], p[2]))
-                .collect();
+            let row = (width as usize * 3).max(3);
+            let mut samples = Vec::with_capacity(rgb.as_raw().len() / 3);
+            for line in rgb.as_raw().chunks(row) {
+                meter.tick(row)?;
+                let grey = line.chunks_exact(3);
+                samples.extend(grey.map(|p| curves.luminance(p[0], p[1], p[2])));
+            }
             GrayImage::from_raw(width, height, samples)
                 .map_or_else(|| DynamicImage::ImageRgb8(rgb), DynamicImage::ImageLuma8)
         }
-    }
+    })
 }
 
 /// The sRGB transfer curve as tables, so that [`grayscale`] costs a few lookups per pixel
@@ -162,12 +174,12 @@ mod tests {
     #[test]
     fn grayscale_keeps_alpha_and_grey() {
         let rgba = DynamicImage::ImageRgba8(ImageBuffer::from_pixel(2, 2, Rgba([255, 0, 0, 77])));
-        let DynamicImage::ImageLumaA8(grey) = grayscale(rgba) else {
+        let DynamicImage::ImageLumaA8(grey) = grayscale(rgba, &Cancel::new()).expect("grey") else {
             panic!("expected grey + alpha");
         };
         assert_eq!(grey.get_pixel(0, 0).0[1], 77);
         let rgb = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([255, 255, 255])));
-        let DynamicImage::ImageLuma8(grey) = grayscale(rgb) else {
+        let DynamicImage::ImageLuma8(grey) = grayscale(rgb, &Cancel::new()).expect("grey") else {
             panic!("expected grey");
         };
         assert_eq!(grey.get_pixel(0, 0).0, [255]);
@@ -177,9 +189,23 @@ mod tests {
     fn grayscale_takes_luminance_in_linear_light() {
         // The gopher's blue: 199 as libvips gives (a weighted sum of encoded values gives 193).
         let rgb = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([106, 215, 229])));
-        assert_eq!(grayscale(rgb).to_luma8().get_pixel(0, 0).0, [199]);
+        assert_eq!(
+            grayscale(rgb, &Cancel::new())
+                .expect("grey")
+                .to_luma8()
+                .get_pixel(0, 0)
+                .0,
+            [199]
+        );
         let red = DynamicImage::ImageRgb8(ImageBuffer::from_pixel(1, 1, Rgb([255, 0, 0])));
-        assert_eq!(grayscale(red).to_luma8().get_pixel(0, 0).0, [127]);
+        assert_eq!(
+            grayscale(red, &Cancel::new())
+                .expect("grey")
+                .to_luma8()
+                .get_pixel(0, 0)
+                .0,
+            [127]
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ use image::{DynamicImage, RgbaImage};
 
 use crate::path::{self, Filter, Params};
 use crate::processing::filter::Settings;
-use crate::processing::{Format, Options, ProcessError, Rendered, decode, paint};
+use crate::processing::{Cancel, Format, Options, ProcessError, Rendered, decode, paint};
 
 /// How many `image()` levels may nest inside each other (the URL's own image is level 0).
 pub const MAX_DEPTH: u8 = 3;
@@ -489,14 +489,14 @@ pub(crate) fn watermark(
     let Some(input) = cx.options.overlays.get(&key) else {
         return Ok(());
     };
-    let limits = &cx.options.limits;
+    let (limits, cancel) = (&cx.options.limits, &cx.options.cancel);
     let frame = if cx.animated && Format::sniff(input) == Some(Format::Gif) {
-        match decode::gif_frames(input, limits, None, None)? {
+        match decode::gif_frames(input, limits, None, None, cancel)? {
             Some(frames) => pick(frames.into_iter().map(|(f, _)| f).collect(), cx.frame)?,
-            None => decode::decode_scaled(input, limits, true, |_, _| 1)?.image,
+            None => decode::decode_scaled(input, limits, true, |_, _| 1, cancel)?.image,
         }
     } else {
-        decode::decode_scaled(input, limits, true, |_, _| 1)?.image
+        decode::decode_scaled(input, limits, true, |_, _| 1, cancel)?.image
     };
     let (width, height) = (canvas.width(), canvas.height());
     let frame = if let (Some(&w), Some(&h)) = (args.get(4), args.get(5)) {
@@ -518,8 +518,7 @@ pub(crate) fn watermark(
     let overlay = frame.into_rgba8();
     let alpha = args.get(3).map_or(0.0, |a| number(a));
     let placement = place(&args, width, height, &overlay);
-    composite(canvas, &overlay, placement, alpha, Blend::Normal);
-    Ok(())
+    composite(canvas, &overlay, placement, (alpha, Blend::Normal), cancel)
 }
 
 /// `image(path, x, y[, alpha[, blend]])` on `canvas`.
@@ -560,8 +559,13 @@ pub(crate) fn image(
     let alpha = args.get(3).map_or(0.0, |a| number(a));
     let blend = args.get(4).map_or(Blend::Normal, |b| Blend::from_name(b));
     let placement = place(&args, width, height, &overlay);
-    composite(canvas, &overlay, placement, alpha, blend);
-    Ok(())
+    composite(
+        canvas,
+        &overlay,
+        placement,
+        (alpha, blend),
+        &cx.options.cancel,
+    )
 }
 
 /// A float argument; invalid is 0.
@@ -609,7 +613,7 @@ fn fit(
         return Ok(image);
     }
     options.limits.check(nw, nh)?;
-    super::resize::scale(&image, nw, nh)
+    super::resize::scale(&image, nw, nh, &options.cancel)
 }
 
 /// Where the overlay goes: left, top, and the copies across and down.
@@ -639,19 +643,21 @@ fn place(args: &[&str], width: u32, height: u32, overlay: &RgbaImage) -> Placeme
 }
 
 /// Composites `overlay` (tiled per `placement`) onto `canvas`, with the overlay's alpha
-/// multiplied by 1 − `alpha`/100. Grey canvases become RGB; `mask` modes give the canvas an
-/// alpha channel and clear it outside the overlay.
+/// multiplied by 1 − `alpha`/100 (`how` is the alpha and the blend mode). Grey canvases
+/// become RGB; `mask` modes give the canvas an alpha channel and clear it outside the
+/// overlay. Checks `cancel` between rows; a cancelled composite leaves the canvas empty.
 pub(crate) fn composite(
     canvas: &mut DynamicImage,
     overlay: &RgbaImage,
     placement: Placement,
-    alpha: f64,
-    blend: Blend,
-) {
+    how: (f64, Blend),
+    cancel: &Cancel,
+) -> Result<(), ProcessError> {
+    let (alpha, blend) = how;
     let (ow, oh) = (i64::from(overlay.width()), i64::from(overlay.height()));
     let (cw, ch) = (i64::from(canvas.width()), i64::from(canvas.height()));
     if ow == 0 || oh == 0 || cw == 0 || ch == 0 {
-        return;
+        return Ok(());
     }
     let right = placement
         .x
@@ -662,7 +668,7 @@ pub(crate) fn composite(
     let (left, top) = (placement.x.max(0), placement.y.max(0));
     let (right, bottom) = (right.min(cw), bottom.min(ch));
     if left >= right || top >= bottom {
-        return;
+        return Ok(());
     }
     let masking = blend == Blend::Mask;
     let keep_alpha = canvas.color().has_alpha() || matches!(blend, Blend::Mask | Blend::MaskOut);
@@ -687,9 +693,13 @@ pub(crate) fn composite(
     } else {
         (left, top, right, bottom)
     };
+    let mut meter = cancel.meter();
+    // A composited pixel costs a few dozen floating-point operations.
+    let row_units = usize::try_from(x1 - x0).unwrap_or(0) * 32;
     if keep_alpha {
         let mut rgba = std::mem::replace(canvas, DynamicImage::new_luma8(0, 0)).into_rgba8();
         for py in y0..y1 {
+            meter.tick(row_units)?;
             for px in x0..x1 {
                 let (Ok(ux), Ok(uy)) = (u32::try_from(px), u32::try_from(py)) else {
                     continue;
@@ -707,6 +717,7 @@ pub(crate) fn composite(
     } else {
         let mut rgb = std::mem::replace(canvas, DynamicImage::new_luma8(0, 0)).into_rgb8();
         for py in y0..y1 {
+            meter.tick(row_units)?;
             for px in x0..x1 {
                 let (Ok(ux), Ok(uy)) = (u32::try_from(px), u32::try_from(py)) else {
                     continue;
@@ -724,6 +735,7 @@ pub(crate) fn composite(
         }
         *canvas = DynamicImage::ImageRgb8(rgb);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -844,17 +856,45 @@ mod tests {
             across: 1,
             down: 1,
         };
-        composite(&mut canvas, &red, at(8, -2), 0.0, Blend::Normal);
+        composite(
+            &mut canvas,
+            &red,
+            at(8, -2),
+            (0.0, Blend::Normal),
+            &Cancel::new(),
+        )
+        .expect("composite");
         let rgb = canvas.to_rgb8();
         assert_eq!(rgb.get_pixel(9, 1).0, [255, 0, 0]);
         assert_eq!(rgb.get_pixel(9, 2).0, [0, 0, 0]);
         assert_eq!(rgb.get_pixel(7, 0).0, [0, 0, 0]);
         let before = canvas.clone();
-        composite(&mut canvas, &red, at(5000, 0), 0.0, Blend::Normal);
-        composite(&mut canvas, &red, at(i64::MIN, i64::MAX), 0.0, Blend::Mask);
+        composite(
+            &mut canvas,
+            &red,
+            at(5000, 0),
+            (0.0, Blend::Normal),
+            &Cancel::new(),
+        )
+        .expect("composite");
+        composite(
+            &mut canvas,
+            &red,
+            at(i64::MIN, i64::MAX),
+            (0.0, Blend::Mask),
+            &Cancel::new(),
+        )
+        .expect("composite");
         assert_eq!(canvas, before);
         // Mask: the canvas is kept only under the overlay.
-        composite(&mut canvas, &red, at(0, 0), 0.0, Blend::Mask);
+        composite(
+            &mut canvas,
+            &red,
+            at(0, 0),
+            (0.0, Blend::Mask),
+            &Cancel::new(),
+        )
+        .expect("composite");
         let rgba = canvas.to_rgba8();
         assert_eq!(rgba.get_pixel(1, 1).0[3], 255);
         assert_eq!(rgba.get_pixel(6, 6).0[3], 0);

@@ -20,6 +20,14 @@
 //! Each thread keeps one `Resizer` and reuses its scratch buffers across requests (worker
 //! threads process many images); buffers that grow past 64 MiB are released afterwards.
 //!
+//! So that a cancelled request stops within a millisecond or so, a resampling pass is run
+//! in bands, checking the [`Cancel`] token between them: fast_image_resize's pass (for 8-bit
+//! images, the vertical convolution into a scratch image, then the horizontal one) is made
+//! as two single-axis calls, the vertical one in bands of columns and the horizontal one in
+//! bands of rows, with alpha premultiplied and divided in bands of rows around them. Each
+//! band computes its coefficients from the same crop edges as the single call would, so the
+//! pixels are identical to one `Resizer::resize` call (the unit tests compare them).
+//!
 //! # Example
 //!
 //! ```
@@ -39,10 +47,11 @@
 
 use std::cell::RefCell;
 
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::images::{CroppedImage, CroppedImageMut};
+use fast_image_resize::{FilterType, MulDiv, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage, RgbaImage};
 
-use crate::processing::{Plan, ProcessError};
+use crate::processing::{Cancel, Plan, ProcessError};
 
 /// The filter for an axis that shrinks (see the module docs for the choice).
 const DOWNSIZE: ResizeAlg = ResizeAlg::Convolution(FilterType::Lanczos3);
@@ -59,7 +68,11 @@ thread_local! {
 }
 
 /// Applies the crop, resize and window of `plan` (flips are separate).
-pub(crate) fn apply(image: DynamicImage, plan: &Plan) -> Result<DynamicImage, ProcessError> {
+pub(crate) fn apply(
+    image: DynamicImage,
+    plan: &Plan,
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
     if plan.keeps_pixels() {
         return Ok(image);
     }
@@ -71,7 +84,7 @@ pub(crate) fn apply(image: DynamicImage, plan: &Plan) -> Result<DynamicImage, Pr
         width: area.width,
         height: area.height,
     };
-    resample(&image, area, width, height)
+    resample(&image, area, (width, height), cancel)
 }
 
 /// Resamples the whole of `image` to `width × height` (aspect ratio not kept).
@@ -79,6 +92,7 @@ pub(crate) fn scale(
     image: &DynamicImage,
     width: u32,
     height: u32,
+    cancel: &Cancel,
 ) -> Result<DynamicImage, ProcessError> {
     let area = Area {
         left: 0.0,
@@ -86,7 +100,8 @@ pub(crate) fn scale(
         width: f64::from(image.width()),
         height: f64::from(image.height()),
     };
-    resample(&eight_bit(image), area, width.max(1), height.max(1))
+    let size = (width.max(1), height.max(1));
+    resample(&eight_bit(image), area, size, cancel)
 }
 
 /// Shrinks `image` to `width × height` by averaging the source pixels under each output pixel
@@ -95,12 +110,67 @@ pub(crate) fn box_shrink(
     image: &DynamicImage,
     width: u32,
     height: u32,
+    cancel: &Cancel,
 ) -> Result<DynamicImage, ProcessError> {
     let image = eight_bit(image);
     let mut output = blank_like(&image, width.max(1), height.max(1))?;
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Box));
-    run(&image, &mut output, &options)?;
+    let area = Area {
+        left: 0.0,
+        top: 0.0,
+        width: f64::from(image.width()),
+        height: f64::from(image.height()),
+    };
+    run(&image, &mut output, area, FilterType::Box, cancel)?;
     Ok(output)
+}
+
+/// Blows every pixel of the 8-bit `small` up to a `block × block` square: the pixels of a
+/// nearest-neighbour enlargement by a whole factor, written row by row with a check of
+/// `cancel` between rows (`pixelate`).
+pub(crate) fn blow_up(
+    small: &DynamicImage,
+    block: u32,
+    cancel: &Cancel,
+) -> Result<DynamicImage, ProcessError> {
+    let (width, height) = (small.width(), small.height());
+    let too_big = || ProcessError::MaxResolution;
+    let out_w = width.checked_mul(block).ok_or_else(too_big)?;
+    let out_h = height.checked_mul(block).ok_or_else(too_big)?;
+    let mut output = blank_like(small, out_w, out_h)?;
+    let channels = usize::from(small.color().channel_count());
+    let (row, out_row) = (width as usize * channels, out_w as usize * channels);
+    let block = block as usize;
+    if row == 0 || out_row == 0 {
+        return Ok(output);
+    }
+    let mut meter = cancel.meter();
+    let rows = small.as_bytes().chunks_exact(row);
+    for (source, band) in rows.zip(output_bytes(&mut output).chunks_exact_mut(out_row * block)) {
+        let (first, rest) = band.split_at_mut(out_row);
+        meter.tick(out_row)?;
+        let cells = first.chunks_exact_mut(channels * block);
+        for (pixel, cell) in source.chunks_exact(channels).zip(cells) {
+            for slot in cell.chunks_exact_mut(channels) {
+                slot.copy_from_slice(pixel);
+            }
+        }
+        for line in rest.chunks_exact_mut(out_row) {
+            meter.tick(out_row)?;
+            line.copy_from_slice(first);
+        }
+    }
+    Ok(output)
+}
+
+/// The samples of an 8-bit image, to write.
+fn output_bytes(image: &mut DynamicImage) -> &mut [u8] {
+    match image {
+        DynamicImage::ImageLuma8(buffer) => buffer,
+        DynamicImage::ImageLumaA8(buffer) => buffer,
+        DynamicImage::ImageRgb8(buffer) => buffer,
+        DynamicImage::ImageRgba8(buffer) => buffer,
+        _ => &mut [],
+    }
 }
 
 /// Resamples the `area` of `image` to `width × height` (aspect ratio not kept).
@@ -109,6 +179,7 @@ pub(crate) fn scale_area(
     area: crate::processing::Rect,
     width: u32,
     height: u32,
+    cancel: &Cancel,
 ) -> Result<DynamicImage, ProcessError> {
     let area = Area {
         left: f64::from(area.left),
@@ -116,7 +187,8 @@ pub(crate) fn scale_area(
         width: f64::from(area.width),
         height: f64::from(area.height),
     };
-    resample(&eight_bit(image), area, width.max(1), height.max(1))
+    let size = (width.max(1), height.max(1));
+    resample(&eight_bit(image), area, size, cancel)
 }
 
 /// The image itself when it has 8-bit samples, else an RGBA copy.
@@ -146,14 +218,15 @@ struct Area {
 fn resample(
     image: &DynamicImage,
     area: Area,
-    width: u32,
-    height: u32,
+    size: (u32, u32),
+    cancel: &Cancel,
 ) -> Result<DynamicImage, ProcessError> {
+    let (width, height) = size;
     let grows_x = f64::from(width) > area.width;
     let grows_y = f64::from(height) > area.height;
     if grows_x == grows_y {
         let algorithm = if grows_x { UPSIZE } else { DOWNSIZE };
-        return pass(image, area, width, height, algorithm);
+        return pass(image, area, size, algorithm, cancel);
     }
     // First pass: only the shrinking axis changes; the growing axis keeps whole source
     // pixels covering the area, so that pass samples it exactly.
@@ -174,7 +247,10 @@ fn resample(
             width: f64::from(width),
             height: area.height,
         };
-        (pass(image, first, width, rows as u32, DOWNSIZE)?, rest)
+        (
+            pass(image, first, (width, rows as u32), DOWNSIZE, cancel)?,
+            rest,
+        )
     } else {
         let left = area.left.floor();
         let right = (area.left + area.width)
@@ -192,9 +268,12 @@ fn resample(
             width: area.width,
             height: f64::from(height),
         };
-        (pass(image, first, cols as u32, height, DOWNSIZE)?, rest)
+        (
+            pass(image, first, (cols as u32, height), DOWNSIZE, cancel)?,
+            rest,
+        )
     };
-    pass(&first, rest, width, height, UPSIZE)
+    pass(&first, rest, size, UPSIZE, cancel)
 }
 
 /// Moves the sampling grid to libvips' upsizing convention.
@@ -214,49 +293,289 @@ fn upsize_origin(area: Area, width: u32, height: u32) -> Area {
     }
 }
 
-/// One resize of `area` of `image` to `width × height` with `algorithm`.
+/// One resize of `area` of `image` to `size` (width × height) with `algorithm`.
 fn pass(
     image: &DynamicImage,
     area: Area,
-    width: u32,
-    height: u32,
+    size: (u32, u32),
     algorithm: ResizeAlg,
+    cancel: &Cancel,
 ) -> Result<DynamicImage, ProcessError> {
+    let (width, height) = size;
     let area = if algorithm == UPSIZE {
         upsize_origin(area, width, height)
     } else {
         area
     };
+    let filter = if algorithm == UPSIZE {
+        FilterType::CatmullRom
+    } else {
+        FilterType::Lanczos3
+    };
     let mut output = blank_like(image, width, height)?;
-    let options = ResizeOptions::new().resize_alg(algorithm).crop(
-        area.left,
-        area.top,
-        area.width,
-        area.height,
-    );
-    run(image, &mut output, &options)?;
+    run(image, &mut output, area, filter, cancel)?;
     Ok(output)
 }
 
-/// Runs one resize with this thread's resizer.
+/// Runs one convolution resize of `area` of `image` into `output` with this thread's
+/// resizer, in bands (see the module docs).
 fn run(
     image: &DynamicImage,
     output: &mut DynamicImage,
-    options: &ResizeOptions,
+    area: Area,
+    filter: FilterType,
+    cancel: &Cancel,
 ) -> Result<(), ProcessError> {
-    RESIZER
-        .with(|cell| match cell.try_borrow_mut() {
-            Ok(mut resizer) => {
-                let result = resizer.resize(image, output, options);
-                if resizer.size_of_internal_buffers() > MAX_KEPT_BUFFERS {
-                    resizer.reset_internal_buffers();
-                }
-                result
+    RESIZER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut resizer) => {
+            let result = Banded::new(&mut resizer, filter, cancel).run(image, output, area);
+            if resizer.size_of_internal_buffers() > MAX_KEPT_BUFFERS {
+                resizer.reset_internal_buffers();
             }
-            // Only reachable if resizing re-entered itself; use a fresh resizer then.
-            Err(_) => Resizer::new().resize(image, output, options),
-        })
-        .map_err(|err| ProcessError::image(format_args!("resize failed: {err}")))
+            result
+        }
+        // Only reachable if resizing re-entered itself; use a fresh resizer then.
+        Err(_) => Banded::new(&mut Resizer::new(), filter, cancel).run(image, output, area),
+    })
+}
+
+fn failed(err: impl std::fmt::Display) -> ProcessError {
+    ProcessError::image(format_args!("resize failed: {err}"))
+}
+
+/// Work units (taps × samples) one band aims at: a millisecond or two.
+const BAND_UNITS: u64 = 1 << 22;
+
+/// The fewest lines in a band, so that computing the coefficients (which every call does,
+/// about the work of one line) stays a small part of the work.
+const MIN_BAND_LINES: u32 = 32;
+
+/// One banded resize: the resizer, the filter and the token checked between bands.
+struct Banded<'a> {
+    resizer: &'a mut Resizer,
+    filter: FilterType,
+    cancel: &'a Cancel,
+    /// Lines per band, instead of the computed count (tests use small bands).
+    lines: Option<u32>,
+}
+
+impl<'a> Banded<'a> {
+    fn new(resizer: &'a mut Resizer, filter: FilterType, cancel: &'a Cancel) -> Self {
+        Self {
+            resizer,
+            filter,
+            cancel,
+            lines: None,
+        }
+    }
+
+    /// Resizes `area` of `image` into `output`, with the pixels one `Resizer::resize` call
+    /// gives.
+    fn run(
+        &mut self,
+        image: &DynamicImage,
+        output: &mut DynamicImage,
+        area: Area,
+    ) -> Result<(), ProcessError> {
+        self.cancel.check()?;
+        let (src_w, src_h) = (f64::from(image.width()), f64::from(image.height()));
+        let (width, height) = (output.width(), output.height());
+        let need_h = f64::from(width) != area.width || area.left != area.left.round();
+        let need_v = f64::from(height) != area.height || area.top != area.top.round();
+        let banded = (need_h || need_v)
+            && width > 0
+            && height > 0
+            && area.width > 0.0
+            && area.height > 0.0
+            && area.left < src_w
+            && area.top < src_h
+            && area.left + area.width <= src_w
+            && area.top + area.height <= src_h;
+        if !banded {
+            // A plain copy, an empty area or an invalid one: one call does it (or says why).
+            let options = self.options(area).use_alpha(true);
+            self.resizer
+                .resize(image, output, &options)
+                .map_err(failed)?;
+            return self.cancel.check();
+        }
+        let has_alpha = image.color().has_alpha();
+        let premultiplied;
+        let source = if has_alpha {
+            premultiplied = self.multiply_alpha(image)?;
+            &premultiplied
+        } else {
+            image
+        };
+        match (need_h, need_v) {
+            (true, false) => self.horizontal(source, area, output)?,
+            (false, true) => self.vertical(source, area, output)?,
+            _ => {
+                // As the resizer does for 8-bit pixels: the vertical pass first, into a scratch
+                // image that starts at column 0 (so the horizontal coefficients are computed
+                // from the same left edge) and ends where the horizontal taps end.
+                let reach = self.support() * (area.width / f64::from(width)).max(1.0);
+                let right = (area.left + area.width + reach).ceil() + 1.0;
+                let scratch_w = if right < src_w {
+                    right as u32
+                } else {
+                    image.width()
+                };
+                let mut scratch = blank_like(source, scratch_w, height)?;
+                let columns = Area {
+                    left: 0.0,
+                    width: f64::from(scratch_w),
+                    ..area
+                };
+                self.vertical(source, columns, &mut scratch)?;
+                let rows = Area {
+                    top: 0.0,
+                    height: f64::from(height),
+                    ..area
+                };
+                self.horizontal(&scratch, rows, output)?;
+            }
+        }
+        if has_alpha {
+            self.divide_alpha(output)?;
+        }
+        self.cancel.check()
+    }
+
+    /// The options of one call on `area`, alpha left alone.
+    fn options(&self, area: Area) -> ResizeOptions {
+        ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(self.filter))
+            .crop(area.left, area.top, area.width, area.height)
+            .use_alpha(false)
+    }
+
+    /// The filter's reach in source pixels at scale 1 (fast_image_resize's support).
+    fn support(&self) -> f64 {
+        match self.filter {
+            FilterType::Box => 0.5,
+            FilterType::Bilinear | FilterType::Hamming => 1.0,
+            FilterType::CatmullRom | FilterType::Mitchell => 2.0,
+            _ => 3.0,
+        }
+    }
+
+    /// Taps per output sample when `scale` source pixels make one output pixel.
+    fn window(&self, scale: f64) -> u64 {
+        (self.support() * scale.max(1.0)).ceil() as u64 * 2 + 1
+    }
+
+    /// Lines per band when one line costs `units`, out of `total` lines.
+    fn lines(&self, units: u64, total: u32) -> u32 {
+        let lines = self.lines.unwrap_or_else(|| {
+            u32::try_from(BAND_UNITS / units.max(1))
+                .unwrap_or(u32::MAX)
+                .max(MIN_BAND_LINES)
+        });
+        lines.clamp(1, total.max(1))
+    }
+
+    /// The horizontal-only pass (`area` has whole rows, as many as `output`), in bands of
+    /// rows.
+    fn horizontal(
+        &mut self,
+        source: &DynamicImage,
+        area: Area,
+        output: &mut DynamicImage,
+    ) -> Result<(), ProcessError> {
+        let (width, height) = (output.width(), output.height());
+        let channels = u64::from(output.color().channel_count());
+        let taps = self.window(area.width / f64::from(width));
+        let step = self.lines(u64::from(width) * taps * channels, height);
+        let mut top = 0;
+        while top < height {
+            self.cancel.check()?;
+            let rows = step.min(height - top);
+            let band = Area {
+                top: area.top + f64::from(top),
+                height: f64::from(rows),
+                ..area
+            };
+            let options = self.options(band);
+            let mut target = CroppedImageMut::new(output, 0, top, width, rows).map_err(failed)?;
+            self.resizer
+                .resize(source, &mut target, &options)
+                .map_err(failed)?;
+            top += rows;
+        }
+        Ok(())
+    }
+
+    /// The vertical-only pass (`area` has whole columns, as many as `output`), in bands of
+    /// columns.
+    fn vertical(
+        &mut self,
+        source: &DynamicImage,
+        area: Area,
+        output: &mut DynamicImage,
+    ) -> Result<(), ProcessError> {
+        let (width, height) = (output.width(), output.height());
+        let channels = u64::from(output.color().channel_count());
+        let taps = self.window(area.height / f64::from(height));
+        let step = self.lines(u64::from(height) * taps * channels, width);
+        let mut left = 0;
+        while left < width {
+            self.cancel.check()?;
+            let columns = step.min(width - left);
+            let band = Area {
+                left: area.left + f64::from(left),
+                width: f64::from(columns),
+                ..area
+            };
+            let options = self.options(band);
+            let mut target =
+                CroppedImageMut::new(output, left, 0, columns, height).map_err(failed)?;
+            self.resizer
+                .resize(source, &mut target, &options)
+                .map_err(failed)?;
+            left += columns;
+        }
+        Ok(())
+    }
+
+    /// A copy of `image` with the colour premultiplied by alpha, in bands of rows.
+    fn multiply_alpha(&mut self, image: &DynamicImage) -> Result<DynamicImage, ProcessError> {
+        let (width, height) = (image.width(), image.height());
+        let mut output = blank_like(image, width, height)?;
+        let mul_div = MulDiv::new();
+        let channels = u64::from(image.color().channel_count());
+        let step = self.lines(u64::from(width) * channels, height);
+        let mut top = 0;
+        while top < height {
+            self.cancel.check()?;
+            let rows = step.min(height - top);
+            let source = CroppedImage::new(image, 0, top, width, rows).map_err(failed)?;
+            let mut target =
+                CroppedImageMut::new(&mut output, 0, top, width, rows).map_err(failed)?;
+            mul_div
+                .multiply_alpha(&source, &mut target)
+                .map_err(failed)?;
+            top += rows;
+        }
+        Ok(output)
+    }
+
+    /// Divides the colour of `image` by its alpha again, in bands of rows.
+    fn divide_alpha(&mut self, image: &mut DynamicImage) -> Result<(), ProcessError> {
+        let (width, height) = (image.width(), image.height());
+        let mul_div = MulDiv::new();
+        let channels = u64::from(image.color().channel_count());
+        let step = self.lines(u64::from(width) * channels, height);
+        let mut top = 0;
+        while top < height {
+            self.cancel.check()?;
+            let rows = step.min(height - top);
+            let mut target = CroppedImageMut::new(image, 0, top, width, rows).map_err(failed)?;
+            mul_div.divide_alpha_inplace(&mut target).map_err(failed)?;
+            top += rows;
+        }
+        Ok(())
+    }
 }
 
 /// A zeroed image with the layout of `image`, allocated without aborting on failure.

@@ -36,7 +36,7 @@
 use image::{DynamicImage, RgbImage};
 
 use crate::processing::ops::resize;
-use crate::processing::{Plan, ProcessError, Rect};
+use crate::processing::{Cancel, Plan, ProcessError, Rect};
 
 /// Long side of the image the saliency is measured on.
 const WORK_SIDE: u32 = 160;
@@ -48,7 +48,14 @@ const SATURATION_WEIGHT: f64 = 0.4;
 
 /// Moves the window of `plan` onto the most interesting part of `source` (the upright
 /// source image the plan was made for). Plans without a window are left alone.
-pub(crate) fn place(source: &DynamicImage, plan: &mut Plan) -> Result<(), ProcessError> {
+///
+/// The work on the source is one resampling to at most 160 pixels a side (checking `cancel`
+/// as [`resize`] does); the search on that small map is bounded.
+pub(crate) fn place(
+    source: &DynamicImage,
+    plan: &mut Plan,
+    cancel: &Cancel,
+) -> Result<(), ProcessError> {
     let Some(window) = plan.window() else {
         return Ok(());
     };
@@ -61,7 +68,8 @@ pub(crate) fn place(source: &DynamicImage, plan: &mut Plan) -> Result<(), Proces
     let k = (f64::from(WORK_SIDE) / f64::from(rw.max(rh))).min(1.0);
     let side = |v: u32| ((f64::from(v) * k).round() as u32).max(1);
     let (work_w, work_h) = (side(rw), side(rh));
-    let small = resize::scale_area(source, crop, work_w, work_h)?;
+    let small = resize::scale_area(source, crop, work_w, work_h, cancel)?;
+    cancel.check()?;
     let map = saliency(&small.to_rgb8());
     let (win_w, win_h) = (
         side(window.width).min(work_w),
@@ -176,7 +184,7 @@ mod tests {
             ..Default::default()
         };
         let mut plan = Plan::new(image.width(), image.height(), &params);
-        place(image, &mut plan).expect("smart placement");
+        place(image, &mut plan, &Cancel::new()).expect("smart placement");
         plan
     }
 

@@ -64,8 +64,8 @@ use image::{DynamicImage, RgbaImage};
 
 use super::overlay::{self, Axis, Blend, Placement};
 use crate::path;
-use crate::processing::ProcessError;
 use crate::processing::paint::{self, Paint};
+use crate::processing::{Cancel, ProcessError};
 
 /// Most characters of text one `text` or `label` filter draws.
 pub(crate) const MAX_TEXT_CHARS: usize = 1000;
@@ -561,7 +561,9 @@ fn rasterise(
     layout: &Layout,
     ink: Ink,
     window: Window,
+    cancel: &Cancel,
 ) -> Result<Vec<f32>, ProcessError> {
+    let mut meter = cancel.meter();
     let width = usize::try_from(window.width()).unwrap_or(0);
     let height = usize::try_from(window.height()).unwrap_or(0);
     let mut mask = vec![0.0f32; width.saturating_mul(height)];
@@ -595,6 +597,12 @@ fn rasterise(
         if area > budget {
             return Err(ProcessError::BadRequest("text is too large to draw".into()));
         }
+        // Drawing a glyph costs a few operations per pixel of its box.
+        meter.tick(
+            usize::try_from(glyph_area)
+                .unwrap_or(usize::MAX)
+                .saturating_mul(4),
+        )?;
         outlined.draw(|gx, gy, coverage| {
             let x = left + i64::from(gx) - window.left;
             let y = top + i64::from(gy) - window.top;
@@ -626,13 +634,17 @@ fn visible_span(offset: i64, size: i64, canvas: i64, tiles: u32) -> (i64, i64) {
 }
 
 /// What to draw with: the text colour and how opaque it is (0 for `none`).
-fn colour(arg: Option<&str>, canvas: &DynamicImage) -> ([u8; 3], f32) {
-    match arg.filter(|a| !a.is_empty()).map(paint::paint) {
+fn colour(
+    arg: Option<&str>,
+    canvas: &DynamicImage,
+    cancel: &Cancel,
+) -> Result<([u8; 3], f32), ProcessError> {
+    Ok(match arg.filter(|a| !a.is_empty()).map(paint::paint) {
         None | Some(Paint::Blur) => ([0, 0, 0], 1.0),
         Some(Paint::Rgb(rgb)) => (rgb, 1.0),
-        Some(Paint::Auto) => (super::canvas::average(canvas), 1.0),
+        Some(Paint::Auto) => (super::canvas::average(canvas, cancel)?, 1.0),
         Some(Paint::Transparent) => ([0, 0, 0], 0.0),
-    }
+    })
 }
 
 /// An integer argument as Go's `Atoi` reads it (invalid is 0); `None` when missing or empty.
@@ -689,6 +701,7 @@ fn draw(
     shaped: &Shaped,
     layout: &Layout,
     how: Draw<'_>,
+    cancel: &Cancel,
 ) -> Result<(), ProcessError> {
     let Some(ink) = layout.ink else {
         return Ok(());
@@ -723,7 +736,8 @@ fn draw(
         right: x1,
         bottom: y1,
     };
-    let mask = rasterise(shaped.font, layout, ink, window)?;
+    let mask = rasterise(shaped.font, layout, ink, window, cancel)?;
+    cancel.check()?;
     let (Ok(w), Ok(h)) = (
         u32::try_from(window.width()),
         u32::try_from(window.height()),
@@ -743,13 +757,20 @@ fn draw(
         across,
         down,
     };
-    overlay::composite(canvas, &overlay_image, placement, how.alpha, how.blend);
-    Ok(())
+    cancel.check()?;
+    let blend = (how.alpha, how.blend);
+    overlay::composite(canvas, &overlay_image, placement, blend, cancel)
 }
 
 /// `text(text, x, y[, font[, color[, alpha[, blend[, width[, align[, justify[, wrap[,
 /// spacing[, dpi]]]]]]]]]])` on `canvas`.
-pub(crate) fn text(canvas: &mut DynamicImage, args: &str) -> Result<(), ProcessError> {
+///
+/// Checks `cancel` while rasterising (per glyph) and compositing (per row).
+pub(crate) fn text(
+    canvas: &mut DynamicImage,
+    args: &str,
+    cancel: &Cancel,
+) -> Result<(), ProcessError> {
     let args = path::split_args(args);
     let arg = |i: usize| args.get(i).copied();
     let Some(raw) = arg(0) else {
@@ -792,7 +813,7 @@ pub(crate) fn text(canvas: &mut DynamicImage, args: &str) -> Result<(), ProcessE
         spacing: spacing as f32,
     };
     let layout = layout(&shaped, em, &flow);
-    let (colour, opacity) = colour(arg(4), canvas);
+    let (colour, opacity) = colour(arg(4), canvas, cancel)?;
     let how = Draw {
         x: arg(1).unwrap_or_default(),
         y: arg(2).unwrap_or_default(),
@@ -802,11 +823,17 @@ pub(crate) fn text(canvas: &mut DynamicImage, args: &str) -> Result<(), ProcessE
         blend: Blend::from_name(arg(6).unwrap_or_default()),
         min_height: 0,
     };
-    draw(canvas, &shaped, &layout, how)
+    draw(canvas, &shaped, &layout, how, cancel)
 }
 
 /// `label(text, x, y[, size[, color[, alpha[, font]]]])` on `canvas`.
-pub(crate) fn label(canvas: &mut DynamicImage, args: &str) -> Result<(), ProcessError> {
+///
+/// Checks `cancel` as [`text`] does.
+pub(crate) fn label(
+    canvas: &mut DynamicImage,
+    args: &str,
+    cancel: &Cancel,
+) -> Result<(), ProcessError> {
     let args = path::split_args(args);
     let arg = |i: usize| args.get(i).copied();
     let Some(raw) = arg(0) else {
@@ -830,7 +857,7 @@ pub(crate) fn label(canvas: &mut DynamicImage, args: &str) -> Result<(), Process
     }
     let em = fit(&shaped, size as f32, LABEL_BOX_WIDTH);
     let layout = layout(&shaped, em, &Flow::unwrapped());
-    let (colour, opacity) = colour(arg(4), canvas);
+    let (colour, opacity) = colour(arg(4), canvas, cancel)?;
     let how = Draw {
         x: arg(1).unwrap_or_default(),
         y: arg(2).unwrap_or_default(),
@@ -840,7 +867,7 @@ pub(crate) fn label(canvas: &mut DynamicImage, args: &str) -> Result<(), Process
         blend: Blend::Normal,
         min_height: u32::try_from(size).unwrap_or(0),
     };
-    draw(canvas, &shaped, &layout, how)
+    draw(canvas, &shaped, &layout, how, cancel)
 }
 
 /// The largest em size (up to [`MAX_FONT_PX`]) whose ink fits `width` × `height` pixels, found
@@ -1059,7 +1086,7 @@ mod tests {
             right: 30,
             bottom: 15,
         };
-        let mask = rasterise(imagor.font, &layout, ink, window).expect("small");
+        let mask = rasterise(imagor.font, &layout, ink, window, &Cancel::new()).expect("small");
         assert_eq!(mask.len(), 200);
         // The stem of the I covers the window's left column.
         assert!(mask.iter().any(|&c| c > 0.9));
@@ -1078,7 +1105,7 @@ mod tests {
         let marks = "\u{0301}".repeat(999);
         let text_arg = format!("O{marks},0,0,sans-1000px");
         assert!(matches!(
-            text(&mut canvas, &text_arg),
+            text(&mut canvas, &text_arg, &Cancel::new()),
             Err(ProcessError::BadRequest(_))
         ));
     }

@@ -29,21 +29,27 @@
 use image::{DynamicImage, RgbImage};
 
 use crate::path::TrimBy;
-use crate::processing::Rect;
 use crate::processing::ops::canvas;
+use crate::processing::{Cancel, ProcessError, Rect};
 
 /// Magenta: the colour alpha is flattened onto before measuring.
 const MAGENTA: [u8; 3] = [255, 0, 255];
 
 /// The box of `image` that is not border, judged from the corner `by` with `tolerance`
-/// (0 or less means 1). `None` when the whole image is border or empty.
-pub(crate) fn find(image: &DynamicImage, by: TrimBy, tolerance: f64) -> Option<Rect> {
+/// (0 or less means 1). `None` when the whole image is border or empty. Checks `cancel`
+/// between rows.
+pub(crate) fn find(
+    image: &DynamicImage,
+    by: TrimBy,
+    tolerance: f64,
+    cancel: &Cancel,
+) -> Result<Option<Rect>, ProcessError> {
     let (width, height) = (image.width(), image.height());
     if width == 0 || height == 0 {
-        return None;
+        return Ok(None);
     }
     let rgb = if image.color().has_alpha() {
-        canvas::flatten(image.clone(), MAGENTA).into_rgb8()
+        canvas::flatten(image.clone(), MAGENTA, cancel)?.into_rgb8()
     } else {
         image.to_rgb8()
     };
@@ -53,10 +59,14 @@ pub(crate) fn find(image: &DynamicImage, by: TrimBy, tolerance: f64) -> Option<R
     };
     let reference = rgb.get_pixel(x, y).0;
     let tolerance = if tolerance > 0.0 { tolerance } else { 1.0 };
-    let smooth = median3(&rgb);
+    let smooth = median3(&rgb, cancel)?;
 
     let (mut left, mut top, mut right, mut bottom) = (u32::MAX, u32::MAX, 0u32, 0u32);
+    let mut meter = cancel.meter();
     for (px, py, pixel) in smooth.enumerate_pixels() {
+        if px == 0 {
+            meter.tick(width as usize * 3)?;
+        }
         let differs = pixel
             .0
             .iter()
@@ -69,32 +79,48 @@ pub(crate) fn find(image: &DynamicImage, by: TrimBy, tolerance: f64) -> Option<R
             bottom = bottom.max(py);
         }
     }
-    (left <= right && top <= bottom)
-        .then(|| Rect::new(left, top, right - left + 1, bottom - top + 1))
+    Ok((left <= right && top <= bottom)
+        .then(|| Rect::new(left, top, right - left + 1, bottom - top + 1)))
 }
 
-/// 3×3 median per channel, repeating the edge pixels.
-fn median3(image: &RgbImage) -> RgbImage {
+/// Work units of one median pixel (27 reads and three sorts of nine).
+const MEDIAN_UNITS: usize = 64;
+
+/// 3×3 median per channel, repeating the edge pixels. Checks `cancel` between rows.
+fn median3(image: &RgbImage, cancel: &Cancel) -> Result<RgbImage, ProcessError> {
     let (width, height) = image.dimensions();
     let clamp = |v: i64, max: u32| u32::try_from(v.max(0)).unwrap_or(0).min(max - 1);
-    RgbImage::from_fn(width, height, |x, y| {
-        let mut out = [0u8; 3];
-        for (channel, slot) in out.iter_mut().enumerate() {
-            let mut window = [0u8; 9];
-            let mut i = 0;
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    let sx = clamp(i64::from(x) + dx, width);
-                    let sy = clamp(i64::from(y) + dy, height);
-                    window[i] = image.get_pixel(sx, sy).0[channel];
-                    i += 1;
-                }
-            }
-            window.sort_unstable();
-            *slot = window[4];
+    let mut out = RgbImage::from_raw(width, height, canvas::alloc(width, height, 3)?)
+        .ok_or_else(|| ProcessError::image("bad canvas"))?;
+    let mut meter = cancel.meter();
+    for (x, y, pixel) in out.enumerate_pixels_mut() {
+        if x == 0 {
+            meter.tick(width as usize * MEDIAN_UNITS)?;
         }
-        image::Rgb(out)
-    })
+        *pixel = median_at(image, x, y, clamp);
+    }
+    Ok(out)
+}
+
+/// The 3×3 median of every channel around (`x`, `y`), `clamp` keeping taps inside.
+fn median_at(image: &RgbImage, x: u32, y: u32, clamp: impl Fn(i64, u32) -> u32) -> image::Rgb<u8> {
+    let (width, height) = image.dimensions();
+    let mut out = [0u8; 3];
+    for (channel, slot) in out.iter_mut().enumerate() {
+        let mut window = [0u8; 9];
+        let mut i = 0;
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                let sx = clamp(i64::from(x) + dx, width);
+                let sy = clamp(i64::from(y) + dy, height);
+                window[i] = image.get_pixel(sx, sy).0[channel];
+                i += 1;
+            }
+        }
+        window.sort_unstable();
+        *slot = window[4];
+    }
+    image::Rgb(out)
 }
 
 #[cfg(test)]
@@ -117,18 +143,27 @@ mod tests {
     fn finds_the_block_from_either_corner() {
         let image = framed([250, 250, 250], [10, 20, 30]);
         let expected = Some(Rect::new(12, 8, 10, 6));
-        assert_eq!(find(&image, TrimBy::TopLeft, 0.0), expected);
-        assert_eq!(find(&image, TrimBy::BottomRight, 1.0), expected);
+        assert_eq!(
+            find(&image, TrimBy::TopLeft, 0.0, &Cancel::new()).expect("trim"),
+            expected
+        );
+        assert_eq!(
+            find(&image, TrimBy::BottomRight, 1.0, &Cancel::new()).expect("trim"),
+            expected
+        );
     }
 
     #[test]
     fn tolerance_swallows_near_colours() {
         let image = framed([200, 200, 200], [210, 195, 200]);
         assert_eq!(
-            find(&image, TrimBy::TopLeft, 5.0),
+            find(&image, TrimBy::TopLeft, 5.0, &Cancel::new()).expect("trim"),
             Some(Rect::new(12, 8, 10, 6))
         );
-        assert_eq!(find(&image, TrimBy::TopLeft, 10.0), None);
+        assert_eq!(
+            find(&image, TrimBy::TopLeft, 10.0, &Cancel::new()).expect("trim"),
+            None
+        );
     }
 
     #[test]
@@ -137,7 +172,7 @@ mod tests {
         rgb.put_pixel(35, 25, Rgb([0, 0, 0]));
         let image = DynamicImage::ImageRgb8(rgb);
         assert_eq!(
-            find(&image, TrimBy::TopLeft, 1.0),
+            find(&image, TrimBy::TopLeft, 1.0, &Cancel::new()).expect("trim"),
             Some(Rect::new(12, 8, 10, 6))
         );
     }
@@ -152,7 +187,7 @@ mod tests {
             }
         }));
         assert_eq!(
-            find(&image, TrimBy::TopLeft, 1.0),
+            find(&image, TrimBy::TopLeft, 1.0, &Cancel::new()).expect("trim"),
             Some(Rect::new(5, 2, 10, 6))
         );
     }
@@ -160,10 +195,19 @@ mod tests {
     #[test]
     fn uniform_and_empty_images_have_nothing_to_keep() {
         let flat = DynamicImage::ImageRgb8(RgbImage::from_pixel(9, 9, Rgb([1, 2, 3])));
-        assert_eq!(find(&flat, TrimBy::BottomRight, 1.0), None);
+        assert_eq!(
+            find(&flat, TrimBy::BottomRight, 1.0, &Cancel::new()).expect("trim"),
+            None
+        );
         let empty = DynamicImage::new_rgb8(0, 0);
-        assert_eq!(find(&empty, TrimBy::TopLeft, 1.0), None);
+        assert_eq!(
+            find(&empty, TrimBy::TopLeft, 1.0, &Cancel::new()).expect("trim"),
+            None
+        );
         let one = DynamicImage::new_rgb8(1, 1);
-        assert_eq!(find(&one, TrimBy::TopLeft, f64::NAN), None);
+        assert_eq!(
+            find(&one, TrimBy::TopLeft, f64::NAN, &Cancel::new()).expect("trim"),
+            None
+        );
     }
 }
