@@ -376,21 +376,25 @@ mod tests {
     use super::*;
     use image::Rgba;
 
+    fn live() -> Cancel {
+        Cancel::new()
+    }
+
     fn red(w: u32, h: u32) -> DynamicImage {
         DynamicImage::ImageRgb8(RgbImage::from_pixel(w, h, Rgb([255, 0, 0])))
     }
 
     #[test]
     fn extend_places_and_paints() {
-        let out = extend(red(2, 2), 4, 4, 1, 1, Paint::Rgb([0, 0, 255])).expect("extend");
+        let out = extend(red(2, 2), (4, 4), (1, 1), Paint::Rgb([0, 0, 255]), &live()).expect("extend");
         let rgb = out.to_rgb8();
         assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 255]);
         assert_eq!(rgb.get_pixel(1, 1).0, [255, 0, 0]);
         assert_eq!(rgb.get_pixel(3, 3).0, [0, 0, 255]);
         // Negative offsets and oversized images are cut, not panicking.
-        let out = extend(red(10, 10), 3, 3, -4, -4, Paint::Transparent).expect("cut");
+        let out = extend(red(10, 10), (3, 3), (-4, -4), Paint::Transparent, &live()).expect("cut");
         assert_eq!(out.to_rgba8().get_pixel(0, 0).0, [255, 0, 0, 255]);
-        let out = extend(red(2, 2), 3, 3, 2, 2, Paint::Transparent).expect("partly outside");
+        let out = extend(red(2, 2), (3, 3), (2, 2), Paint::Transparent, &live()).expect("partly outside");
         assert_eq!(alpha_of(&out, 0, 0), 0);
         assert_eq!(alpha_of(&out, 2, 2), 255);
     }
@@ -398,14 +402,14 @@ mod tests {
     #[test]
     fn flatten_and_average() {
         let half = DynamicImage::ImageRgba8(RgbaImage::from_pixel(2, 2, Rgba([0, 0, 0, 128])));
-        assert_eq!(average(&half), [127, 127, 127]);
-        let flat = flatten(half, [255, 255, 0]);
+        assert_eq!(average(&half, &live()).expect("average"), [127, 127, 127]);
+        let flat = flatten(half, [255, 255, 0], &live()).expect("flatten");
         assert_eq!(flat.to_rgb8().get_pixel(0, 0).0, [127, 127, 0]);
     }
 
     #[test]
     fn corners_become_transparent() {
-        let out = round_corners(&red(40, 20), 10.0, 10.0);
+        let out = round_corners(&red(40, 20), 10.0, 10.0, &live()).expect("corners");
         assert_eq!(alpha_of(&out, 0, 0), 0);
         assert_eq!(alpha_of(&out, 39, 19), 0);
         assert_eq!(alpha_of(&out, 20, 10), 255);
@@ -416,11 +420,37 @@ mod tests {
     fn rotations_are_counter_clockwise() {
         let mut image = RgbImage::new(2, 1);
         image.put_pixel(1, 0, Rgb([9, 9, 9]));
-        let turned = rotate(&DynamicImage::ImageRgb8(image), 90).expect("turn");
+        let turned = rotate(&DynamicImage::ImageRgb8(image), 90, &live())
+            .expect("turn")
+            .expect("a quarter");
         assert_eq!((turned.width(), turned.height()), (1, 2));
         // The right end goes to the top.
         assert_eq!(turned.to_rgb8().get_pixel(0, 0).0, [9, 9, 9]);
-        assert!(rotate(&red(1, 1), 45).is_none());
+        assert!(rotate(&red(1, 1), 45, &live()).expect("no turn").is_none());
+    }
+
+    #[test]
+    fn turns_match_the_image_crate() {
+        let rgba = DynamicImage::ImageRgba8(RgbaImage::from_fn(7, 4, |x, y| {
+            Rgba([x as u8 * 30, y as u8 * 60, (x * y) as u8, 200])
+        }));
+        let grey = DynamicImage::ImageLuma8(image::GrayImage::from_fn(5, 9, |x, y| {
+            image::Luma([(x * 40 + y) as u8])
+        }));
+        for image in [rgba, grey] {
+            let turn = |degrees| rotate(&image, degrees, &live()).unwrap().unwrap();
+            assert!(turn(90) == image.rotate270());
+            assert!(turn(180) == image.rotate180());
+            assert!(turn(270) == image.rotate90());
+        }
+        let cancelled = Cancel::new();
+        cancelled.cancel();
+        let big = red(300, 300);
+        assert!(matches!(rotate(&big, 90, &cancelled), Err(ProcessError::Cancelled)));
+        assert!(matches!(
+            solid(300, 300, [1, 2, 3, 255], &cancelled),
+            Err(ProcessError::Cancelled)
+        ));
     }
 
     #[test]

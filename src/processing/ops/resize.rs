@@ -638,7 +638,7 @@ mod tests {
             };
             let image = thirds();
             let plan = Plan::new(image.width(), image.height(), &params);
-            let out = apply(image, &plan).expect("resize");
+            let out = apply(image, &plan, &Cancel::new()).expect("resize");
             assert_eq!((out.width(), out.height()), (10, 10));
             assert_eq!(out.to_rgb8().get_pixel(5, 5).0, expected, "{align:?}");
         }
@@ -655,7 +655,7 @@ mod tests {
             ..Default::default()
         };
         let plan = Plan::new(4, 4, &params);
-        let out = apply(image, &plan).expect("resize");
+        let out = apply(image, &plan, &Cancel::new()).expect("resize");
         let DynamicImage::ImageLuma8(grey) = out else {
             panic!("layout changed");
         };
@@ -676,7 +676,7 @@ mod tests {
     fn upsizing_samples_where_vips_affine_does() {
         // × 2: output pixel X samples the source at X / 2 − 0.5, so pixels 3 and 5 land exactly
         // on source pixels 1 (black) and 2 (white), and pixel 4 halfway between them.
-        let out = scale(&step(false, 4), 8, 8).expect("resize");
+        let out = scale(&step(false, 4), 8, 8, &Cancel::new()).expect("resize");
         let row: Vec<u8> = (0..8)
             .map(|x| out.to_luma8().get_pixel(x, 2).0[0])
             .collect();
@@ -687,7 +687,7 @@ mod tests {
     #[test]
     fn one_axis_shrinks_while_the_other_grows() {
         // 8×4 → 4×8: the width is reduced, the height is enlarged on the same grid as above.
-        let out = scale(&step(true, 8), 4, 8).expect("resize");
+        let out = scale(&step(true, 8), 4, 8, &Cancel::new()).expect("resize");
         assert_eq!((out.width(), out.height()), (4, 8));
         let column: Vec<u8> = (0..8)
             .map(|y| out.to_luma8().get_pixel(1, y).0[0])
@@ -695,17 +695,119 @@ mod tests {
         assert_eq!((column[3], column[5]), (0, 255), "{column:?}");
         assert!((120..=136).contains(&column[4]), "{column:?}");
         // The other way round.
-        let out = scale(&step(false, 8), 8, 4).expect("resize");
+        let out = scale(&step(false, 8), 8, 4, &Cancel::new()).expect("resize");
         let row: Vec<u8> = (0..8)
             .map(|x| out.to_luma8().get_pixel(x, 1).0[0])
             .collect();
         assert_eq!((row[3], row[5]), (0, 255), "{row:?}");
     }
 
+    /// A deterministic pseudo-random image of `channels` channels.
+    fn noise(width: u32, height: u32, channels: u8, seed: u32) -> DynamicImage {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        let len = (width * height) as usize * usize::from(channels);
+        let samples: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 8) as u8
+            })
+            .collect();
+        match channels {
+            1 => DynamicImage::ImageLuma8(ImageBuffer::from_raw(width, height, samples).unwrap()),
+            2 => DynamicImage::ImageLumaA8(ImageBuffer::from_raw(width, height, samples).unwrap()),
+            3 => DynamicImage::ImageRgb8(ImageBuffer::from_raw(width, height, samples).unwrap()),
+            _ => DynamicImage::ImageRgba8(ImageBuffer::from_raw(width, height, samples).unwrap()),
+        }
+    }
+
+    #[test]
+    fn banded_passes_give_the_pixels_of_one_call() {
+        let live = Cancel::new();
+        let mut cases = 0;
+        for (index, channels) in [1u8, 2, 3, 4].into_iter().enumerate() {
+            let image = noise(97, 61, channels, index as u32 + 7);
+            let areas = [
+                (0.0, 0.0, 97.0, 61.0),
+                (3.25, 1.5, 80.5, 40.75),
+                (-0.4, -0.3, 97.0, 61.0),
+                (10.0, 5.0, 50.0, 30.0),
+                (0.0, 2.5, 97.0, 55.0),
+            ];
+            let sizes = [(31, 17), (200, 130), (97, 20), (40, 61), (50, 30), (150, 22)];
+            for (left, top, width, height) in areas {
+                for size in sizes {
+                    for filter in [FilterType::Lanczos3, FilterType::CatmullRom, FilterType::Box] {
+                        let area = Area {
+                            left,
+                            top,
+                            width,
+                            height,
+                        };
+                        let mut expected = blank_like(&image, size.0, size.1).unwrap();
+                        let options = ResizeOptions::new()
+                            .resize_alg(ResizeAlg::Convolution(filter))
+                            .crop(left, top, width, height);
+                        Resizer::new()
+                            .resize(&image, &mut expected, &options)
+                            .unwrap();
+                        for lines in [1, 3, 16] {
+                            let mut resizer = Resizer::new();
+                            let mut banded = Banded::new(&mut resizer, filter, &live);
+                            banded.lines = Some(lines);
+                            let mut output = blank_like(&image, size.0, size.1).unwrap();
+                            banded.run(&image, &mut output, area).unwrap();
+                            assert!(
+                                output == expected,
+                                "{channels} channels, {area:?} -> {size:?}, {filter:?}, {lines} lines"
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 4 * 5 * 6 * 3 * 3);
+    }
+
+    #[test]
+    fn blow_up_is_nearest_neighbour_enlargement() {
+        let live = Cancel::new();
+        for channels in [1u8, 2, 3, 4] {
+            let small = noise(7, 5, channels, 3);
+            for block in [1u32, 2, 3, 10] {
+                let ours = blow_up(&small, block, &live).unwrap();
+                let theirs =
+                    small.resize_exact(7 * block, 5 * block, image::imageops::FilterType::Nearest);
+                assert!(ours == theirs, "{channels} channels, block {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn cancelled_resizes_stop() {
+        let cancelled = Cancel::new();
+        cancelled.cancel();
+        let image = noise(300, 200, 3, 1);
+        assert!(matches!(
+            scale(&image, 50, 50, &cancelled),
+            Err(ProcessError::Cancelled)
+        ));
+        assert!(matches!(
+            box_shrink(&image, 50, 50, &cancelled),
+            Err(ProcessError::Cancelled)
+        ));
+        assert!(matches!(
+            blow_up(&image, 4, &cancelled),
+            Err(ProcessError::Cancelled)
+        ));
+    }
+
     #[test]
     fn identity_plans_return_the_same_image() {
         let image = thirds();
         let plan = Plan::new(30, 10, &Params::default());
-        assert_eq!(apply(image.clone(), &plan).expect("no-op"), image);
+        assert_eq!(apply(image.clone(), &plan, &Cancel::new()).expect("no-op"), image);
     }
 }
