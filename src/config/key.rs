@@ -121,7 +121,7 @@ macro_rules! config_keys {
         /// assert_eq!(key.flag_name(), "imagor-load-timeout");
         /// assert_eq!(key.kind(), ValueKind::Duration);
         /// assert_eq!("-imagor-load-timeout".parse::<ConfigKey>().unwrap(), key);
-        /// assert_eq!(ConfigKey::ALL.len(), 152);
+        /// assert_eq!(ConfigKey::ALL.len(), 153);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -215,9 +215,12 @@ config_keys! {
         ImagorBaseParams = "imagor-base-params", "IMAGOR_BASE_PARAMS", Text, "", true,
             "path fragment merged into every request, e.g. filters:watermark(logo.png)";
         ImagorProcessConcurrency = "imagor-process-concurrency", "IMAGOR_PROCESS_CONCURRENCY", Int,
-            "-1", true, "requests processed at once (0 or less: unlimited)";
+            "-1", true, "requests loading and processing at once (0 or less: 4 per CPU)";
         ImagorProcessQueueSize = "imagor-process-queue-size", "IMAGOR_PROCESS_QUEUE_SIZE", Int, "0",
-            true, "requests that may wait for a processing slot; beyond that 429 (0: no waiting)";
+            true,
+            "requests that may wait for a place; beyond that 429 (0: none with a concurrency, else 1000)";
+        ImagorProcessMemory = "imagor-process-memory", "IMAGOR_PROCESS_MEMORY", Int, "0", true,
+            "bytes of pixel work in flight; more waits (0: a quarter of the machine's memory)";
         ImagorCacheHeaderTtl = "imagor-cache-header-ttl", "IMAGOR_CACHE_HEADER_TTL", Duration,
             "168h", true, "max-age of successful responses (0 keeps 7 days)";
         ImagorCacheHeaderSwr = "imagor-cache-header-swr", "IMAGOR_CACHE_HEADER_SWR", Duration, "24h",
@@ -613,7 +616,8 @@ mod tests {
 
     #[test]
     fn table_has_all_152_options_per_section() {
-        assert_eq!(ConfigKey::ALL.len(), 152);
+        // imagor's 152, and the ones this crate adds (`IMAGOR_PROCESS_MEMORY`).
+        assert_eq!(ConfigKey::ALL.len(), 153);
         let count = |section| {
             ConfigKey::ALL
                 .iter()
@@ -621,7 +625,7 @@ mod tests {
                 .count()
         };
         assert_eq!(count(Section::Server), 16);
-        assert_eq!(count(Section::Imagor), 24);
+        assert_eq!(count(Section::Imagor), 25);
         assert_eq!(count(Section::HttpLoader), 18);
         assert_eq!(count(Section::File), 13);
         assert_eq!(count(Section::Upload), 4);

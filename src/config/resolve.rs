@@ -318,12 +318,7 @@ impl Values {
             None
         };
         let process_queue_size = self.non_negative::<usize>(K::ImagorProcessQueueSize)?;
-        if process_concurrency.is_none() && process_queue_size > 0 {
-            warnings.push(
-                "IMAGOR_PROCESS_QUEUE_SIZE is ignored because IMAGOR_PROCESS_CONCURRENCY is unlimited"
-                    .to_owned(),
-            );
-        }
+        let process_memory = self.non_negative::<u64>(K::ImagorProcessMemory)?;
 
         Ok(ImagorConfig {
             secret: Secret::new(self.text(K::ImagorSecret)),
@@ -339,6 +334,7 @@ impl Values {
             base_params: self.opt_text(K::ImagorBaseParams),
             process_concurrency,
             process_queue_size,
+            process_memory,
             cache_header_ttl: self.duration_or(K::ImagorCacheHeaderTtl, DEFAULT_CACHE_TTL)?,
             cache_header_swr: self.duration_or(K::ImagorCacheHeaderSwr, DEFAULT_CACHE_SWR)?,
             cache_header_no_cache: self.bool(K::ImagorCacheHeaderNoCache)?,

@@ -235,11 +235,15 @@ pub struct ImagorConfig {
     pub base_path_redirect: Option<String>,
     /// `IMAGOR_BASE_PARAMS`: path fragment merged into every request.
     pub base_params: Option<String>,
-    /// `IMAGOR_PROCESS_CONCURRENCY`: requests processed at once; `None` is unlimited.
+    /// `IMAGOR_PROCESS_CONCURRENCY`: requests loading and processing at once; `None` means
+    /// four per CPU (imagor: unlimited).
     pub process_concurrency: Option<usize>,
-    /// `IMAGOR_PROCESS_QUEUE_SIZE`: requests allowed to wait for a slot (0: none wait).
-    /// Only meaningful with a concurrency limit.
+    /// `IMAGOR_PROCESS_QUEUE_SIZE`: requests allowed to wait for a place. With a concurrency
+    /// limit 0 means none wait; without one, 0 means 1000.
     pub process_queue_size: usize,
+    /// `IMAGOR_PROCESS_MEMORY`: the byte budget of pixel work in flight; 0 means a quarter
+    /// of the machine's memory.
+    pub process_memory: u64,
     /// `IMAGOR_CACHE_HEADER_TTL`, effective (0 or negative keeps 7 days).
     pub cache_header_ttl: Duration,
     /// `IMAGOR_CACHE_HEADER_SWR`, effective (0 or negative keeps 24 h).
@@ -281,6 +285,7 @@ impl Default for ImagorConfig {
             base_params: None,
             process_concurrency: None,
             process_queue_size: 0,
+            process_memory: 0,
             cache_header_ttl: DEFAULT_CACHE_TTL,
             cache_header_swr: DEFAULT_CACHE_SWR,
             cache_header_no_cache: false,

@@ -280,7 +280,8 @@ impl Config {
                 i.process_concurrency
                     .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)),
             )
-            .process_queue_size(i.process_queue_size);
+            .process_queue_size(i.process_queue_size)
+            .process_memory(i.process_memory);
         let source = self.source()?;
         let storages = self.storage_layers()?;
         let mut service = service.map_source(|_| {

@@ -1,126 +1,280 @@
-//! Admission control for pixel work: imagor's process concurrency and queue size, on top of a
-//! CPU-sized worker limit so pixel work never outnumbers the cores. Admitted work runs on the
-//! service's own pixel threads ([`Workers`]).
+//! Admission control: how many requests load and process at once, how many may wait, how many
+//! bytes their pixel work may hold, and how many pixel threads run.
+//!
+//! A request passes three gates, in this order:
+//!
+//! 1. **Admission** ([`Admission::admit`]), before its source is loaded. At most `concurrency`
+//!    requests are active (loading or processing) and at most `queue` more wait for a place;
+//!    beyond that the request answers 429 at once. imagor's `IMAGOR_PROCESS_CONCURRENCY` and
+//!    `IMAGOR_PROCESS_QUEUE_SIZE` set both. When the concurrency is not set (imagor's
+//!    "unlimited"), [`AUTO_ACTIVE_PER_CPU`] requests per CPU are active and [`AUTO_QUEUE`] may
+//!    wait, so that neither the number of loaded sources nor the queue grows without bound.
+//! 2. **The byte budget** ([`Admission::reserve`]), once the source is loaded and its cost is
+//!    known from its header: the bytes the request will hold (source, decoded frames, filter
+//!    buffers, overlays, encoder output) are reserved from a budget shared by every request,
+//!    and a request waits until its bytes are free. A request larger than the whole budget
+//!    waits until it can run alone. The default budget is a quarter of the machine's memory
+//!    ([`default_memory_budget`]).
+//! 3. **A pixel thread** ([`Admission::run`]): never more pixel threads than CPUs, whatever
+//!    the concurrency.
+//!
+//! Every place is given back when its holder is dropped, so a request that times out or whose
+//! client leaves frees its places at once; pixel work that already started stops at its next
+//! cancellation check (see [`Cancel`]) and only then gives back its thread and bytes.
 
 use super::workers::Workers;
 use crate::Error;
+use crate::processing::Cancel;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Active requests per CPU when `IMAGOR_PROCESS_CONCURRENCY` is not set: enough to overlap
+/// loading with pixel work, few enough that loaded sources stay bounded.
+pub(crate) const AUTO_ACTIVE_PER_CPU: usize = 4;
+
+/// Requests that may wait for a place when `IMAGOR_PROCESS_CONCURRENCY` is not set and no
+/// queue size is given. A waiting request holds no source, only its small request state.
+pub(crate) const AUTO_QUEUE: usize = 1000;
+
+/// The smallest byte budget [`default_memory_budget`] answers.
+const MIN_MEMORY_BUDGET: u64 = 256 << 20;
+
+/// The budget is counted in KiB so that it fits a semaphore's `u32` permits.
+const UNIT: u64 = 1024;
+
 /// Shared by every clone of one service, so all clones draw on one budget.
 #[derive(Debug)]
 pub(crate) struct Admission {
-    workers: Arc<Semaphore>,
     admitted: Arc<AtomicUsize>,
-    /// `concurrency + queue` when imagor's limit is on; `None` when unlimited.
-    capacity: Option<usize>,
-    /// As many threads as there are worker permits.
+    /// Active plus waiting requests allowed.
+    capacity: usize,
+    active: Arc<Semaphore>,
+    memory: Arc<Semaphore>,
+    /// The whole budget, in units.
+    memory_units: u32,
+    /// As many permits as pixel threads.
+    workers: Arc<Semaphore>,
     threads: Workers,
 }
 
-/// Held while a request is admitted; running pixel work also holds a worker permit.
+/// Held from admission to the end of the request's pixel work.
 #[derive(Debug)]
 pub(crate) struct Ticket {
     admitted: Arc<AtomicUsize>,
-    worker: Option<OwnedSemaphorePermit>,
+    active: Option<OwnedSemaphorePermit>,
+}
+
+/// Bytes reserved from the budget; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// The settings [`Admission::new`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AdmissionLimits {
+    /// imagor's process concurrency; ≤ 0 picks [`AUTO_ACTIVE_PER_CPU`] per CPU.
+    pub(crate) concurrency: i64,
+    /// Requests allowed to wait beyond the active ones.
+    pub(crate) queue: usize,
+    /// The byte budget; 0 picks [`default_memory_budget`].
+    pub(crate) memory: u64,
+}
+
+impl Default for AdmissionLimits {
+    fn default() -> Self {
+        Self {
+            concurrency: -1,
+            queue: 0,
+            memory: 0,
+        }
+    }
 }
 
 impl Admission {
-    /// `concurrency` ≤ 0 means imagor's "unlimited" (the worker count still caps CPU work);
-    /// `queue` extra requests may wait beyond `concurrency`.
-    pub(crate) fn new(concurrency: i64, queue: usize) -> Self {
+    /// Admission with `limits`, sized for this machine's CPUs and memory.
+    pub(crate) fn new(limits: AdmissionLimits) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-        let (workers, capacity) = match usize::try_from(concurrency) {
-            Ok(c) if c > 0 => (c, Some(c.saturating_add(queue))),
-            _ => (cpus, None),
+        let (active, queue) = match usize::try_from(limits.concurrency) {
+            Ok(c) if c > 0 => (c, limits.queue),
+            _ => (
+                cpus.saturating_mul(AUTO_ACTIVE_PER_CPU),
+                if limits.queue > 0 {
+                    limits.queue
+                } else {
+                    AUTO_QUEUE
+                },
+            ),
         };
+        let threads = active.min(cpus).max(1);
+        let memory = if limits.memory == 0 {
+            default_memory_budget()
+        } else {
+            limits.memory
+        };
+        let memory_units = u32::try_from(memory.div_ceil(UNIT).max(1)).unwrap_or(u32::MAX);
         Self {
-            workers: Arc::new(Semaphore::new(workers)),
             admitted: Arc::new(AtomicUsize::new(0)),
-            capacity,
-            threads: Workers::new(workers),
+            capacity: active.saturating_add(queue),
+            active: Arc::new(Semaphore::new(active)),
+            memory: Arc::new(Semaphore::new(memory_units as usize)),
+            memory_units,
+            workers: Arc::new(Semaphore::new(threads)),
+            threads: Workers::new(threads),
         }
     }
 
-    /// Runs admitted work on a pixel thread. The ticket is held until the work ends, even when
-    /// the caller stops waiting for it (a timeout), so the worker limit stays true.
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
-        ticket: Ticket,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        self.threads
-            .run(move || {
-                let _ticket = ticket;
-                work()
-            })
-            .await
-    }
-
-    /// Admits the request or answers 429 at once, then waits for a worker slot.
-    /// Dropping the returned future while it waits gives the slot back.
+    /// Admits the request or answers 429 at once, then waits for an active place.
+    /// Dropping the returned future while it waits gives the place back.
     pub(crate) async fn admit(&self) -> Result<Ticket, Error> {
         let admitted = Arc::clone(&self.admitted);
-        match self.capacity {
-            Some(capacity) => {
-                let mut current = admitted.load(Ordering::Acquire);
-                loop {
-                    if current >= capacity {
-                        return Err(Error::TooManyRequests);
-                    }
-                    match admitted.compare_exchange_weak(
-                        current,
-                        current + 1,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => break,
-                        Err(actual) => current = actual,
-                    }
-                }
+        let mut current = admitted.load(Ordering::Acquire);
+        loop {
+            if current >= self.capacity {
+                return Err(Error::TooManyRequests);
             }
-            None => {
-                admitted.fetch_add(1, Ordering::AcqRel);
+            match admitted.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
             }
         }
+        // Counted from here: dropping the ticket (a cancelled wait) undoes the count.
         let mut ticket = Ticket {
             admitted,
-            worker: None,
+            active: None,
         };
-        let permit = Arc::clone(&self.workers)
+        let active = Arc::clone(&self.active)
             .acquire_owned()
             .await
-            .map_err(|_| Error::internal("worker pool closed"))?;
-        ticket.worker = Some(permit);
+            .map_err(|_| Error::internal("admission closed"))?;
+        ticket.active = Some(active);
         Ok(ticket)
     }
 
-    /// Requests admitted right now (running or waiting).
+    /// Waits until `bytes` of the budget are free and reserves them. A request larger than the
+    /// whole budget reserves all of it, so it runs alone.
+    pub(crate) async fn reserve(&self, bytes: u64) -> Result<Reservation, Error> {
+        let units = u32::try_from(bytes.div_ceil(UNIT))
+            .unwrap_or(u32::MAX)
+            .min(self.memory_units);
+        if units == 0 {
+            return Ok(Reservation { _permit: None });
+        }
+        let permit = Arc::clone(&self.memory)
+            .acquire_many_owned(units)
+            .await
+            .map_err(|_| Error::internal("admission closed"))?;
+        Ok(Reservation {
+            _permit: Some(permit),
+        })
+    }
+
+    /// Runs admitted work on a pixel thread once one is free. The ticket and the reservation
+    /// are held until the work ends, even when the caller stops waiting for it, so the limits
+    /// stay true; work whose `cancel` is set before a thread takes it never starts.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        held: (Ticket, Reservation),
+        cancel: &Cancel,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let worker = Arc::clone(&self.workers)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::internal("worker pool closed"))?;
+        let cancel = cancel.clone();
+        self.threads
+            .run(move || {
+                let _held = (held, worker);
+                if cancel.is_cancelled() {
+                    return None;
+                }
+                Some(work())
+            })
+            .await?
+            .ok_or(Error::Timeout)
+    }
+
+    /// Requests admitted right now (active or waiting).
     #[cfg(test)]
     pub(crate) fn admitted(&self) -> usize {
         self.admitted.load(Ordering::Acquire)
+    }
+
+    /// The pixel threads this admission may start.
+    #[cfg(test)]
+    pub(crate) fn max_threads(&self) -> usize {
+        self.threads.limit()
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        // The active place goes back with the field; the count goes here.
+        self.active.take();
         self.admitted.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The default byte budget: a quarter of the memory this process may use (the smaller of the
+/// machine's memory and its cgroup's limit), and at least 256 MiB. Where the memory cannot be
+/// read, 2 GiB.
+pub(crate) fn default_memory_budget() -> u64 {
+    let machine = meminfo_total();
+    let cgroup = cgroup_limit();
+    let total = match (machine, cgroup) {
+        (Some(m), Some(c)) => m.min(c),
+        (Some(m), None) => m,
+        (None, Some(c)) => c,
+        (None, None) => return 2 << 30,
+    };
+    (total / 4).max(MIN_MEMORY_BUDGET)
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn meminfo_total() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The cgroup v2 (`memory.max`) or v1 (`memory.limit_in_bytes`) limit, when one is set.
+fn cgroup_limit() -> Option<u64> {
+    ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .find_map(|text| text.trim().parse::<u64>().ok())
+        // v1 reports "no limit" as a number near 2^63.
+        .filter(|&limit| limit < (1 << 60))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn limits(concurrency: i64, queue: usize, memory: u64) -> AdmissionLimits {
+        AdmissionLimits {
+            concurrency,
+            queue,
+            memory,
+        }
+    }
+
     #[tokio::test]
     async fn full_queue_answers_429_and_slots_come_back() {
-        let admission = Admission::new(1, 1);
+        let admission = Admission::new(limits(1, 1, 0));
         let running = admission.admit().await.unwrap();
         let waiting = {
             let fut = admission.admit();
             tokio::pin!(fut);
-            // The second request is admitted (queued) but waits for the worker.
+            // The second request is admitted (queued) but waits for an active place.
             assert!(futures::poll!(&mut fut).is_pending());
             assert_eq!(admission.admitted(), 1 + 1);
             // A third is refused at once.
@@ -138,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn zero_queue_means_no_waiting() {
-        let admission = Admission::new(1, 0);
+        let admission = Admission::new(limits(1, 0, 0));
         let _running = admission.admit().await.unwrap();
         assert!(matches!(
             admission.admit().await,
@@ -148,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancelled_waiter_gives_its_place_back() {
-        let admission = Admission::new(1, 5);
+        let admission = Admission::new(limits(1, 5, 0));
         let _running = admission.admit().await.unwrap();
         {
             let fut = admission.admit();
@@ -156,5 +310,90 @@ mod tests {
             assert!(futures::poll!(&mut fut).is_pending());
         }
         assert_eq!(admission.admitted(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_default_queue_is_bounded() {
+        let admission = Admission::new(AdmissionLimits::default());
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let active = cpus * AUTO_ACTIVE_PER_CPU;
+        let mut tickets = Vec::new();
+        for _ in 0..active {
+            tickets.push(admission.admit().await.unwrap());
+        }
+        // The rest wait; AUTO_QUEUE of them fit, the next is refused.
+        let mut waiting = Vec::new();
+        for _ in 0..AUTO_QUEUE {
+            let mut fut = Box::pin(admission.admit());
+            assert!(futures::poll!(&mut fut).is_pending());
+            waiting.push(fut);
+        }
+        assert!(matches!(
+            admission.admit().await,
+            Err(Error::TooManyRequests)
+        ));
+        drop(waiting);
+        assert_eq!(admission.admitted(), active);
+    }
+
+    #[tokio::test]
+    async fn pixel_threads_never_exceed_the_cpus() {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let admission = Admission::new(limits(1000, 0, 0));
+        assert_eq!(admission.max_threads(), cpus);
+        let admission = Admission::new(limits(1, 0, 0));
+        assert_eq!(admission.max_threads(), 1);
+    }
+
+    #[tokio::test]
+    async fn reservations_wait_for_bytes_and_give_them_back() {
+        let admission = Admission::new(limits(4, 0, 10 * UNIT));
+        let first = admission.reserve(6 * UNIT).await.unwrap();
+        {
+            let fut = admission.reserve(6 * UNIT);
+            tokio::pin!(fut);
+            // 6 + 6 > 10: the second waits.
+            assert!(futures::poll!(&mut fut).is_pending());
+            drop(first);
+            let _second = fut.await.unwrap();
+        }
+        // Larger than the whole budget: reserves all of it, and runs once nothing else holds any.
+        let huge = admission.reserve(1 << 40).await.unwrap();
+        {
+            let fut = admission.reserve(UNIT);
+            tokio::pin!(fut);
+            assert!(futures::poll!(&mut fut).is_pending());
+        }
+        drop(huge);
+        let _small = admission.reserve(UNIT).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn work_cancelled_before_it_starts_never_runs() {
+        let admission = Admission::new(limits(1, 0, 0));
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let held = (
+            admission.admit().await.unwrap(),
+            admission.reserve(1).await.unwrap(),
+        );
+        let flag = Arc::clone(&ran);
+        let outcome = admission
+            .run(held, &cancel, move || flag.store(true, Ordering::SeqCst))
+            .await;
+        assert!(matches!(outcome, Err(Error::Timeout)));
+        assert!(!ran.load(Ordering::SeqCst));
+        // Its places came back.
+        assert_eq!(admission.admitted(), 0);
+    }
+
+    #[test]
+    fn the_default_budget_is_a_quarter_of_memory_at_least_256_mib() {
+        let budget = default_memory_budget();
+        assert!(budget >= MIN_MEMORY_BUDGET);
+        if let Some(total) = meminfo_total() {
+            assert!(budget <= (total / 4).max(MIN_MEMORY_BUDGET));
+        }
     }
 }

@@ -45,16 +45,19 @@ where
         head: &Head,
     ) -> Result<Response<Body>, Error> {
         let settings = &self.settings;
+        let cancel = processing::Cancel::new();
+        let ticket = self.admit().await?;
         let input = if processing::is_color_source(&params.image) {
             None
         } else {
             let blob = self.load(&params.image, head.headers.clone()).await?;
             Some(blob.into_bytes())
         };
-        let options = settings.process.clone();
+        let options = settings.process.clone().cancel(cancel.clone());
         let params = params.clone();
+        let bytes = input.as_ref().map_or(0, |i| i.len() as u64);
         let meta = self
-            .process_blocking(move || match input {
+            .process_blocking(ticket, bytes, &cancel, move || match input {
                 Some(input) => processing::metadata(&input, &params, &options),
                 None => processing::metadata_color(&params, &options),
             })

@@ -9,10 +9,14 @@
 //! service has no source ([`NoSource`]); [`ImageService::loader`] (or
 //! [`LoaderLayer`](crate::loader::LoaderLayer)) adds loaders, tried in order.
 //!
-//! Pixel work runs on the service's own pixel threads, never on the async threads, behind an
-//! admission limit (imagor's `IMAGOR_PROCESS_CONCURRENCY` and `IMAGOR_PROCESS_QUEUE_SIZE`; a
-//! full queue answers 429 at once). Dropping the response future while it waits gives its place
-//! back.
+//! Every request that loads a source is admitted first (imagor's `IMAGOR_PROCESS_CONCURRENCY`
+//! and `IMAGOR_PROCESS_QUEUE_SIZE`, bounded by default; a full queue answers 429 at once), then
+//! reserves the bytes its pixel work will hold from a shared budget
+//! ([`process_memory`](ImageService::process_memory)), and runs on the service's own pixel
+//! threads (never more than the CPUs), never on the async threads. Pixel work carries a
+//! [`Cancel`](processing::Cancel) token that is set when the request's deadline passes or when
+//! every client waiting for the result has gone; the work stops at its next check and gives
+//! back its thread and bytes. Dropping the response future while it waits gives its place back.
 //!
 //! # Example
 //!
@@ -62,11 +66,11 @@ use crate::body::Body;
 use crate::loader::{Fallback, NoSource, SourceRequest};
 use crate::metrics::{Metrics, Stage};
 use crate::path::{self, Filter, Params, Signer};
-use crate::processing;
+use crate::processing::{self, Cancel};
 use crate::storage::store::Lookup;
 use crate::storage::{Location, ResultStorageLayer};
 use crate::{Blob, Error};
-use admission::Admission;
+use admission::{Admission, AdmissionLimits, Ticket};
 use coalesce::{Coalescer, Role, SharedError};
 use futures::FutureExt;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -111,8 +115,7 @@ struct Settings {
     auto_webp: bool,
     auto_avif: bool,
     auto_jpeg: bool,
-    concurrency: i64,
-    queue_size: usize,
+    admission: AdmissionLimits,
     result_store: Option<ResultStorageLayer>,
     metrics: Option<Metrics>,
 }
@@ -134,8 +137,7 @@ impl Default for Settings {
             auto_webp: false,
             auto_avif: false,
             auto_jpeg: false,
-            concurrency: -1,
-            queue_size: 0,
+            admission: AdmissionLimits::default(),
             result_store: None,
             metrics: None,
         }
@@ -173,7 +175,7 @@ impl ImageService<NoSource> {
     /// secret until [`signer`](Self::signer) sets one) and `unsafe/` URLs are refused.
     pub fn new() -> Self {
         let settings = Settings::default();
-        let admission = Arc::new(Admission::new(settings.concurrency, settings.queue_size));
+        let admission = Arc::new(Admission::new(settings.admission));
         Self {
             source: NoSource,
             settings: Arc::new(settings),
@@ -329,19 +331,48 @@ impl<Src> ImageService<Src> {
         self.update(|s| s.result_store = Some(storage))
     }
 
-    /// Most requests processing at once (`IMAGOR_PROCESS_CONCURRENCY`; ≤ 0 = unlimited, though
-    /// pixel work never runs on more threads than there are cores).
+    /// Most requests loading and processing at once (`IMAGOR_PROCESS_CONCURRENCY`). At most
+    /// as many pixel threads as CPUs run whatever this is. ≤ 0 (the default) means four per
+    /// CPU, where imagor has no limit: each active request holds its source in memory.
+    ///
+    /// ```
+    /// use imagor_tower::ImageService;
+    ///
+    /// // Two requests at once, ten more may wait, the rest answer 429.
+    /// let service = ImageService::new().process_concurrency(2).process_queue_size(10);
+    /// # let _ = service;
+    /// ```
     #[must_use]
     pub fn process_concurrency(self, concurrency: i64) -> Self {
-        let this = self.update(|s| s.concurrency = concurrency);
+        let this = self.update(|s| s.admission.concurrency = concurrency);
         this.rebuild_admission()
     }
 
-    /// Requests allowed to wait for a processing slot (`IMAGOR_PROCESS_QUEUE_SIZE`); beyond
-    /// that, 429. Only meaningful with a concurrency limit; 0 means no waiting.
+    /// Requests allowed to wait for a place (`IMAGOR_PROCESS_QUEUE_SIZE`); beyond that, 429.
+    /// With a concurrency limit, 0 means no waiting (imagor's rule). Without one, 0 keeps the
+    /// default bound of 1000 waiting requests (imagor's queue is unbounded there).
     #[must_use]
     pub fn process_queue_size(self, queue_size: usize) -> Self {
-        let this = self.update(|s| s.queue_size = queue_size);
+        let this = self.update(|s| s.admission.queue = queue_size);
+        this.rebuild_admission()
+    }
+
+    /// The byte budget of pixel work in flight (`IMAGOR_PROCESS_MEMORY`): sources, decoded
+    /// frames, filter buffers, overlays and outputs of every request being processed, as
+    /// estimated from the sources' headers before any pixel is decoded. A request whose bytes
+    /// are not free waits (its deadline still runs); one larger than the whole budget runs
+    /// alone. 0 (the default) means a quarter of the machine's memory (or of the cgroup's
+    /// limit), at least 256 MiB.
+    ///
+    /// ```
+    /// use imagor_tower::ImageService;
+    ///
+    /// let service = ImageService::new().process_memory(512 << 20);
+    /// # let _ = service;
+    /// ```
+    #[must_use]
+    pub fn process_memory(self, bytes: u64) -> Self {
+        let this = self.update(|s| s.admission.memory = bytes);
         this.rebuild_admission()
     }
 
@@ -353,10 +384,7 @@ impl<Src> ImageService<Src> {
     }
 
     fn rebuild_admission(mut self) -> Self {
-        self.admission = Arc::new(Admission::new(
-            self.settings.concurrency,
-            self.settings.queue_size,
-        ));
+        self.admission = Arc::new(Admission::new(self.settings.admission));
         self
     }
 }
@@ -493,7 +521,7 @@ where
             let blob = Stage::Load
                 .run(metrics, self.load(&params.image, head.headers.clone()))
                 .await?;
-            return Ok(self.raw_response(&blob, &utility, &head.headers, is_head));
+            return self.raw_response(&blob, &utility, &head.headers, is_head);
         }
 
         let preview = params.filters.iter().any(|f| f.name == "preview");
@@ -510,8 +538,10 @@ where
                 .render(params.clone(), head.headers.clone(), result_slot)
                 .await?
         } else {
-            // The canonical path, after base params and format negotiation, is the result key.
-            let (flight, role) = self.coalescer.join(&params.path, || {
+            // The canonical path, after base params and format negotiation, is the result key;
+            // requests with other credentials never share a load.
+            let key = flight_key(&params.path, &head.headers);
+            let (flight, role) = self.coalescer.join(&key, || {
                 self.clone()
                     .render(params.clone(), head.headers.clone(), result_slot)
                     .map(|outcome| outcome.map_err(SharedError::from))
@@ -527,10 +557,23 @@ where
         Ok(self.image_response(rendered, &params, &utility, negotiated, head))
     }
 
-    /// Runs pixel work on the pixel threads once admitted, within the process timeout, as
-    /// the `process` stage (queue depth and timing recorded when metrics are on).
+    /// Admits a request before it loads anything: 429 at once when the queue is full, else a
+    /// wait for an active place (counted as queued when metrics are on).
+    async fn admit(&self) -> Result<Ticket, Error> {
+        let queued = self.settings.metrics.as_ref().map(Metrics::queued);
+        let ticket = self.admission.admit().await;
+        drop(queued);
+        ticket
+    }
+
+    /// Runs the pixel work of an admitted request, as the `process` stage: reserves `bytes` of
+    /// the budget, waits for a pixel thread and runs `work` there, all within the process
+    /// timeout. When the timeout fires, `cancel` is set so that the work stops.
     async fn process_blocking<T, E>(
         &self,
+        ticket: Ticket,
+        bytes: u64,
+        cancel: &Cancel,
         work: impl FnOnce() -> Result<T, E> + Send + 'static,
     ) -> Result<T, Error>
     where
@@ -539,12 +582,13 @@ where
         Error: From<E>,
     {
         let metrics = self.settings.metrics.as_ref();
+        let _stop = CancelOnDrop(cancel.clone());
         Stage::Process
             .run(metrics, async {
-                let queued = metrics.map(Metrics::queued);
-                let ticket = self.admission.admit().await?;
-                drop(queued);
-                let job = self.admission.run(ticket, work);
+                let job = async {
+                    let reservation = self.admission.reserve(bytes).await?;
+                    self.admission.run((ticket, reservation), cancel, work).await
+                };
                 let output = tokio::time::timeout(self.settings.process_timeout, job).await???;
                 Ok(output)
             })
@@ -597,6 +641,10 @@ where
             }
         }
 
+        // Set when this work is dropped: its deadline passed or every client waiting for it left.
+        let cancel = Cancel::new();
+        let _stop = CancelOnDrop(cancel.clone());
+        let ticket = self.admit().await?;
         let (input, upstream, source_modified) = if processing::is_color_source(&params.image) {
             (None, HeaderMap::new(), None)
         } else {
@@ -609,9 +657,14 @@ where
         };
 
         let overlays = self.load_overlays(&params, &headers).await?;
-        let options = settings.process.clone().overlays(overlays);
+        let options = settings
+            .process
+            .clone()
+            .overlays(overlays)
+            .cancel(cancel.clone());
+        let bytes = input.as_ref().map_or(0, |i| i.len() as u64);
         let output = self
-            .process_blocking(move || match input {
+            .process_blocking(ticket, bytes, &cancel, move || match input {
                 Some(input) => processing::process(&input, &params, &options),
                 None => processing::process_color(&params, &options),
             })
@@ -704,20 +757,25 @@ where
         }
     }
 
+    /// `raw()`: the source as it is, only when it is an image. The type comes from the bytes
+    /// when the engine knows their format, else from the source's own `image/...` type; other
+    /// content (HTML, scripts, JSON from an upstream) answers 406, so a `raw()` URL can never
+    /// serve a page from this origin.
     fn raw_response(
         &self,
         blob: &Blob,
         utility: &UtilityFilters,
         request: &HeaderMap,
         head: bool,
-    ) -> Response<Body> {
-        let content_type = blob
-            .content_type()
-            .map(str::to_owned)
+    ) -> Result<Response<Body>, Error> {
+        let content_type = processing::Format::sniff(blob.bytes())
+            .map(|f| f.content_type().to_owned())
             .or_else(|| {
-                processing::Format::sniff(blob.bytes()).map(|f| f.content_type().to_owned())
+                blob.content_type()
+                    .filter(|declared| is_image_type(declared))
+                    .map(str::to_owned)
             })
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
+            .ok_or(Error::UnsupportedFormat)?;
         let mut res = response::bytes_response(&content_type, blob.bytes().clone(), head);
         let headers = res.headers_mut();
         self.cache_headers(headers, &utility.cache, request);
@@ -726,7 +784,15 @@ where
             HeaderValue::from_static("script-src 'none'"),
         );
         override_headers(headers, blob.headers());
-        res
+        // An upstream `Content-Type` copied by the override above must still be an image.
+        if !headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_image_type)
+        {
+            return Err(Error::UnsupportedFormat);
+        }
+        Ok(res)
     }
 
     /// SERVER.md §6.4: append `format(...)` from the `Accept` header when enabled and the URL
@@ -764,6 +830,52 @@ where
             params.filters.push(Filter::new("format", "jpeg"));
         }
         true
+    }
+}
+
+/// The coalescing key of a request: its canonical path, and a digest of the credentials a
+/// loader may forward (`Authorization`, `Cookie`), so that a load made with one client's
+/// credentials is never shared with a client that sent other ones (or none).
+fn flight_key(path: &str, headers: &HeaderMap) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    let mut any = false;
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        for value in headers.get_all(&name) {
+            any = true;
+            digest.update(name.as_str().as_bytes());
+            digest.update(b":");
+            digest.update(value.as_bytes());
+            digest.update(b"\n");
+        }
+    }
+    if !any {
+        return path.to_owned();
+    }
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{path}\n{hex}")
+}
+
+/// Whether a `Content-Type` value names an image (`image/...`, any parameters ignored).
+fn is_image_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence
+        .get(..6)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("image/"))
+        && essence.len() > 6
+}
+
+/// Sets its token when dropped: the work that holds it has finished, timed out or been
+/// abandoned, and pixel work still running for it should stop.
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 

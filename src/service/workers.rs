@@ -69,6 +69,12 @@ impl Workers {
         }
     }
 
+    /// The most threads this pool starts.
+    #[cfg(test)]
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Threads started so far.
     #[cfg(test)]
     pub(crate) fn started(&self) -> usize {
