@@ -181,8 +181,8 @@ pub(crate) fn literal_ip(url: &Url) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
-/// Host globs and URL regexps; a URL passes when any of them matches, or when both lists
-/// are empty.
+/// Host globs and regexps; a URL passes when any of them matches, or when both lists are
+/// empty. A regexp (anchored by the builder) is tried on the whole URL and on `host[:port]`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AllowList {
     pub(crate) hosts: Vec<Glob>,
@@ -197,7 +197,10 @@ impl AllowList {
         }
         let host = host_port(url);
         self.hosts.iter().any(|glob| glob.matches(&host))
-            || self.regexps.iter().any(|re| re.is_match(url.as_str()))
+            || self
+                .regexps
+                .iter()
+                .any(|re| re.is_match(url.as_str()) || re.is_match(&host))
     }
 }
 
