@@ -87,7 +87,7 @@ mod source;
 
 use self::glob::Glob;
 use self::network::{Blocked, BlockingResolver, Cidr, LookupFailed, NetworkPolicy};
-use self::source::{AllowList, UrlRules, literal_ip};
+use self::source::{AllowList, UrlRules, literal_ip, shown_url};
 use super::SourceRequest;
 use crate::Error;
 use crate::blob::{Blob, Stat};
@@ -313,7 +313,7 @@ impl HttpLoader {
     pub async fn stat(&self, req: &SourceRequest) -> Result<Stat, Error> {
         let head = async {
             let (url, route) = self.prepare(req.key())?;
-            let image = url.to_string();
+            let image = shown_url(&url);
             let response = route
                 .client
                 .head(url)
@@ -348,7 +348,7 @@ impl HttpLoader {
         self.inner
             .guard
             .check(&url, route.proxy.as_ref())
-            .map_err(|refusal| refusal.into_error(url.as_str()))?;
+            .map_err(|refusal| refusal.into_error(&shown_url(&url)))?;
         Ok((url, route))
     }
 
@@ -368,7 +368,7 @@ impl HttpLoader {
     async fn fetch(&self, req: &SourceRequest) -> Result<Blob, Error> {
         let inner = &self.inner;
         let (url, route) = self.prepare(req.key())?;
-        let image = url.to_string();
+        let image = shown_url(&url);
         let headers = self.request_headers(req.headers());
 
         let mut response = route
@@ -1327,7 +1327,7 @@ mod tests {
         let listed = loader(
             HttpLoader::builder()
                 .with_allowed_sources(["a.com"])
-                .with_allowed_source_regexp(r"^https://b\.com/ok/"),
+                .with_allowed_source_regexp(r"https://b\.com/ok/.*"),
         );
         assert!(listed.source_url("a.com/x.png").is_ok());
         assert!(listed.source_url("b.com/ok/x.png").is_ok());
@@ -1335,6 +1335,82 @@ mod tests {
             listed.source_url("b.com/no/x.png"),
             Err(Error::SourceNotAllowed)
         ));
+    }
+
+    #[test]
+    fn source_regexp_is_anchored() {
+        let l = loader(HttpLoader::builder().with_allowed_source_regexp(r"example\.com"));
+        assert!(l.source_url("https://example.com/a.jpg").is_ok());
+        assert!(l.source_url("example.com/a.jpg").is_ok());
+        for refused in [
+            "https://evil-example.com.attacker.net/a.jpg",
+            "https://example.com.attacker.net/a.jpg",
+            "https://attacker.net/example.com/a.jpg",
+            "https://attacker.net/a.jpg?u=example.com",
+            "https://example.com:8443/a.jpg",
+        ] {
+            assert!(
+                matches!(l.source_url(refused), Err(Error::SourceNotAllowed)),
+                "{refused}"
+            );
+        }
+        // An imagor-style prefix pattern needs its `.*` now.
+        let prefix = loader(HttpLoader::builder().with_allowed_source_regexp(r"^https://c\.io/"));
+        assert!(prefix.source_url("https://c.io/").is_ok());
+        assert!(prefix.source_url("https://c.io/a.jpg").is_err());
+        // Alternation stays inside the anchors.
+        let either = loader(HttpLoader::builder().with_allowed_source_regexp(r"a\.io|b\.io"));
+        assert!(either.source_url("https://b.io/x").is_ok());
+        assert!(either.source_url("https://a.io.evil.net/x").is_err());
+        assert!(either.source_url("https://evil.b.io/x").is_err());
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let builder = HttpLoader::builder()
+            .with_proxy_urls([
+                "http://proxy-user:proxy-pass@proxy.test:3128",
+                "https://only-user@proxy2.test/",
+            ])
+            .with_base_url("https://base-user:base-pass@cdn.test/images")
+            .with_forward_headers(["Authorization", "Cookie"])
+            .with_override_header("Authorization", "Bearer override-token")
+            .with_override_header("X-Api-Key", "api-key-value");
+        let secrets = [
+            "proxy-user",
+            "proxy-pass",
+            "only-user",
+            "base-user",
+            "base-pass",
+            "override-token",
+            "api-key-value",
+        ];
+        let shown = format!("{builder:?}");
+        let loader = builder.build().unwrap();
+        let shown_loader = format!("{loader:?}");
+        for text in [&shown, &shown_loader] {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        assert!(shown.contains("proxy.test:3128"), "{shown}");
+        assert!(shown.contains("authorization"), "{shown}");
+        assert!(shown_loader.contains("proxy.test:3128"), "{shown_loader}");
+        assert!(shown_loader.contains("x-api-key"), "{shown_loader}");
+        // The values still go upstream.
+        let sent = loader.request_headers(&HeaderMap::new());
+        assert_eq!(sent[header::AUTHORIZATION], "Bearer override-token");
+    }
+
+    #[test]
+    fn userinfo_is_redacted() {
+        assert_eq!(
+            redact_userinfo("http://u:p@h:1/x?y#z"),
+            "http://<redacted>@h:1/x?y#z"
+        );
+        assert_eq!(redact_userinfo("u:p@h:1"), "<redacted>@h:1");
+        assert_eq!(redact_userinfo("http://h/a@b"), "http://h/a@b");
+        assert_eq!(redact_userinfo("http://a@b@h/"), "http://<redacted>@h/");
     }
 
     #[test]
