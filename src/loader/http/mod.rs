@@ -1394,7 +1394,7 @@ mod tests {
             }
         }
         assert!(shown.contains("proxy.test:3128"), "{shown}");
-        assert!(shown.contains("authorization"), "{shown}");
+        assert!(shown.contains("X-Api-Key"), "{shown}");
         assert!(shown_loader.contains("proxy.test:3128"), "{shown_loader}");
         assert!(shown_loader.contains("x-api-key"), "{shown_loader}");
         // The values still go upstream.
