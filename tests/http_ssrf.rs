@@ -56,7 +56,11 @@ fn gzip_bomb() -> Response {
         (0..megabytes).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 1 << 20]))),
     );
     let body = futures::StreamExt::chain(zeros, futures::stream::pending());
-    ([(header::CONTENT_TYPE, "image/png")], Body::from_stream(body)).into_response()
+    (
+        [(header::CONTENT_TYPE, "image/png")],
+        Body::from_stream(body),
+    )
+        .into_response()
 }
 
 fn app() -> Router {
@@ -145,7 +149,10 @@ async fn loopback_is_refused_by_default_without_a_connection() {
         .build()
         .unwrap();
     assert_eq!(
-        &fetch(&opened, &target.url("/img.png")).await.unwrap().bytes()[..],
+        &fetch(&opened, &target.url("/img.png"))
+            .await
+            .unwrap()
+            .bytes()[..],
         PNG
     );
     assert_eq!(target.connections(), 1);
@@ -366,7 +373,10 @@ fn debug_output_hides_forwarded_and_proxy_secrets() {
         header::AUTHORIZATION,
         HeaderValue::from_static("Bearer auth-secret"),
     );
-    headers.insert(header::COOKIE, HeaderValue::from_static("session=cookie-secret"));
+    headers.insert(
+        header::COOKIE,
+        HeaderValue::from_static("session=cookie-secret"),
+    );
     headers.insert("x-api-key", HeaderValue::from_static("api-key-secret"));
     let request = SourceRequest::new("https://a.example/b.png").with_headers(headers);
     let shown = format!("{request:?}");
@@ -392,4 +402,36 @@ fn debug_output_hides_forwarded_and_proxy_secrets() {
         assert!(!shown.contains("proxy-secret"), "{shown}");
         assert!(!shown.contains("proxy-user"), "{shown}");
     }
+}
+
+#[tokio::test]
+async fn configured_source_regexp_is_anchored() {
+    let config = ConfigBuilder::new()
+        .env([("HTTP_LOADER_ALLOWED_SOURCE_REGEXP", r"example\.com")])
+        .build()
+        .unwrap();
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    let loader = config.http_loader().unwrap().unwrap();
+    assert!(loader.source_url("https://example.com/a.jpg").is_ok());
+    let err = fetch(&loader, "https://evil-example.com.attacker.net/a.jpg")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SourceNotAllowed), "{err:?}");
+
+    // A pattern written for imagor's unanchored matching gets a start-up warning.
+    let prefix = ConfigBuilder::new()
+        .env([(
+            "HTTP_LOADER_ALLOWED_SOURCE_REGEXP",
+            r"^https://cdn\.example\.com/",
+        )])
+        .build()
+        .unwrap();
+    assert!(
+        prefix
+            .warnings()
+            .iter()
+            .any(|w| w.contains("HTTP_LOADER_ALLOWED_SOURCE_REGEXP") && w.contains("anchored")),
+        "{:?}",
+        prefix.warnings()
+    );
 }

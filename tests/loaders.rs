@@ -572,10 +572,7 @@ async fn http_upstream_errors_keep_status_and_reason() {
 #[tokio::test]
 async fn http_content_type_validation() {
     let up = upstream().await;
-    let images = local()
-        .with_accept("image/*")
-        .build()
-        .unwrap();
+    let images = local().with_accept("image/*").build().unwrap();
     assert!(fetch(&images, &up.url("/img.png")).await.is_ok());
     let err = fetch(&images, &up.url("/html")).await.unwrap_err();
     assert!(matches!(err, Error::UnsupportedFormat), "{err:?}");
@@ -604,10 +601,7 @@ async fn http_gzip_bodies_are_decompressed_and_limited() {
         up.log()
     );
     // The limit counts decompressed bytes, so a small gzip bomb is refused.
-    let limited = local()
-        .with_max_allowed_size(50_000)
-        .build()
-        .unwrap();
+    let limited = local().with_max_allowed_size(50_000).build().unwrap();
     let err = fetch(&limited, &up.url("/gzip")).await.unwrap_err();
     assert!(matches!(err, Error::MaxSizeExceeded), "{err:?}");
 }
@@ -647,7 +641,10 @@ async fn http_max_size_declared_then_streamed() {
         100_000
     );
     let unlimited = local().with_max_allowed_size(0).build().unwrap();
-    assert_eq!(fetch(&unlimited, &up.url("/big")).await.unwrap().len(), 2000);
+    assert_eq!(
+        fetch(&unlimited, &up.url("/big")).await.unwrap().len(),
+        2000
+    );
 }
 
 #[tokio::test]
@@ -762,10 +759,7 @@ async fn http_forwards_headers() {
 #[tokio::test]
 async fn http_base_url_and_default_scheme() {
     let up = upstream().await;
-    let based = local()
-        .with_base_url(&up.url("/base"))
-        .build()
-        .unwrap();
+    let based = local().with_base_url(&up.url("/base")).build().unwrap();
     let blob = fetch(&based, "some/dir/a.png?x=1").await.unwrap();
     assert_eq!(&blob.bytes()[..], b"/base/some/dir/a.png?x=1");
     let blob = fetch(&based, "https://elsewhere.example/../up.png")
@@ -773,10 +767,7 @@ async fn http_base_url_and_default_scheme() {
         .unwrap();
     assert_eq!(&blob.bytes()[..], b"/base/up.png");
 
-    let http = local()
-        .with_default_scheme("http")
-        .build()
-        .unwrap();
+    let http = local().with_default_scheme("http").build().unwrap();
     let key = format!("{}/img.png", up.addr);
     assert_eq!(&fetch(&http, &key).await.unwrap().bytes()[..], PNG);
     // A scheme-less key with a %XX escape is a file name, not a URL.
@@ -784,10 +775,7 @@ async fn http_base_url_and_default_scheme() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Invalid), "{err:?}");
-    let nil = local()
-        .with_default_scheme("nil")
-        .build()
-        .unwrap();
+    let nil = local().with_default_scheme("nil").build().unwrap();
     assert!(matches!(
         fetch(&nil, &key).await.unwrap_err(),
         Error::Invalid
@@ -807,7 +795,10 @@ async fn http_refused_port_is_a_dial_error() {
     let url = format!("http://127.0.0.1:{port}/img.png");
     let err = fetch(&plain(), &url).await.unwrap_err();
     assert_eq!(err.status(), StatusCode::NOT_FOUND);
-    assert_eq!(err.message(), format!("dial tcp: connection refused: {url}"));
+    assert_eq!(
+        err.message(),
+        format!("dial tcp: connection refused: {url}")
+    );
 }
 
 #[tokio::test]
@@ -866,10 +857,7 @@ async fn http_blocks_custom_networks_on_redirect_hops() {
 #[tokio::test]
 async fn http_proxy_routes_matching_hosts() {
     let proxy = upstream().await;
-    let via_proxy = local()
-        .with_proxy_urls([proxy.url("")])
-        .build()
-        .unwrap();
+    let via_proxy = local().with_proxy_urls([proxy.url("")]).build().unwrap();
     let blob = fetch(&via_proxy, "http://images.invalid/proxied")
         .await
         .unwrap();

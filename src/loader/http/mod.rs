@@ -91,8 +91,8 @@ use self::source::{AllowList, UrlRules, literal_ip, shown_url};
 use super::SourceRequest;
 use crate::Error;
 use crate::blob::{Blob, Stat};
-use crate::loader::file::sniff_content_type;
 pub use crate::loader::file::DEFAULT_MAX_SIZE;
+use crate::loader::file::sniff_content_type;
 use bytes::BytesMut;
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -164,7 +164,10 @@ struct Route {
 impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Route")
-            .field("proxy", &self.proxy.as_ref().map(|url| redact_userinfo(url.as_str())))
+            .field(
+                "proxy",
+                &self.proxy.as_ref().map(|url| redact_userinfo(url.as_str())),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -1069,7 +1072,10 @@ impl HttpLoaderBuilder {
 
         let cidrs = |list: &[String], setting: &'static str| {
             list.iter()
-                .map(|cidr| cidr.parse::<Cidr>().map_err(|err| config_error(setting, err)))
+                .map(|cidr| {
+                    cidr.parse::<Cidr>()
+                        .map_err(|err| config_error(setting, err))
+                })
                 .collect::<Result<Vec<_>, _>>()
         };
         let network = Arc::new(NetworkPolicy {
@@ -1077,7 +1083,10 @@ impl HttpLoaderBuilder {
             private: self.block_private_networks,
             link_local: self.block_link_local_networks,
             networks: cidrs(&self.block_networks, "HTTP_LOADER_BLOCK_NETWORKS")?,
-            allowed: cidrs(&self.allowed_networks, "allowed networks (with_allowed_networks)")?,
+            allowed: cidrs(
+                &self.allowed_networks,
+                "allowed networks (with_allowed_networks)",
+            )?,
         });
 
         let proxies = self

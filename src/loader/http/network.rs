@@ -400,7 +400,12 @@ mod tests {
         ] {
             assert!(private.blocks(ip(blocked)), "{blocked}");
         }
-        for open in ["100.63.255.255", "100.128.0.0", "198.17.255.255", "198.20.0.0"] {
+        for open in [
+            "100.63.255.255",
+            "100.128.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+        ] {
             assert!(!private.blocks(ip(open)), "{open}");
         }
 
@@ -431,7 +436,10 @@ mod tests {
     #[test]
     fn allowed_networks_open_holes() {
         let policy = NetworkPolicy {
-            allowed: vec!["127.0.0.2/32".parse().unwrap(), "10.1.0.0/16".parse().unwrap()],
+            allowed: vec![
+                "127.0.0.2/32".parse().unwrap(),
+                "10.1.0.0/16".parse().unwrap(),
+            ],
             networks: vec!["10.0.0.0/8".parse().unwrap()],
             ..NetworkPolicy::all_categories()
         };
