@@ -51,7 +51,7 @@ async fn redirect(Query(query): Query<HashMap<String, String>>) -> Response {
 /// Gzip of far more zeros than the default limit, and a body that never ends: a loader
 /// that buffered the whole body before checking its size would wait forever.
 fn gzip_bomb() -> Response {
-    let megabytes = usize::try_from(2 * DEFAULT_MAX_SIZE >> 20).unwrap();
+    let megabytes = usize::try_from((2 * DEFAULT_MAX_SIZE) >> 20).unwrap();
     let zeros = futures::stream::iter(
         (0..megabytes).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 1 << 20]))),
     );
