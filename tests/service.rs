@@ -368,9 +368,12 @@ async fn unreachable_http_source_answers_404_json_quickly() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let svc = ImageService::new()
-        .unsafe_urls(true)
-        .loader(HttpLoader::new().unwrap());
+    // Loopback addresses are refused by default; this test needs one.
+    let loader = HttpLoader::builder()
+        .with_block_loopback_networks(false)
+        .build()
+        .unwrap();
+    let svc = ImageService::new().unsafe_urls(true).loader(loader);
     let started = std::time::Instant::now();
     let res = svc
         .oneshot(get(&format!(

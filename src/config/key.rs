@@ -260,11 +260,12 @@ config_keys! {
             "deprecated alias of -http-loader-forward-client-headers";
         HttpLoaderAllowedSourceRegexp = "http-loader-allowed-source-regexp",
             "HTTP_LOADER_ALLOWED_SOURCE_REGEXP", Text, "", true,
-            "regular expression a source URL must match (OR-ed with the host globs)";
+            "regular expression the whole source URL or host must match (OR-ed with the host globs)";
         HttpLoaderAllowedSources = "http-loader-allowed-sources", "HTTP_LOADER_ALLOWED_SOURCES",
             List, "", true, "host globs sources must match, e.g. *.example.com (empty: any)";
         HttpLoaderMaxAllowedSize = "http-loader-max-allowed-size", "HTTP_LOADER_MAX_ALLOWED_SIZE",
-            Int, "0", true, "largest Content-Length accepted, checked with HEAD (0: no limit)";
+            Int, "67108864", true,
+            "largest source in bytes, counted after decompression while it streams (0: no limit)";
         HttpLoaderInsecureSkipVerifyTransport = "http-loader-insecure-skip-verify-transport",
             "HTTP_LOADER_INSECURE_SKIP_VERIFY_TRANSPORT", Bool, "false", true,
             "do not verify upstream TLS certificates";
@@ -280,14 +281,14 @@ config_keys! {
             "HTTP_LOADER_PROXY_ALLOWED_SOURCES", List, "", true,
             "host globs that go through the proxy (empty: all)";
         HttpLoaderBlockLoopbackNetworks = "http-loader-block-loopback-networks",
-            "HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS", Bool, "false", true,
-            "refuse loopback and unspecified addresses";
+            "HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS", Bool, "true", true,
+            "refuse loopback and unspecified addresses (127.0.0.0/8, 0.0.0.0/8, ::1, ::)";
         HttpLoaderBlockPrivateNetworks = "http-loader-block-private-networks",
-            "HTTP_LOADER_BLOCK_PRIVATE_NETWORKS", Bool, "false", true,
-            "refuse private addresses";
+            "HTTP_LOADER_BLOCK_PRIVATE_NETWORKS", Bool, "true", true,
+            "refuse private addresses, CGNAT 100.64.0.0/10 and benchmarking 198.18.0.0/15";
         HttpLoaderBlockLinkLocalNetworks = "http-loader-block-link-local-networks",
-            "HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS", Bool, "false", true,
-            "refuse link-local addresses";
+            "HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS", Bool, "true", true,
+            "refuse link-local and cloud metadata addresses";
         HttpLoaderDisable = "http-loader-disable", "HTTP_LOADER_DISABLE", Bool, "false", true,
             "do not install the HTTP loader";
         HttpLoaderBlockNetworks = "http-loader-block-networks", "HTTP_LOADER_BLOCK_NETWORKS", List,
@@ -697,5 +698,20 @@ mod tests {
         assert!(ConfigKey::PrometheusBind.is_supported());
         assert!(ConfigKey::PrometheusPath.is_supported());
         assert!(ConfigKey::PrometheusNamespace.is_supported());
+    }
+
+    #[test]
+    fn http_loader_defaults_are_the_safe_ones() {
+        assert_eq!(
+            ConfigKey::HttpLoaderMaxAllowedSize.default_value(),
+            crate::loader::file::DEFAULT_MAX_SIZE.to_string()
+        );
+        for key in [
+            ConfigKey::HttpLoaderBlockLoopbackNetworks,
+            ConfigKey::HttpLoaderBlockPrivateNetworks,
+            ConfigKey::HttpLoaderBlockLinkLocalNetworks,
+        ] {
+            assert_eq!(key.default_value(), "true", "{key:?}");
+        }
     }
 }

@@ -353,12 +353,23 @@ impl Values {
         use ConfigKey as K;
         let allowed_source_regexp = match self.opt_text(K::HttpLoaderAllowedSourceRegexp) {
             None => None,
-            Some(pattern) => Some(Regex::new(&pattern).map_err(|err| {
-                self.invalid(
-                    K::HttpLoaderAllowedSourceRegexp,
-                    format!("expected a regular expression ({})", regex_message(&err)),
-                )
-            })?),
+            Some(pattern) => {
+                let regex = Regex::new(&pattern).map_err(|err| {
+                    self.invalid(
+                        K::HttpLoaderAllowedSourceRegexp,
+                        format!("expected a regular expression ({})", regex_message(&err)),
+                    )
+                })?;
+                // imagor looks for a match anywhere; here the whole URL or host must match,
+                // so an imagor prefix pattern now only matches the bare prefix.
+                if pattern.starts_with('^') && !(pattern.ends_with('$') || pattern.ends_with(".*"))
+                {
+                    warnings.push(format!(
+                        "HTTP_LOADER_ALLOWED_SOURCE_REGEXP {pattern:?} must match the whole URL or host (unlike imagor, it is anchored at both ends); add `.*` to allow everything under a prefix"
+                    ));
+                }
+                Some(regex)
+            }
         };
         let block_networks = self
             .list(K::HttpLoaderBlockNetworks)

@@ -315,11 +315,15 @@ pub struct HttpLoaderConfig {
     /// `HTTP_LOADER_FORWARD_CLIENT_HEADERS` (or its deprecated alias
     /// `HTTP_LOADER_FORWARD_ALL_HEADERS`): copy all client headers except `Accept-Encoding`.
     pub forward_client_headers: bool,
-    /// `HTTP_LOADER_ALLOWED_SOURCE_REGEXP`, compiled; unanchored, matched against the full URL.
+    /// `HTTP_LOADER_ALLOWED_SOURCE_REGEXP`, compiled as written. The loader anchors it: it
+    /// must match the whole URL or the whole `host[:port]` (imagor matches anywhere in the
+    /// URL).
     pub allowed_source_regexp: Option<Regex>,
     /// `HTTP_LOADER_ALLOWED_SOURCES`: host globs; empty allows any host (unless the regexp is set).
     pub allowed_sources: Vec<String>,
-    /// `HTTP_LOADER_MAX_ALLOWED_SIZE`: largest `Content-Length` accepted; `None` is no limit.
+    /// `HTTP_LOADER_MAX_ALLOWED_SIZE`: largest source in bytes, counted after decompression;
+    /// `None` (an explicit `0`) is no limit. Default
+    /// [`DEFAULT_MAX_SIZE`](crate::loader::file::DEFAULT_MAX_SIZE) (imagor: no limit).
     pub max_allowed_size: Option<u64>,
     /// `HTTP_LOADER_INSECURE_SKIP_VERIFY_TRANSPORT`: do not verify upstream certificates.
     pub insecure_skip_verify_transport: bool,
@@ -334,11 +338,13 @@ pub struct HttpLoaderConfig {
     pub proxy_urls: Vec<Secret>,
     /// `HTTP_LOADER_PROXY_ALLOWED_SOURCES`: host globs that use the proxy; empty means all.
     pub proxy_allowed_sources: Vec<String>,
-    /// `HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS`.
+    /// `HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS`: default `true` (imagor: `false`).
     pub block_loopback_networks: bool,
-    /// `HTTP_LOADER_BLOCK_PRIVATE_NETWORKS`.
+    /// `HTTP_LOADER_BLOCK_PRIVATE_NETWORKS`, CGNAT and benchmarking networks included:
+    /// default `true` (imagor: `false`).
     pub block_private_networks: bool,
-    /// `HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS`.
+    /// `HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS`, cloud metadata addresses included: default
+    /// `true` (imagor: `false`).
     pub block_link_local_networks: bool,
     /// `HTTP_LOADER_DISABLE`: do not install the HTTP loader.
     pub disable: bool,
@@ -354,16 +360,16 @@ impl Default for HttpLoaderConfig {
             forward_client_headers: false,
             allowed_source_regexp: None,
             allowed_sources: Vec::new(),
-            max_allowed_size: None,
+            max_allowed_size: Some(crate::loader::file::DEFAULT_MAX_SIZE),
             insecure_skip_verify_transport: false,
             base_url: None,
             default_scheme: Some("https".to_owned()),
             accept: "*/*".to_owned(),
             proxy_urls: Vec::new(),
             proxy_allowed_sources: Vec::new(),
-            block_loopback_networks: false,
-            block_private_networks: false,
-            block_link_local_networks: false,
+            block_loopback_networks: true,
+            block_private_networks: true,
+            block_link_local_networks: true,
             disable: false,
             block_networks: Vec::new(),
         }

@@ -104,9 +104,8 @@ impl Config {
         if let Some(re) = &h.allowed_source_regexp {
             builder = builder.with_allowed_source_regexp(re.as_str());
         }
-        if let Some(size) = h.max_allowed_size {
-            builder = builder.with_max_allowed_size(size);
-        }
+        // `None` is an explicit "no limit", not "the builder's default".
+        builder = builder.with_max_allowed_size(h.max_allowed_size.unwrap_or(0));
         if let Some(base) = &h.base_url {
             builder = builder.with_base_url(base);
         }

@@ -53,7 +53,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// The default for [`FileLoader::max_size`]: 64 MiB.
+/// The default largest source of [`FileLoader::max_size`], the HTTP loader's
+/// `with_max_allowed_size` and the S3 loader's `max_size`: 64 MiB.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Loads source images from files under a base directory.

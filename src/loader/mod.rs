@@ -55,11 +55,13 @@ macro_rules! leaf_loader_service {
 }
 pub(crate) use leaf_loader_service;
 
+mod content_type;
 mod fallback;
 pub mod file;
 pub mod http;
 mod layer;
 
+pub use content_type::is_image_content_type;
 pub use fallback::Fallback;
 pub use file::FileLoader;
 pub use http::HttpLoader;
@@ -68,6 +70,7 @@ pub use layer::LoaderLayer;
 use crate::{Blob, Error};
 use ::http::HeaderMap;
 use futures::future::BoxFuture;
+use std::fmt;
 use std::future::Future;
 use std::task::{Context, Poll};
 use tower::Service;
@@ -77,10 +80,41 @@ pub type LoadFuture = BoxFuture<'static, Result<Blob, Error>>;
 
 /// A request to the source stack: which image to load, and the client's headers (for loaders
 /// that forward some of them upstream).
-#[derive(Clone, Debug, Default)]
+///
+/// Its `Debug` output lists the header names only: values such as `Authorization` and
+/// `Cookie` are credentials.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header};
+/// use imagor_tower::loader::SourceRequest;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer s3cr3t"));
+/// let req = SourceRequest::new("a.jpg").with_headers(headers);
+/// let shown = format!("{req:?}");
+/// assert!(shown.contains("authorization") && !shown.contains("s3cr3t"));
+/// ```
+#[derive(Clone, Default)]
 pub struct SourceRequest {
     key: String,
     headers: HeaderMap,
+}
+
+impl fmt::Debug for SourceRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Redacted<'a>(&'a HeaderMap);
+        impl fmt::Debug for Redacted<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map()
+                    .entries(self.0.keys().map(|name| (name.as_str(), "<redacted>")))
+                    .finish()
+            }
+        }
+        f.debug_struct("SourceRequest")
+            .field("key", &self.key)
+            .field("headers", &Redacted(&self.headers))
+            .finish()
+    }
 }
 
 impl SourceRequest {

@@ -8,8 +8,9 @@ use crate::storage::Backend;
 use object_store::{Attribute, GetOptions, ObjectStore as _};
 use std::time::SystemTime;
 
-/// The default for [`S3Loader::max_size`]: 64 MiB.
-pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+/// The default for [`S3Loader::max_size`]: 64 MiB, the same constant as the file and HTTP
+/// loaders'.
+pub use crate::loader::file::DEFAULT_MAX_SIZE;
 
 /// Loads source images from S3 (imagor's `S3_LOADER_*` settings).
 ///

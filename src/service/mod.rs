@@ -63,7 +63,7 @@ mod workers;
 pub use future::ResponseFuture;
 
 use crate::body::Body;
-use crate::loader::{Fallback, NoSource, SourceRequest};
+use crate::loader::{Fallback, NoSource, SourceRequest, is_image_content_type};
 use crate::metrics::{Metrics, Stage};
 use crate::path::{self, Filter, Params, Signer};
 use crate::processing::{self, Cancel};
@@ -772,7 +772,7 @@ where
             .map(|f| f.content_type().to_owned())
             .or_else(|| {
                 blob.content_type()
-                    .filter(|declared| is_image_type(declared))
+                    .filter(|declared| is_image_content_type(declared))
                     .map(str::to_owned)
             })
             .ok_or(Error::UnsupportedFormat)?;
@@ -788,7 +788,7 @@ where
         if !headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(is_image_type)
+            .is_some_and(is_image_content_type)
         {
             return Err(Error::UnsupportedFormat);
         }
@@ -858,15 +858,6 @@ fn flight_key(path: &str, headers: &HeaderMap) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("{path}\n{hex}")
-}
-
-/// Whether a `Content-Type` value names an image (`image/...`, any parameters ignored).
-fn is_image_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence
-        .get(..6)
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("image/"))
-        && essence.len() > 6
 }
 
 /// Sets its token when dropped: the work that holds it has finished, timed out or been

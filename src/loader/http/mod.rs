@@ -5,7 +5,18 @@
 //! unless the key contains a `%XX` escape, which marks it as a file name for other loaders
 //! ([`Error::Invalid`]). The fragment is dropped and the path cleaned, then the allow-list
 //! (host globs OR URL regexp) is checked, on the first URL and on every redirect hop (at
-//! most 10): a miss answers [`Error::SourceNotAllowed`].
+//! most 10): a miss answers [`Error::SourceNotAllowed`]. The regexp must match the whole
+//! URL or the whole `host[:port]`: `example\.com` allows `https://example.com/a.jpg` but not
+//! `https://evil-example.com.attacker.net/a.jpg`.
+//!
+//! By default the loader never connects to loopback, private (including CGNAT
+//! `100.64.0.0/10` and benchmarking `198.18.0.0/15`), link-local or cloud-metadata
+//! addresses. The check runs on the address actually dialled, after DNS resolution, on the
+//! first request and on every redirect hop, and IPv6 forms that carry an IPv4 address
+//! (`::ffff:127.0.0.1`) are checked as that address; a refusal answers
+//! [`Error::UnauthorizedRequest`] before any connection is made. Each category is opened with
+//! its `with_block_*_networks(false)` setting (the metadata addresses go with link-local),
+//! and [`HttpLoaderBuilder::with_allowed_networks`] opens single networks.
 //!
 //! Requests carry `User-Agent: imagor-tower/<version>`, the configured `Accept`, the
 //! forwarded client headers and the fixed override headers, in that order (later ones
@@ -18,18 +29,27 @@
 //! | --- | --- |
 //! | status ≥ 400 | that status, with its reason phrase (`Not Found`) |
 //! | `Content-Type` not matching the accept globs | [`Error::UnsupportedFormat`] |
-//! | body over [`HttpLoaderBuilder::with_max_allowed_size`] | [`Error::MaxSizeExceeded`] |
-//! | connection refused, DNS failure | 404 `dial tcp: <reason>: <url>` |
+//! | body over [`HttpLoaderBuilder::with_max_allowed_size`] (default [`DEFAULT_MAX_SIZE`]) | [`Error::MaxSizeExceeded`] |
+//! | connection refused, DNS failure, TLS failure | 404 `dial tcp: <reason>: <url>` |
 //! | address in a blocked network | [`Error::UnauthorizedRequest`] with the URL |
 //! | deadline passed | [`Error::Timeout`] |
+//! | anything else | 500 with a fixed message and the URL |
+//!
+//! Error messages name the URL the client asked for and a fixed reason (`connection
+//! refused`, `no such host`, `connection failed`), never a resolved address, a redirect
+//! target or the system's error text; the details go to the `tracing` debug log.
 //!
 //! gzip bodies are decompressed; the blob keeps the upstream content type (sniffed when the
-//! upstream sent none) and a [`Stat`] from `Last-Modified`, `ETag` and the body size.
+//! upstream sent none) and a [`Stat`] from `Last-Modified`, `ETag` and the body size. Use
+//! [`is_image_content_type`](crate::loader::is_image_content_type) on that content type
+//! before passing a body through unprocessed.
 //!
-//! Differences from imagor, all on the safe side: the maximum size is enforced while the
-//! GET body streams in, not only from the HEAD answer's `Content-Length`, so a server that
-//! lies (or a gzip bomb) cannot push more; `..` in a key cannot climb above the base URL's
-//! path; the loopback option also covers `0.0.0.0/8`.
+//! Differences from imagor, all on the safe side: blocking is on and the size is limited by
+//! default; the maximum size is enforced on the decompressed bytes while the body streams
+//! in (after a check of the declared `Content-Length`), without imagor's extra HEAD request,
+//! so a server that lies (or a gzip bomb) cannot push more; the allow-list regexp is
+//! anchored; `..` in a key cannot climb above the base URL's path; the loopback option also
+//! covers `0.0.0.0/8`.
 //!
 //! # Example
 //!
@@ -40,7 +60,6 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let loader = HttpLoader::builder()
 //!     .with_allowed_sources(["*.example.com"])
-//!     .with_block_private_networks(true)
 //!     .build()
 //!     .unwrap();
 //! assert_eq!(
@@ -49,8 +68,16 @@
 //! );
 //!
 //! // Refused before any connection is made.
-//! let err = loader.oneshot(SourceRequest::new("https://elsewhere.org/a.jpg")).await.unwrap_err();
+//! let err = loader.clone().oneshot(SourceRequest::new("https://elsewhere.org/a.jpg")).await.unwrap_err();
 //! assert_eq!(err.to_json(), r#"{"message":"http source not allowed","status":403}"#);
+//!
+//! // Internal addresses are refused by default, before any connection is made.
+//! let open = HttpLoader::new().unwrap();
+//! let err = open.oneshot(SourceRequest::new("http://169.254.169.254/latest")).await.unwrap_err();
+//! assert_eq!(
+//!     err.to_json(),
+//!     r#"{"message":"unauthorized request: http://169.254.169.254/latest","status":403}"#,
+//! );
 //! # });
 //! ```
 
@@ -59,11 +86,12 @@ mod network;
 mod source;
 
 use self::glob::Glob;
-use self::network::{Blocked, BlockingResolver, Cidr, NetworkPolicy};
-use self::source::{AllowList, UrlRules, literal_ip};
+use self::network::{Blocked, BlockingResolver, Cidr, LookupFailed, NetworkPolicy};
+use self::source::{AllowList, UrlRules, literal_ip, shown_url};
 use super::SourceRequest;
 use crate::Error;
 use crate::blob::{Blob, Stat};
+pub use crate::loader::file::DEFAULT_MAX_SIZE;
 use crate::loader::file::sniff_content_type;
 use bytes::BytesMut;
 use http::StatusCode;
@@ -102,7 +130,8 @@ const NOT_FORWARDED: [HeaderName; 11] = [
 /// Loads source images over HTTP(S).
 ///
 /// Built with [`HttpLoader::builder`]; cloning is cheap and all clones share one connection
-/// pool. See the [module docs](self) for the rules and an example.
+/// pool. See the [module docs](self) for the rules and an example. Its `Debug` output shows
+/// neither proxy credentials nor the values of the fixed override headers.
 #[derive(Clone, Debug)]
 pub struct HttpLoader {
     inner: Arc<Inner>,
@@ -115,6 +144,7 @@ struct Inner {
     guard: Arc<Guard>,
     rules: UrlRules,
     forward: Forward,
+    /// Values marked sensitive, so `Debug` hides them.
     override_headers: HeaderMap,
     response_headers: Vec<HeaderName>,
     user_agent: HeaderValue,
@@ -126,10 +156,38 @@ struct Inner {
 }
 
 /// A client and the proxy it sends through (when the host matches the proxy hosts).
-#[derive(Debug)]
 struct Route {
     client: reqwest::Client,
     proxy: Option<Url>,
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field(
+                "proxy",
+                &self.proxy.as_ref().map(|url| redact_userinfo(url.as_str())),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// `url` with any `user:password@` replaced by `<redacted>@`.
+fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let host = &authority[at + 1..];
+    match scheme {
+        Some(scheme) => format!("{scheme}://<redacted>@{host}{tail}"),
+        None => format!("<redacted>@{host}{tail}"),
+    }
 }
 
 /// What every URL (first request and each redirect hop) must pass.
@@ -203,13 +261,13 @@ impl Guard {
 }
 
 impl HttpLoader {
-    /// A builder with imagor's defaults.
+    /// A builder with the default settings (see [`HttpLoaderBuilder::new`]).
     pub fn builder() -> HttpLoaderBuilder {
         HttpLoaderBuilder::new()
     }
 
-    /// A loader with imagor's defaults (any host, `https` default scheme, no size limit,
-    /// no blocking).
+    /// A loader with the default settings: any public host, `https` default scheme,
+    /// [`DEFAULT_MAX_SIZE`], loopback, private, link-local and metadata addresses refused.
     ///
     /// # Errors
     ///
@@ -258,14 +316,14 @@ impl HttpLoader {
     pub async fn stat(&self, req: &SourceRequest) -> Result<Stat, Error> {
         let head = async {
             let (url, route) = self.prepare(req.key())?;
-            let image = url.to_string();
+            let image = shown_url(&url);
             let response = route
                 .client
                 .head(url)
                 .headers(self.request_headers(req.headers()))
                 .send()
                 .await
-                .map_err(|err| send_error(&err, &image))?;
+                .map_err(|err| send_error(err, &image))?;
             check_status(response.status())?;
             let headers = response.headers();
             let modified = header_str(headers, &header::LAST_MODIFIED)
@@ -293,7 +351,7 @@ impl HttpLoader {
         self.inner
             .guard
             .check(&url, route.proxy.as_ref())
-            .map_err(|refusal| refusal.into_error(url.as_str()))?;
+            .map_err(|refusal| refusal.into_error(&shown_url(&url)))?;
         Ok((url, route))
     }
 
@@ -313,21 +371,8 @@ impl HttpLoader {
     async fn fetch(&self, req: &SourceRequest) -> Result<Blob, Error> {
         let inner = &self.inner;
         let (url, route) = self.prepare(req.key())?;
-        let image = url.to_string();
+        let image = shown_url(&url);
         let headers = self.request_headers(req.headers());
-
-        if inner.max_allowed_size > 0 {
-            let head = route
-                .client
-                .head(url.clone())
-                .headers(headers.clone())
-                .send()
-                .await
-                .map_err(|err| send_error(&err, &image))?;
-            if content_length(head.headers()).is_some_and(|len| len > inner.max_allowed_size) {
-                return Err(Error::MaxSizeExceeded);
-            }
-        }
 
         let mut response = route
             .client
@@ -335,7 +380,7 @@ impl HttpLoader {
             .headers(headers)
             .send()
             .await
-            .map_err(|err| send_error(&err, &image))?;
+            .map_err(|err| send_error(err, &image))?;
         check_status(response.status())?;
         let response_headers = response.headers().clone();
         let content_type = header_str(response.headers(), &header::CONTENT_TYPE).map(str::to_owned);
@@ -352,7 +397,8 @@ impl HttpLoader {
             stat = stat.with_etag(etag);
         }
 
-        // Without gzip, reqwest reports the declared length; refuse before reading.
+        // Without gzip, reqwest reports the declared length; refuse before reading. With
+        // gzip it reports none, and the loop below counts decompressed bytes.
         let limit = inner.max_allowed_size;
         let declared = response.content_length();
         if limit > 0 && declared.is_some_and(|len| len > limit) {
@@ -365,7 +411,7 @@ impl HttpLoader {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|err| body_error(&err, &image))?
+            .map_err(|err| body_error(err, &image))?
         {
             let total = u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
             if limit > 0 && total > limit {
@@ -468,61 +514,95 @@ fn check_status(status: StatusCode) -> Result<(), Error> {
     }
 }
 
-/// Finds one of our refusals in an error's source chain.
-fn refusal_in(err: &(dyn StdError + 'static)) -> Option<Refusal> {
+/// Every error of a chain, outermost first, looking inside `io::Error`s too (their
+/// `source` skips the error they wrap).
+fn causes<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut found = Vec::new();
     let mut current = Some(err);
     while let Some(err) = current {
-        if let Some(refusal) = err.downcast_ref::<Refusal>() {
-            return Some(*refusal);
-        }
-        if err.is::<Blocked>() {
-            return Some(Refusal::Blocked);
-        }
-        // `io::Error::source` skips the error it wraps; look inside explicitly.
+        found.push(err);
         if let Some(inner) = err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            && let Some(found) = refusal_in(inner)
         {
-            return Some(found);
+            found.extend(causes(inner));
+            break;
         }
         current = err.source();
     }
-    None
+    found
 }
 
-/// The innermost message of an error chain (the actual cause).
+/// Finds one of our refusals in an error's source chain.
+fn refusal_in(err: &(dyn StdError + 'static)) -> Option<Refusal> {
+    causes(err).into_iter().find_map(|cause| {
+        if let Some(refusal) = cause.downcast_ref::<Refusal>() {
+            Some(*refusal)
+        } else if cause.is::<Blocked>() {
+            Some(Refusal::Blocked)
+        } else {
+            None
+        }
+    })
+}
+
+/// The kind of the first `io::Error` in the chain.
+fn io_kind_in(err: &(dyn StdError + 'static)) -> Option<std::io::ErrorKind> {
+    causes(err)
+        .into_iter()
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+}
+
+/// The innermost message of an error chain (the actual cause), for logs only.
 fn root_cause(err: &(dyn StdError + 'static)) -> String {
-    let mut current = err;
-    while let Some(next) = current.source() {
-        current = next;
+    causes(err)
+        .last()
+        .map_or_else(String::new, ToString::to_string)
+}
+
+/// A 500 with a fixed message; the cause is kept as the source, for logs only.
+fn upstream_failure(message: String, err: reqwest::Error) -> Error {
+    Error::Internal {
+        message,
+        source: Some(Box::new(err)),
     }
-    current.to_string()
 }
 
 /// Maps a failed request: refusals, timeouts, connection failures (404 `dial tcp: …`).
-fn send_error(err: &reqwest::Error, image: &str) -> Error {
-    if let Some(refusal) = refusal_in(err) {
+/// Messages carry the client's URL and a fixed reason, never an address or the system's
+/// text (which can name a redirect target or a resolved address).
+fn send_error(err: reqwest::Error, image: &str) -> Error {
+    if let Some(refusal) = refusal_in(&err) {
         return refusal.into_error(image);
     }
-    if err.is_timeout() {
+    if err.is_timeout() || io_kind_in(&err) == Some(std::io::ErrorKind::TimedOut) {
         return Error::Timeout;
     }
+    tracing::debug!(url = image, cause = %root_cause(&err), "http loader request failed");
     if err.is_connect() {
+        let reason = if causes(&err).iter().any(|cause| cause.is::<LookupFailed>()) {
+            "no such host"
+        } else if io_kind_in(&err) == Some(std::io::ErrorKind::ConnectionRefused) {
+            "connection refused"
+        } else {
+            "connection failed"
+        };
         return Error::status_message(
             StatusCode::NOT_FOUND,
-            format!("dial tcp: {}: {image}", root_cause(err)),
+            format!("dial tcp: {reason}: {image}"),
         );
     }
-    Error::internal(format!("{}: {image}", root_cause(err)))
+    upstream_failure(format!("upstream request failed: {image}"), err)
 }
 
 /// Maps a failure while reading the body.
-fn body_error(err: &reqwest::Error, image: &str) -> Error {
+fn body_error(err: reqwest::Error, image: &str) -> Error {
     if err.is_timeout() {
         return Error::Timeout;
     }
-    Error::internal(format!("reading {image}: {}", root_cause(err)))
+    tracing::debug!(url = image, cause = %root_cause(&err), "http loader body failed");
+    upstream_failure(format!("reading the upstream body failed: {image}"), err)
 }
 
 /// A setting that did not validate at [`HttpLoaderBuilder::build`].
@@ -567,8 +647,9 @@ fn config_error(setting: &'static str, message: impl fmt::Display) -> ConfigErro
 ///     .with_max_allowed_size(20 << 20)
 ///     .with_accept("image/*")
 ///     .with_forward_headers(["Authorization"])
-///     .with_block_loopback_networks(true)
-///     .with_block_networks(["100.64.0.0/10"])
+///     .with_block_private_networks(false)
+///     .with_block_networks(["10.0.0.0/8"])
+///     .with_allowed_networks(["10.20.0.0/16"])
 ///     .with_timeout(Duration::from_secs(10))
 ///     .build()
 ///     .unwrap();
@@ -576,8 +657,14 @@ fn config_error(setting: &'static str, message: impl fmt::Display) -> ConfigErro
 ///
 /// let err = HttpLoader::builder().with_block_networks(["10.0.0.0/33"]).build().unwrap_err();
 /// assert!(err.message().contains("HTTP_LOADER_BLOCK_NETWORKS"));
+///
+/// // Debug output hides proxy credentials and override header values.
+/// let builder = HttpLoader::builder()
+///     .with_proxy_urls(["http://user:hunter2@proxy.internal:3128"])
+///     .with_override_header("Authorization", "Bearer hunter2");
+/// assert!(!format!("{builder:?}").contains("hunter2"));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpLoaderBuilder {
     forward_headers: Vec<String>,
     forward_client_headers: bool,
@@ -596,8 +683,49 @@ pub struct HttpLoaderBuilder {
     block_private_networks: bool,
     block_link_local_networks: bool,
     block_networks: Vec<String>,
+    allowed_networks: Vec<String>,
     user_agent: String,
     timeout: Option<Duration>,
+}
+
+impl fmt::Debug for HttpLoaderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proxy_urls: Vec<String> = self
+            .proxy_urls
+            .iter()
+            .map(|url| redact_userinfo(url))
+            .collect();
+        let override_headers: Vec<(&str, &str)> = self
+            .override_headers
+            .iter()
+            .map(|(name, _)| (name.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("HttpLoaderBuilder")
+            .field("forward_headers", &self.forward_headers)
+            .field("forward_client_headers", &self.forward_client_headers)
+            .field("override_headers", &override_headers)
+            .field("response_headers", &self.response_headers)
+            .field("allowed_sources", &self.allowed_sources)
+            .field("allowed_source_regexp", &self.allowed_source_regexp)
+            .field("max_allowed_size", &self.max_allowed_size)
+            .field(
+                "insecure_skip_verify_transport",
+                &self.insecure_skip_verify_transport,
+            )
+            .field("base_url", &self.base_url.as_deref().map(redact_userinfo))
+            .field("default_scheme", &self.default_scheme)
+            .field("accept", &self.accept)
+            .field("proxy_urls", &proxy_urls)
+            .field("proxy_allowed_sources", &self.proxy_allowed_sources)
+            .field("block_loopback_networks", &self.block_loopback_networks)
+            .field("block_private_networks", &self.block_private_networks)
+            .field("block_link_local_networks", &self.block_link_local_networks)
+            .field("block_networks", &self.block_networks)
+            .field("allowed_networks", &self.allowed_networks)
+            .field("user_agent", &self.user_agent)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl Default for HttpLoaderBuilder {
@@ -618,8 +746,12 @@ where
 }
 
 impl HttpLoaderBuilder {
-    /// imagor's defaults: any host, `https` default scheme, `Accept: */*`, no size limit,
-    /// no network blocking, no timeout of its own.
+    /// The defaults: any public host, `https` default scheme, `Accept: */*`, at most
+    /// [`DEFAULT_MAX_SIZE`] bytes, loopback, private, link-local and metadata addresses
+    /// refused, no timeout of its own.
+    ///
+    /// imagor's defaults differ: no size limit and no network blocking. Get those with
+    /// `with_max_allowed_size(0)` and the three `with_block_*_networks(false)`.
     pub fn new() -> Self {
         Self {
             forward_headers: Vec::new(),
@@ -628,17 +760,18 @@ impl HttpLoaderBuilder {
             response_headers: Vec::new(),
             allowed_sources: Vec::new(),
             allowed_source_regexp: None,
-            max_allowed_size: 0,
+            max_allowed_size: DEFAULT_MAX_SIZE,
             insecure_skip_verify_transport: false,
             base_url: None,
             default_scheme: "https".to_owned(),
             accept: "*/*".to_owned(),
             proxy_urls: Vec::new(),
             proxy_allowed_sources: Vec::new(),
-            block_loopback_networks: false,
-            block_private_networks: false,
-            block_link_local_networks: false,
+            block_loopback_networks: true,
+            block_private_networks: true,
+            block_link_local_networks: true,
             block_networks: Vec::new(),
+            allowed_networks: Vec::new(),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             timeout: None,
         }
@@ -698,8 +831,12 @@ impl HttpLoaderBuilder {
         self
     }
 
-    /// A regular expression matched against the whole URL; OR-ed with the host globs
-    /// (`HTTP_LOADER_ALLOWED_SOURCE_REGEXP`).
+    /// A regular expression a source must match, OR-ed with the host globs
+    /// (`HTTP_LOADER_ALLOWED_SOURCE_REGEXP`). It is anchored at both ends and tried against
+    /// the whole URL (`https://cdn\.example\.com/public/.*`) and the whole `host[:port]`
+    /// (`(img|cdn)\.example\.com`); imagor looks for a match anywhere in the URL, so a
+    /// pattern written for imagor as a prefix (`^https://cdn\.example\.com/`) needs a
+    /// trailing `.*` here.
     #[must_use]
     pub fn with_allowed_source_regexp(mut self, regexp: &str) -> Self {
         let regexp = regexp.trim();
@@ -707,9 +844,10 @@ impl HttpLoaderBuilder {
         self
     }
 
-    /// The largest source accepted, in bytes; `0` means no limit
-    /// (`HTTP_LOADER_MAX_ALLOWED_SIZE`). Checked on a HEAD request first (as imagor does),
-    /// then on the GET's `Content-Length` and while its body streams in.
+    /// The largest source accepted, in bytes, counted after gzip decompression; `0` means no
+    /// limit (`HTTP_LOADER_MAX_ALLOWED_SIZE`). Default [`DEFAULT_MAX_SIZE`] (imagor: no
+    /// limit). Checked on the declared `Content-Length` before the body is read, then while
+    /// it streams in; imagor's HEAD request before the GET is not sent.
     #[must_use]
     pub fn with_max_allowed_size(mut self, bytes: u64) -> Self {
         self.max_allowed_size = bytes;
@@ -750,8 +888,10 @@ impl HttpLoaderBuilder {
         self
     }
 
-    /// Proxy URLs (credentials allowed); one is picked at random per request
-    /// (`HTTP_LOADER_PROXY_URLS`).
+    /// Proxy URLs (credentials allowed, never shown by `Debug`); one is picked at random per
+    /// request (`HTTP_LOADER_PROXY_URLS`). With blocking on, the proxy's own address must
+    /// not be in a blocked network; the target host is resolved by the proxy, so only
+    /// IP-literal targets are checked.
     #[must_use]
     pub fn with_proxy_urls<I, S>(mut self, urls: I) -> Self
     where
@@ -774,23 +914,27 @@ impl HttpLoaderBuilder {
         self
     }
 
-    /// Refuse loopback and unspecified addresses
-    /// (`HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS`).
+    /// Refuse loopback and unspecified addresses: `127.0.0.0/8`, `0.0.0.0/8`, `::1`, `::`
+    /// (`HTTP_LOADER_BLOCK_LOOPBACK_NETWORKS`). Default `true` (imagor: `false`).
     #[must_use]
     pub fn with_block_loopback_networks(mut self, enabled: bool) -> Self {
         self.block_loopback_networks = enabled;
         self
     }
 
-    /// Refuse private addresses (`HTTP_LOADER_BLOCK_PRIVATE_NETWORKS`).
+    /// Refuse private addresses: `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`,
+    /// `fc00::/7`, CGNAT `100.64.0.0/10` and benchmarking `198.18.0.0/15`
+    /// (`HTTP_LOADER_BLOCK_PRIVATE_NETWORKS`). Default `true` (imagor: `false`).
     #[must_use]
     pub fn with_block_private_networks(mut self, enabled: bool) -> Self {
         self.block_private_networks = enabled;
         self
     }
 
-    /// Refuse link-local unicast and multicast addresses
-    /// (`HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS`).
+    /// Refuse link-local unicast and multicast addresses (`169.254.0.0/16`, `224.0.0.0/24`,
+    /// `fe80::/10`, `ff02::/16`) and the cloud metadata addresses (`169.254.169.254`,
+    /// `169.254.170.2`, `fd00:ec2::254`, `100.100.100.200`)
+    /// (`HTTP_LOADER_BLOCK_LINK_LOCAL_NETWORKS`). Default `true` (imagor: `false`).
     #[must_use]
     pub fn with_block_link_local_networks(mut self, enabled: bool) -> Self {
         self.block_link_local_networks = enabled;
@@ -805,6 +949,20 @@ impl HttpLoaderBuilder {
         S: AsRef<str>,
     {
         self.block_networks = items(cidrs);
+        self
+    }
+
+    /// Networks, in CIDR notation, that are dialled even when a blocked category or
+    /// [`with_block_networks`](Self::with_block_networks) covers them: opens one internal
+    /// image server (`10.20.0.0/16`) without opening all private addresses. No imagor
+    /// equivalent.
+    #[must_use]
+    pub fn with_allowed_networks<I, S>(mut self, cidrs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.allowed_networks = items(cidrs);
         self
     }
 
@@ -851,8 +1009,9 @@ impl HttpLoaderBuilder {
             let setting = "override headers (with_override_header)";
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|err| config_error(setting, format!("`{name}`: {err}")))?;
-            let value = HeaderValue::from_str(value)
+            let mut value = HeaderValue::from_str(value)
                 .map_err(|err| config_error(setting, format!("`{name}`: {err}")))?;
+            value.set_sensitive(true);
             override_headers.append(name, value);
         }
 
@@ -874,7 +1033,9 @@ impl HttpLoaderBuilder {
             .allowed_source_regexp
             .iter()
             .map(|re| {
-                Regex::new(re).map_err(|err| config_error("HTTP_LOADER_ALLOWED_SOURCE_REGEXP", err))
+                let setting = "HTTP_LOADER_ALLOWED_SOURCE_REGEXP";
+                Regex::new(re).map_err(|err| config_error(setting, err))?;
+                Regex::new(&format!("^(?:{re})$")).map_err(|err| config_error(setting, err))
             })
             .collect::<Result<Vec<_>, _>>()?;
 
@@ -909,19 +1070,23 @@ impl HttpLoaderBuilder {
             (Some(value), globs(&types, "HTTP_LOADER_ACCEPT")?)
         };
 
-        let networks = self
-            .block_networks
-            .iter()
-            .map(|cidr| {
-                cidr.parse::<Cidr>()
-                    .map_err(|err| config_error("HTTP_LOADER_BLOCK_NETWORKS", err))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let cidrs = |list: &[String], setting: &'static str| {
+            list.iter()
+                .map(|cidr| {
+                    cidr.parse::<Cidr>()
+                        .map_err(|err| config_error(setting, err))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
         let network = Arc::new(NetworkPolicy {
             loopback: self.block_loopback_networks,
             private: self.block_private_networks,
             link_local: self.block_link_local_networks,
-            networks,
+            networks: cidrs(&self.block_networks, "HTTP_LOADER_BLOCK_NETWORKS")?,
+            allowed: cidrs(
+                &self.allowed_networks,
+                "allowed networks (with_allowed_networks)",
+            )?,
         });
 
         let proxies = self
@@ -1024,9 +1189,8 @@ fn client(
             proxy_guard.proxied(target).then(|| proxy.clone())
         }));
     }
-    if guard.network.is_active() {
-        builder = builder.dns_resolver(Arc::new(BlockingResolver::new(Arc::clone(&guard.network))));
-    }
+    // Always ours: it enforces the network policy and gives DNS failures a typed error.
+    builder = builder.dns_resolver(Arc::new(BlockingResolver::new(Arc::clone(&guard.network))));
     builder
         .build()
         .map_err(|err| Error::internal(format!("http loader client: {}", root_cause(&err))))
@@ -1172,7 +1336,7 @@ mod tests {
         let listed = loader(
             HttpLoader::builder()
                 .with_allowed_sources(["a.com"])
-                .with_allowed_source_regexp(r"^https://b\.com/ok/"),
+                .with_allowed_source_regexp(r"https://b\.com/ok/.*"),
         );
         assert!(listed.source_url("a.com/x.png").is_ok());
         assert!(listed.source_url("b.com/ok/x.png").is_ok());
@@ -1180,6 +1344,82 @@ mod tests {
             listed.source_url("b.com/no/x.png"),
             Err(Error::SourceNotAllowed)
         ));
+    }
+
+    #[test]
+    fn source_regexp_is_anchored() {
+        let l = loader(HttpLoader::builder().with_allowed_source_regexp(r"example\.com"));
+        assert!(l.source_url("https://example.com/a.jpg").is_ok());
+        assert!(l.source_url("example.com/a.jpg").is_ok());
+        for refused in [
+            "https://evil-example.com.attacker.net/a.jpg",
+            "https://example.com.attacker.net/a.jpg",
+            "https://attacker.net/example.com/a.jpg",
+            "https://attacker.net/a.jpg?u=example.com",
+            "https://example.com:8443/a.jpg",
+        ] {
+            assert!(
+                matches!(l.source_url(refused), Err(Error::SourceNotAllowed)),
+                "{refused}"
+            );
+        }
+        // An imagor-style prefix pattern needs its `.*` now.
+        let prefix = loader(HttpLoader::builder().with_allowed_source_regexp(r"^https://c\.io/"));
+        assert!(prefix.source_url("https://c.io/").is_ok());
+        assert!(prefix.source_url("https://c.io/a.jpg").is_err());
+        // Alternation stays inside the anchors.
+        let either = loader(HttpLoader::builder().with_allowed_source_regexp(r"a\.io|b\.io"));
+        assert!(either.source_url("https://b.io/x").is_ok());
+        assert!(either.source_url("https://a.io.evil.net/x").is_err());
+        assert!(either.source_url("https://evil.b.io/x").is_err());
+    }
+
+    #[test]
+    fn debug_hides_credentials() {
+        let builder = HttpLoader::builder()
+            .with_proxy_urls([
+                "http://proxy-user:proxy-pass@proxy.test:3128",
+                "https://only-user@proxy2.test/",
+            ])
+            .with_base_url("https://base-user:base-pass@cdn.test/images")
+            .with_forward_headers(["Authorization", "Cookie"])
+            .with_override_header("Authorization", "Bearer override-token")
+            .with_override_header("X-Api-Key", "api-key-value");
+        let secrets = [
+            "proxy-user",
+            "proxy-pass",
+            "only-user",
+            "base-user",
+            "base-pass",
+            "override-token",
+            "api-key-value",
+        ];
+        let shown = format!("{builder:?}");
+        let loader = builder.build().unwrap();
+        let shown_loader = format!("{loader:?}");
+        for text in [&shown, &shown_loader] {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        assert!(shown.contains("proxy.test:3128"), "{shown}");
+        assert!(shown.contains("X-Api-Key"), "{shown}");
+        assert!(shown_loader.contains("proxy.test:3128"), "{shown_loader}");
+        assert!(shown_loader.contains("x-api-key"), "{shown_loader}");
+        // The values still go upstream.
+        let sent = loader.request_headers(&HeaderMap::new());
+        assert_eq!(sent[header::AUTHORIZATION], "Bearer override-token");
+    }
+
+    #[test]
+    fn userinfo_is_redacted() {
+        assert_eq!(
+            redact_userinfo("http://u:p@h:1/x?y#z"),
+            "http://<redacted>@h:1/x?y#z"
+        );
+        assert_eq!(redact_userinfo("u:p@h:1"), "<redacted>@h:1");
+        assert_eq!(redact_userinfo("http://h/a@b"), "http://h/a@b");
+        assert_eq!(redact_userinfo("http://a@b@h/"), "http://<redacted>@h/");
     }
 
     #[test]

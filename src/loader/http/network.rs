@@ -1,9 +1,21 @@
 //! Network blocking: which addresses the HTTP loader refuses to dial.
 //!
 //! The check runs on the address actually dialled: on every resolved address (through a
-//! custom [`Resolve`]) and on IP-literal hosts, which never reach the resolver. IPv6
-//! addresses that carry an IPv4 address (IPv4-mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`,
-//! 6to4 `2002::/16`, Teredo `2001::/32`) are checked as that IPv4 address too.
+//! custom [`Resolve`], whose answer is the only list the connector dials) and on IP-literal
+//! hosts, which never reach the resolver. IPv6 addresses that carry an IPv4 address
+//! (IPv4-mapped `::ffff:0:0/96`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`, Teredo
+//! `2001::/32`) are checked as that IPv4 address too.
+//!
+//! The categories (all on by default):
+//!
+//! | category | networks |
+//! | --- | --- |
+//! | loopback | `127.0.0.0/8`, `0.0.0.0/8`, `::1`, `::` |
+//! | private | `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`, `fc00::/7`, CGNAT `100.64.0.0/10`, benchmarking `198.18.0.0/15` |
+//! | link-local | `169.254.0.0/16`, `224.0.0.0/24`, `fe80::/10`, link-local multicast `ff02::/16` (any flags), and the cloud metadata addresses `169.254.169.254`, `169.254.170.2`, `fd00:ec2::254`, `100.100.100.200` |
+//!
+//! The metadata addresses that lie outside `169.254.0.0/16` are in the link-local category
+//! too, so they stay blocked when only the private networks are opened.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::fmt;
@@ -76,35 +88,50 @@ impl Cidr {
 pub(crate) struct NetworkPolicy {
     /// Loopback and unspecified: `127.0.0.0/8`, `0.0.0.0/8`, `::1`, `::`.
     pub(crate) loopback: bool,
-    /// Private: `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`, `fc00::/7`.
+    /// Private: `10.0.0.0/8`, `172.16.0.0/12`, `192.168.0.0/16`, `fc00::/7`, CGNAT
+    /// `100.64.0.0/10`, benchmarking `198.18.0.0/15`.
     pub(crate) private: bool,
-    /// Link-local: `169.254.0.0/16`, `224.0.0.0/24`, `fe80::/10`, link-local multicast.
+    /// Link-local: `169.254.0.0/16`, `224.0.0.0/24`, `fe80::/10`, link-local multicast, and
+    /// the cloud metadata addresses.
     pub(crate) link_local: bool,
     /// Custom networks.
     pub(crate) networks: Vec<Cidr>,
+    /// Networks dialled even when a category or a custom network covers them.
+    pub(crate) allowed: Vec<Cidr>,
 }
 
 impl NetworkPolicy {
-    /// Whether any blocking is switched on.
-    pub(crate) fn is_active(&self) -> bool {
-        self.loopback || self.private || self.link_local || !self.networks.is_empty()
+    /// Every category on, no custom networks: the loader's default.
+    #[cfg(test)]
+    pub(crate) fn all_categories() -> Self {
+        Self {
+            loopback: true,
+            private: true,
+            link_local: true,
+            ..Self::default()
+        }
     }
 
     /// Whether dialling `ip` is refused.
     pub(crate) fn blocks(&self, ip: IpAddr) -> bool {
-        if self.blocks_one(ip) {
-            return true;
+        let v4 = match ip {
+            IpAddr::V6(v6) => embedded_ipv4(v6).map(IpAddr::V4),
+            IpAddr::V4(_) => None,
+        };
+        if self.allows_explicitly(ip) || v4.is_some_and(|v4| self.allows_explicitly(v4)) {
+            return false;
         }
-        match ip {
-            IpAddr::V6(v6) => embedded_ipv4(v6).is_some_and(|v4| self.blocks_one(IpAddr::V4(v4))),
-            IpAddr::V4(_) => false,
-        }
+        self.blocks_one(ip) || v4.is_some_and(|v4| self.blocks_one(v4))
+    }
+
+    fn allows_explicitly(&self, ip: IpAddr) -> bool {
+        self.allowed.iter().any(|net| net.contains(ip))
     }
 
     fn blocks_one(&self, ip: IpAddr) -> bool {
         (self.loopback && is_loopback(ip))
             || (self.private && is_private(ip))
-            || (self.link_local && is_link_local(ip))
+            || (self.link_local && (is_link_local(ip) || is_metadata(ip)))
             || self.networks.iter().any(|net| net.contains(ip))
     }
 }
@@ -118,9 +145,28 @@ fn is_loopback(ip: IpAddr) -> bool {
 
 fn is_private(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_private(),
+        IpAddr::V4(v4) => {
+            let [a, b, _, _] = v4.octets();
+            let cgnat = a == 100 && b & 0xC0 == 64;
+            let benchmark = a == 198 && b & 0xFE == 18;
+            v4.is_private() || cgnat || benchmark
+        }
         IpAddr::V6(v6) => v6.octets()[0] & 0xFE == 0xFC,
     }
+}
+
+/// Cloud instance metadata services: AWS, GCP, Azure, OpenStack (`169.254.169.254`), AWS ECS
+/// task metadata (`169.254.170.2`), AWS over IPv6 (`fd00:ec2::254`), Alibaba Cloud
+/// (`100.100.100.200`).
+const METADATA: [IpAddr; 4] = [
+    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254)),
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+];
+
+fn is_metadata(ip: IpAddr) -> bool {
+    METADATA.contains(&ip)
 }
 
 fn is_link_local(ip: IpAddr) -> bool {
@@ -170,7 +216,28 @@ impl fmt::Display for Blocked {
 
 impl std::error::Error for Blocked {}
 
-/// A resolver that drops blocked addresses, and fails with [`Blocked`] when none is left.
+/// The error a failed name lookup produces inside the client (the system's message stays in
+/// the logs; the loader answers "no such host").
+#[derive(Debug)]
+pub(crate) struct LookupFailed(pub(crate) Option<std::io::Error>);
+
+impl fmt::Display for LookupFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no such host")
+    }
+}
+
+impl std::error::Error for LookupFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .as_ref()
+            .map(|err| err as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A resolver that drops blocked addresses, and fails with [`Blocked`] when none is left
+/// ([`LookupFailed`] when the name does not resolve). The connector dials only the
+/// addresses it returns, so what is checked is what is connected to.
 #[derive(Clone, Debug)]
 pub(crate) struct BlockingResolver {
     policy: Arc<NetworkPolicy>,
@@ -187,14 +254,18 @@ impl Resolve for BlockingResolver {
         let policy = Arc::clone(&self.policy);
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|err| LookupFailed(Some(err)))?
+                .collect();
+            if resolved.is_empty() {
+                return Err(LookupFailed(None).into());
+            }
             let allowed: Vec<SocketAddr> = resolved
-                .iter()
-                .copied()
+                .into_iter()
                 .filter(|addr| !policy.blocks(addr.ip()))
                 .collect();
-            if allowed.is_empty() && !resolved.is_empty() {
+            if allowed.is_empty() {
                 return Err(Blocked.into());
             }
             let addrs: Addrs = Box::new(allowed.into_iter());
@@ -287,17 +358,14 @@ mod tests {
         for open in ["224.0.1.1", "ff05::1", "10.0.0.1"] {
             assert!(!link_local.blocks(ip(open)), "{open}");
         }
-        assert!(!NetworkPolicy::default().is_active());
         assert!(!NetworkPolicy::default().blocks(ip("127.0.0.1")));
     }
 
     #[test]
     fn embedded_ipv4_is_checked_as_ipv4() {
         let policy = NetworkPolicy {
-            loopback: true,
-            private: true,
-            link_local: true,
             networks: vec!["203.0.113.0/24".parse().unwrap()],
+            ..NetworkPolicy::all_categories()
         };
         let cases = [
             ("::ffff:192.168.0.1", true),
@@ -315,5 +383,70 @@ mod tests {
         for (addr, blocked) in cases {
             assert_eq!(policy.blocks(ip(addr)), blocked, "{addr}");
         }
+    }
+
+    #[test]
+    fn cgnat_benchmark_and_metadata() {
+        let private = NetworkPolicy {
+            private: true,
+            ..NetworkPolicy::default()
+        };
+        for blocked in [
+            "100.64.0.1",
+            "100.127.255.255",
+            "198.18.0.1",
+            "198.19.255.255",
+            "::ffff:100.64.0.1",
+        ] {
+            assert!(private.blocks(ip(blocked)), "{blocked}");
+        }
+        for open in [
+            "100.63.255.255",
+            "100.128.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+        ] {
+            assert!(!private.blocks(ip(open)), "{open}");
+        }
+
+        // Metadata addresses belong to the link-local category, wherever they lie.
+        let link_local = NetworkPolicy {
+            link_local: true,
+            ..NetworkPolicy::default()
+        };
+        for blocked in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "fd00:ec2::254",
+            "100.100.100.200",
+            "::ffff:100.100.100.200",
+        ] {
+            assert!(link_local.blocks(ip(blocked)), "{blocked}");
+        }
+        assert!(!link_local.blocks(ip("100.100.100.201")));
+        assert!(!link_local.blocks(ip("fd00:ec2::253")));
+        let without_link_local = NetworkPolicy {
+            link_local: false,
+            ..NetworkPolicy::all_categories()
+        };
+        assert!(!without_link_local.blocks(ip("169.254.169.254")));
+        assert!(without_link_local.blocks(ip("100.100.100.200"))); // still CGNAT
+    }
+
+    #[test]
+    fn allowed_networks_open_holes() {
+        let policy = NetworkPolicy {
+            allowed: vec![
+                "127.0.0.2/32".parse().unwrap(),
+                "10.1.0.0/16".parse().unwrap(),
+            ],
+            networks: vec!["10.0.0.0/8".parse().unwrap()],
+            ..NetworkPolicy::all_categories()
+        };
+        assert!(!policy.blocks(ip("127.0.0.2")));
+        assert!(!policy.blocks(ip("::ffff:127.0.0.2")));
+        assert!(!policy.blocks(ip("10.1.2.3")));
+        assert!(policy.blocks(ip("127.0.0.1")));
+        assert!(policy.blocks(ip("10.2.0.1")));
     }
 }

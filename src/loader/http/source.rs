@@ -5,15 +5,26 @@ use crate::Error;
 use crate::key::clean;
 use regex::Regex;
 use reqwest::Url;
+use std::fmt;
 use std::net::IpAddr;
 
 /// How keys become URLs.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct UrlRules {
     /// Every key is put under this URL.
     pub(crate) base_url: Option<Url>,
     /// Added to scheme-less keys; `None` makes them invalid.
     pub(crate) default_scheme: Option<String>,
+}
+
+impl fmt::Debug for UrlRules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The base URL may carry credentials: show it without them.
+        f.debug_struct("UrlRules")
+            .field("base_url", &self.base_url.as_ref().map(shown_url))
+            .field("default_scheme", &self.default_scheme)
+            .finish()
+    }
 }
 
 /// The parts of a key, split the way Go's `url.Parse` splits them.
@@ -171,6 +182,16 @@ pub(crate) fn host_port(url: &Url) -> String {
     }
 }
 
+/// The URL as error messages and `Debug` show it: without the credentials a base URL may
+/// carry.
+pub(crate) fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // These fail only for URLs that cannot carry credentials.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.into()
+}
+
 /// The IP address of an IP-literal host (those never reach the resolver).
 pub(crate) fn literal_ip(url: &Url) -> Option<IpAddr> {
     let host = url.host_str()?;
@@ -181,8 +202,8 @@ pub(crate) fn literal_ip(url: &Url) -> Option<IpAddr> {
     bare.parse().ok()
 }
 
-/// Host globs and URL regexps; a URL passes when any of them matches, or when both lists
-/// are empty.
+/// Host globs and regexps; a URL passes when any of them matches, or when both lists are
+/// empty. A regexp (anchored by the builder) is tried on the whole URL and on `host[:port]`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AllowList {
     pub(crate) hosts: Vec<Glob>,
@@ -197,7 +218,10 @@ impl AllowList {
         }
         let host = host_port(url);
         self.hosts.iter().any(|glob| glob.matches(&host))
-            || self.regexps.iter().any(|re| re.is_match(url.as_str()))
+            || self
+                .regexps
+                .iter()
+                .any(|re| re.is_match(url.as_str()) || re.is_match(&host))
     }
 }
 
