@@ -149,3 +149,109 @@ async fn a_job_whose_client_left_while_queued_never_starts() {
     // Neither the running job nor the one that was waiting may use the CPU now.
     assert_stops(Duration::from_millis(200)).await;
 }
+
+/// A loader that answers `body` with `content_type` for every key after `delay`, counting calls.
+fn fixed_loader(
+    body: &'static [u8],
+    content_type: &'static str,
+    delay: Duration,
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> impl tower::Service<
+    imagor_tower::loader::SourceRequest,
+    Response = imagor_tower::Blob,
+    Error = imagor_tower::Error,
+    Future = impl Future<Output = Result<imagor_tower::Blob, imagor_tower::Error>> + Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    imagor_tower::loader::service_fn_loader(move |_req| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(delay).await;
+            Ok(imagor_tower::Blob::new(bytes::Bytes::from_static(body))
+                .with_content_type(content_type))
+        }
+    })
+}
+
+#[tokio::test]
+async fn raw_passes_only_images() {
+    let calls = std::sync::Arc::default();
+    let html = ImageService::new().unsafe_urls(true).loader(fixed_loader(
+        b"<html><script>alert(1)</script></html>",
+        "text/html",
+        Duration::ZERO,
+        std::sync::Arc::clone(&calls),
+    ));
+    let res = html
+        .oneshot(get("/unsafe/filters:raw()/page.html"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_ACCEPTABLE);
+
+    // Declared as HTML, but the bytes are a PNG: served as the PNG it is.
+    static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut out = Vec::new();
+        image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]))
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    });
+    let png = ImageService::new().unsafe_urls(true).loader(fixed_loader(
+        PNG.as_slice(),
+        "text/html",
+        Duration::ZERO,
+        calls,
+    ));
+    let res = png
+        .oneshot(get("/unsafe/filters:raw()/pixel.png"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[http::header::CONTENT_TYPE], "image/png");
+}
+
+#[tokio::test]
+async fn coalescing_never_shares_a_load_across_credentials() {
+    use std::sync::atomic::Ordering;
+    static PNG: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut out = Vec::new();
+        image::RgbImage::from_pixel(8, 8, image::Rgb([9, 9, 9]))
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    });
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let service = ImageService::new().unsafe_urls(true).loader(fixed_loader(
+        PNG.as_slice(),
+        "image/png",
+        Duration::from_millis(200),
+        std::sync::Arc::clone(&calls),
+    ));
+    let with = |auth: Option<&str>, cookie: Option<&str>| {
+        let mut req = http::Request::get("/unsafe/4x4/shared.png");
+        if let Some(auth) = auth {
+            req = req.header(http::header::AUTHORIZATION, auth);
+        }
+        if let Some(cookie) = cookie {
+            req = req.header(http::header::COOKIE, cookie);
+        }
+        service.clone().oneshot(req.body(()).unwrap())
+    };
+    // Same credentials: one load for both.
+    let (a, b) = tokio::join!(with(Some("Bearer one"), None), with(Some("Bearer one"), None));
+    assert_eq!((a.unwrap().status(), b.unwrap().status()), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(calls.swap(0, Ordering::SeqCst), 1);
+    // Different, missing or cookie credentials: one load each.
+    let (a, b, c, d) = tokio::join!(
+        with(Some("Bearer one"), None),
+        with(Some("Bearer two"), None),
+        with(None, None),
+        with(None, Some("session=x")),
+    );
+    for res in [a, b, c, d] {
+        assert_eq!(res.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
