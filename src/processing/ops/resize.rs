@@ -752,7 +752,9 @@ mod tests {
                     ] {
                         // Box is only used on whole images (`pixelate`); fast_image_resize
                         // 6.1 overflows on some fractional areas with it.
-                        let whole = [left, top, width, height].iter().all(|v| v.fract() == 0.0);
+                        let whole = [left, top, width, height]
+                            .iter()
+                            .all(|v: &f64| v.fract() == 0.0);
                         if filter == FilterType::Box && !whole {
                             continue;
                         }
