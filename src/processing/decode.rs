@@ -126,10 +126,13 @@ pub(crate) fn decode_scaled(
     };
     let (image, shrink) = match reduced {
         Some((image, factor)) => (image, factor),
-        None => (
-            to_8bit(DynamicImage::from_decoder(decoder).map_err(ProcessError::from_decode)?),
-            1,
-        ),
+        None => match png_rows(input, format, limits, cancel)? {
+            Some(image) => (image, 1),
+            None => (
+                to_8bit(DynamicImage::from_decoder(decoder).map_err(ProcessError::from_decode)?),
+                1,
+            ),
+        },
     };
     cancel.check()?;
     let mut image = image;
@@ -140,6 +143,80 @@ pub(crate) fn decode_scaled(
         icc_profile,
         source_size: (width, height),
         shrink,
+    })
+}
+
+/// Decodes an 8-bit, non-interlaced PNG row by row with the `png` decoder `image` uses (and
+/// its settings), checking `cancel` between rows: the same pixels as `image`'s decoder.
+///
+/// `None` for other formats, for other PNGs, and for any error: the caller then decodes the
+/// file the usual way, which gives the usual error.
+fn png_rows(
+    input: &[u8],
+    format: Format,
+    limits: &Limits,
+    cancel: &Cancel,
+) -> Result<Option<DynamicImage>, ProcessError> {
+    if format != Format::Png {
+        return Ok(None);
+    }
+    let max_bytes = limits
+        .max_alloc
+        .map_or(usize::MAX, |max| usize::try_from(max).unwrap_or(usize::MAX));
+    let mut decoder =
+        png::Decoder::new_with_limits(Cursor::new(input), png::Limits { bytes: max_bytes });
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let Ok(mut reader) = decoder.read_info() else {
+        return Ok(None);
+    };
+    let (width, height, interlaced) = {
+        let info = reader.info();
+        (info.width, info.height, info.interlaced)
+    };
+    let (colour, depth) = reader.output_color_type();
+    if interlaced || depth != png::BitDepth::Eight {
+        return Ok(None);
+    }
+    let Some(line) = reader.output_line_size(width).filter(|&line| line > 0) else {
+        return Ok(None);
+    };
+    let Some(total) = line.checked_mul(height as usize) else {
+        return Ok(None);
+    };
+    if limits.max_alloc.is_some_and(|max| total as u64 > max) {
+        return Ok(None);
+    }
+    let mut samples = Vec::new();
+    if samples.try_reserve_exact(total).is_err() {
+        return Ok(None);
+    }
+    samples.resize(total, 0);
+    let mut meter = cancel.meter();
+    for row in samples.chunks_exact_mut(line) {
+        // Inflating and unfiltering cost a few operations per byte.
+        meter.tick(line * 4)?;
+        if !matches!(reader.read_row(row), Ok(Some(_))) {
+            return Ok(None);
+        }
+    }
+    // Reads to the end of the image data, as a whole-frame decode does.
+    if reader.read_row(&mut []).is_err() {
+        return Ok(None);
+    }
+    Ok(match colour {
+        png::ColorType::Grayscale => {
+            image::GrayImage::from_raw(width, height, samples).map(DynamicImage::ImageLuma8)
+        }
+        png::ColorType::GrayscaleAlpha => {
+            image::GrayAlphaImage::from_raw(width, height, samples).map(DynamicImage::ImageLumaA8)
+        }
+        png::ColorType::Rgb => {
+            image::RgbImage::from_raw(width, height, samples).map(DynamicImage::ImageRgb8)
+        }
+        png::ColorType::Rgba => {
+            RgbaImage::from_raw(width, height, samples).map(DynamicImage::ImageRgba8)
+        }
+        png::ColorType::Indexed => None,
     })
 }
 
@@ -443,6 +520,84 @@ fn to_8bit(image: DynamicImage) -> DynamicImage {
 mod tests {
     use super::*;
     use image::{ImageBuffer, Luma, Rgb};
+
+    #[test]
+    fn png_rows_give_the_pixels_of_the_image_decoder() {
+        let rgba = image::RgbaImage::from_fn(37, 23, |x, y| {
+            image::Rgba([
+                (x * 7) as u8,
+                (y * 11) as u8,
+                (x * y) as u8,
+                (x + y * 3) as u8,
+            ])
+        });
+        let rgba = DynamicImage::ImageRgba8(rgba);
+        let mut sources: Vec<Vec<u8>> = [
+            rgba.clone(),
+            DynamicImage::ImageRgb8(rgba.to_rgb8()),
+            DynamicImage::ImageLuma8(rgba.to_luma8()),
+            DynamicImage::ImageLumaA8(rgba.to_luma_alpha8()),
+        ]
+        .iter()
+        .map(|image| encode(image, image::ImageFormat::Png))
+        .collect();
+        // A palette image and a 1-bit grey image (expanded to 8 bits), written with `png`.
+        for (colour, depth, data) in [
+            (
+                png::ColorType::Indexed,
+                png::BitDepth::Eight,
+                vec![0u8, 1, 2, 1],
+            ),
+            (
+                png::ColorType::Grayscale,
+                png::BitDepth::One,
+                vec![0b1010_0000, 0b0101_0000],
+            ),
+        ] {
+            let mut bytes = Vec::new();
+            let mut encoder = png::Encoder::new(&mut bytes, 4, 2);
+            encoder.set_color(colour);
+            encoder.set_depth(depth);
+            if colour == png::ColorType::Indexed {
+                encoder.set_palette(vec![255, 0, 0, 0, 255, 0, 0, 0, 255]);
+                encoder.set_trns(vec![255, 128, 0]);
+            }
+            let mut writer = encoder.write_header().expect("header");
+            let data = if colour == png::ColorType::Indexed {
+                data.into_iter().chain([2, 2, 1, 0]).collect()
+            } else {
+                data
+            };
+            writer.write_image_data(&data).expect("data");
+            writer.finish().expect("finish");
+            sources.push(bytes);
+        }
+        let live = Cancel::new();
+        for bytes in &sources {
+            let ours = png_rows(bytes, Format::Png, &Limits::default(), &live)
+                .expect("not cancelled")
+                .expect("decoded by rows");
+            let theirs = to_8bit(image::load_from_memory(bytes).expect("decodes"));
+            assert!(ours == theirs, "{:?}", theirs.color());
+        }
+        // Cancelled: stops.
+        let cancelled = Cancel::new();
+        cancelled.cancel();
+        let big = encode(
+            &DynamicImage::ImageRgb8(image::RgbImage::new(2000, 300)),
+            image::ImageFormat::Png,
+        );
+        assert!(matches!(
+            png_rows(&big, Format::Png, &Limits::default(), &cancelled),
+            Err(ProcessError::Cancelled)
+        ));
+        // Truncated files are left to the usual decoder.
+        let cut = &sources[0][..sources[0].len() / 2];
+        assert!(matches!(
+            png_rows(cut, Format::Png, &Limits::default(), &live),
+            Ok(None)
+        ));
+    }
 
     fn decode(input: &[u8], limits: &Limits, auto_orient: bool) -> Result<Decoded, ProcessError> {
         decode_scaled(input, limits, auto_orient, |_, _| 1, &Cancel::new())

@@ -45,6 +45,10 @@
 //! Overlays (`watermark`, `image`) composite sources handed in through [`Options::overlays`];
 //! processing itself never loads anything.
 //!
+//! A job can be stopped from another thread (a timeout, a client that went away) with a
+//! [`Cancel`] token given through [`Options::cancel`]: the heavy loops check it every fraction
+//! of a millisecond of work and the call returns [`ProcessError::Cancelled`].
+//!
 //! Not implemented yet (ignored, or plainly refused): ICC conversion (`strip_icc` only drops
 //! the profile), HEIF/JPEG XL/JPEG 2000 output (406 `unsupported format`), metadata other than
 //! ICC profiles in outputs.

@@ -386,7 +386,8 @@ mod tests {
 
     #[test]
     fn extend_places_and_paints() {
-        let out = extend(red(2, 2), (4, 4), (1, 1), Paint::Rgb([0, 0, 255]), &live()).expect("extend");
+        let out =
+            extend(red(2, 2), (4, 4), (1, 1), Paint::Rgb([0, 0, 255]), &live()).expect("extend");
         let rgb = out.to_rgb8();
         assert_eq!(rgb.get_pixel(0, 0).0, [0, 0, 255]);
         assert_eq!(rgb.get_pixel(1, 1).0, [255, 0, 0]);
@@ -394,7 +395,8 @@ mod tests {
         // Negative offsets and oversized images are cut, not panicking.
         let out = extend(red(10, 10), (3, 3), (-4, -4), Paint::Transparent, &live()).expect("cut");
         assert_eq!(out.to_rgba8().get_pixel(0, 0).0, [255, 0, 0, 255]);
-        let out = extend(red(2, 2), (3, 3), (2, 2), Paint::Transparent, &live()).expect("partly outside");
+        let out =
+            extend(red(2, 2), (3, 3), (2, 2), Paint::Transparent, &live()).expect("partly outside");
         assert_eq!(alpha_of(&out, 0, 0), 0);
         assert_eq!(alpha_of(&out, 2, 2), 255);
     }
@@ -446,7 +448,10 @@ mod tests {
         let cancelled = Cancel::new();
         cancelled.cancel();
         let big = red(300, 300);
-        assert!(matches!(rotate(&big, 90, &cancelled), Err(ProcessError::Cancelled)));
+        assert!(matches!(
+            rotate(&big, 90, &cancelled),
+            Err(ProcessError::Cancelled)
+        ));
         assert!(matches!(
             solid(300, 300, [1, 2, 3, 255], &cancelled),
             Err(ProcessError::Cancelled)
