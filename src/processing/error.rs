@@ -30,6 +30,7 @@ use crate::Error;
 /// | `Image(message)` | [`Error::Image`] | 406 |
 /// | `InvalidColor` | [`Error::Invalid`] | 400 |
 /// | `BadRequest(message)` | [`Error::BadRequest`] | 400 |
+/// | `TooExpensive` | [`Error::TooExpensive`] | 422 |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -50,6 +51,10 @@ pub enum ProcessError {
     /// `thumbhash`), with the message.
     #[error("{0}")]
     BadRequest(String),
+    /// The work the request would cost (see [`estimate`](super::estimate)) is over the
+    /// [`work budget`](super::Options::work_budget).
+    #[error("work budget exceeded")]
+    TooExpensive,
 }
 
 impl ProcessError {
@@ -76,6 +81,7 @@ impl From<ProcessError> for Error {
             ProcessError::Image(message) => Self::Image(message),
             ProcessError::InvalidColor => Self::Invalid,
             ProcessError::BadRequest(message) => Self::BadRequest(message),
+            ProcessError::TooExpensive => Self::TooExpensive,
         }
     }
 }
@@ -97,6 +103,7 @@ mod tests {
                 ProcessError::Image("boom".into()),
                 StatusCode::NOT_ACCEPTABLE,
             ),
+            (ProcessError::TooExpensive, StatusCode::UNPROCESSABLE_ENTITY),
         ];
         for (err, status) in cases {
             let message = err.to_string();
