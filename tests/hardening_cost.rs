@@ -21,7 +21,11 @@ use tower::ServiceExt;
 /// A `w`×`h` PNG with a gradient, so that blurs of different widths differ.
 fn png(w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x ^ y) % 256) as u8])
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x ^ y) % 256) as u8,
+        ])
     });
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
@@ -40,7 +44,11 @@ fn with_filter(name: &str, args: &str) -> Params {
 fn blur_and_sharpen_sigmas_are_capped() {
     let source = png(400, 300);
     let options = Options::default();
-    let run = |params: &Params| process(&source, params, &options).expect("processed").into_bytes();
+    let run = |params: &Params| {
+        process(&source, params, &options)
+            .expect("processed")
+            .into_bytes()
+    };
     let capped = run(&with_filter("blur", &format!("0,{MAX_BLUR_SIGMA}")));
     let started = Instant::now();
     assert_eq!(run(&with_filter("blur", "0,2000")), capped);
@@ -63,11 +71,18 @@ fn a_huge_blurred_canvas_is_refused_before_drawing() {
         "unsafe/9999x8100/filters:blur(0,50):sharpen(1,1000):blur(0,50):blur(0,50)/color:red",
     );
     let estimate = estimate_color(&params, &options).expect("estimate");
-    assert!(estimate.work() > Options::DEFAULT_WORK_BUDGET, "{estimate:?}");
+    assert!(
+        estimate.work() > Options::DEFAULT_WORK_BUDGET,
+        "{estimate:?}"
+    );
     let started = Instant::now();
     let err = process_color(&params, &options).unwrap_err();
     assert!(matches!(err, ProcessError::TooExpensive), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let err = Error::from(err);
     assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err.message(), "work budget exceeded");
@@ -98,21 +113,24 @@ fn the_budget_is_the_estimate_of_the_request() {
     );
     let mut jpeg = Vec::new();
     image::RgbImage::new(5472, 3648)
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
         .expect("jpeg");
     let overlays = imagor_tower::processing::Overlays::new().with_source("logo.png", png(300, 100));
     let options = Options::default().overlays(overlays);
     let estimate = estimate(&jpeg, &photo, &options).expect("estimate");
-    assert!(estimate.work() < Options::DEFAULT_WORK_BUDGET / 2, "{estimate:?}");
+    assert!(
+        estimate.work() < Options::DEFAULT_WORK_BUDGET / 2,
+        "{estimate:?}"
+    );
     assert!(estimate.peak_bytes() > 5472 * 3648 / 4 * 4, "{estimate:?}");
 }
 
 async fn fetch<S>(service: S, uri: &str) -> (StatusCode, Bytes)
 where
-    S: tower::Service<
-            http::Request<()>,
-            Response = http::Response<imagor_tower::body::Body>,
-        >,
+    S: tower::Service<http::Request<()>, Response = http::Response<imagor_tower::body::Body>>,
     S::Error: std::fmt::Debug,
 {
     let response = service.oneshot(get(uri)).await.expect("infallible");
@@ -130,10 +148,19 @@ async fn the_service_answers_422_past_the_budget() {
         "/unsafe/9999x8100/filters:blur(0,50):blur(0,50)/color:red",
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(json["message"], "work budget exceeded");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let (status, _) = fetch(service, "/unsafe/300x200/filters:blur(0,50)/color:red").await;
     assert_eq!(status, StatusCode::OK);
 
@@ -148,5 +175,10 @@ async fn the_service_answers_422_past_the_budget() {
         .process_options(Options::default().work_budget(1000))
         .loader(loader);
     let (status, body) = fetch(tight, "/unsafe/filters:blur(0,5)/photo.png").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
 }

@@ -63,7 +63,10 @@ async fn request(key: &str, svg: Bytes, path: &str) -> (StatusCode, Bytes, Optio
 
 /// Asserts a 4xx JSON error whose message contains `reason`, and bounded memory.
 async fn assert_refused(key: &str, svg: Bytes, reason: &str) {
-    for path in [key.to_owned(), format!("fit-in/100x100/filters:format(png)/{key}")] {
+    for path in [
+        key.to_owned(),
+        format!("fit-in/100x100/filters:format(png)/{key}"),
+    ] {
         let (status, body, grown) = request(key, svg.clone(), &path).await;
         assert_eq!(
             status,
@@ -111,7 +114,8 @@ async fn five_thousand_nested_groups_are_refused() {
 async fn a_mask_chain_deeper_than_the_stack_is_refused() {
     // 3000 masks, each drawn inside the next: about 9 MiB of usvg's and resvg's stack, more
     // than a pixel thread has. Refused from the XML, before usvg recurses.
-    let mut svg = String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="60" height="60">"#);
+    let mut svg =
+        String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="60" height="60">"#);
     for i in 0..3000 {
         let inner = if i > 0 {
             format!(r##" mask="url(#m{})""##, i - 1)
@@ -128,7 +132,8 @@ async fn a_mask_chain_deeper_than_the_stack_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_svg_over_the_byte_limit_is_refused_unread() {
-    let mut svg = String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">"#);
+    let mut svg =
+        String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">"#);
     while svg.len() <= MAX_SVG_BYTES {
         svg.push_str("<!-- padding padding padding padding padding padding padding -->\n");
     }
@@ -141,7 +146,8 @@ async fn an_svg_over_the_byte_limit_is_refused_unread() {
 /// depth is 2 × `patterns` + 2 (the root, the filled rectangle, then a pattern and its
 /// rectangle per level).
 fn pattern_chain(patterns: usize) -> Bytes {
-    let mut svg = String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">"#);
+    let mut svg =
+        String::from(r#"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">"#);
     for i in 0..patterns {
         let fill = if i > 0 {
             format!("url(#p{})", i - 1)
@@ -178,7 +184,12 @@ async fn the_deepest_accepted_svg_renders_on_a_pixel_thread() {
     assert_eq!(pixel, [255, 0, 0, 255]);
 
     // One level more is refused.
-    assert_refused("patterns.svg", pattern_chain(deepest + 1), "nested too deeply").await;
+    assert_refused(
+        "patterns.svg",
+        pattern_chain(deepest + 1),
+        "nested too deeply",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,5 +208,8 @@ async fn an_external_doctype_still_renders() {
 
 /// Occurrences of `needle` in `haystack`.
 fn bytecount(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).filter(|w| *w == needle).count()
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
 }

@@ -90,10 +90,19 @@ impl Estimate {
 ///
 /// [`ProcessError::UnsupportedFormat`] for a source or output format that cannot be handled,
 /// [`ProcessError::Image`] for a header that cannot be read.
-pub fn estimate(input: &[u8], params: &Params, options: &Options) -> Result<Estimate, ProcessError> {
+pub fn estimate(
+    input: &[u8],
+    params: &Params,
+    options: &Options,
+) -> Result<Estimate, ProcessError> {
     let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
     let source = Source::read(input, &settings, options)?;
+    // As when processing, an output over the limits is refused as such, not as too costly.
+    let (width, height) = source.size;
+    let (out_width, out_height) =
+        Plan::with_settings(width, height, params, &settings).output_size();
+    options.limits.check(out_width, out_height)?;
     Ok(measure(&source, params, &settings, options, input.len()))
 }
 
@@ -118,6 +127,12 @@ pub fn estimate_color(params: &Params, options: &Options) -> Result<Estimate, Pr
         _ => {}
     }
     let limits = &options.limits;
+    if limits
+        .max_resolution
+        .is_some_and(|max| u64::from(width) * u64::from(height) > max)
+    {
+        return Err(ProcessError::MaxResolution);
+    }
     width = limits.max_width.map_or(width, |max| width.min(max));
     height = limits.max_height.map_or(height, |max| height.min(max));
     let source = Source {
@@ -154,6 +169,8 @@ const PIXEL_WORK: u64 = 4;
 const LAB_WORK: u64 = 60;
 /// Work per pixel of compositing an overlay.
 const COMPOSITE_WORK: u64 = 24;
+/// The most bytes an SVG raster may take whatever the limits (as the SVG module: 4 GiB).
+const SVG_MAX_BYTES: u64 = 1 << 32;
 /// Bytes per pixel of a canvas (RGBA at most).
 const PIXEL_BYTES: u64 = 4;
 /// Bytes per pixel `sharpen` holds besides its input: RGBA, Lab as f64, two planes of i64
@@ -190,6 +207,19 @@ impl Source {
                 .into_dimensions()
                 .map_err(ProcessError::from_decode)?,
         };
+        // The limits come first, as when decoding, so that an oversized source answers
+        // `MaxResolution` rather than the budget (either orientation may be the upright one).
+        limits
+            .check(size.0, size.1)
+            .or_else(|_| limits.check(size.1, size.0))?;
+        if format == Format::Svg {
+            let memory = limits
+                .max_alloc
+                .map_or(SVG_MAX_BYTES, |max| max.min(SVG_MAX_BYTES));
+            if area(size).saturating_mul(PIXEL_BYTES) > memory {
+                return Err(ProcessError::MaxResolution);
+            }
+        }
         let size = match settings.orient {
             Some(90 | 270) => (size.1, size.0),
             _ => size,
@@ -212,6 +242,10 @@ impl Source {
         } else {
             1
         };
+        if frames > 1 {
+            let kept = u32::try_from(frames).unwrap_or(u32::MAX);
+            limits.check(size.0, size.1.saturating_mul(kept))?;
+        }
         let decode_weight = if format == Format::Svg {
             SVG_WORK
         } else {
@@ -434,7 +468,8 @@ fn measure(
                 (PIXEL_WORK, 0)
             }
             "padding" => {
-                let side = |i: usize| number(i).map_or(0, |v| v.clamp(0.0, f64::from(u32::MAX)) as u32);
+                let side =
+                    |i: usize| number(i).map_or(0, |v| v.clamp(0.0, f64::from(u32::MAX)) as u32);
                 let (l, t) = (side(1), side(2).max(side(1)));
                 let (r, b) = (side(3).max(l), side(4).max(t));
                 canvas = (
@@ -481,8 +516,8 @@ fn measure(
                 (COMPOSITE_WORK, nested.peak_bytes)
             }
             "grayscale" | "background_color" | "round_corner" | "rotate" | "crop"
-            | "proportion" | "brightness" | "contrast" | "rgb" | "invert" | "pixelate"
-            | "text" | "label" => (PIXEL_WORK, before.saturating_mul(PIXEL_BYTES)),
+            | "proportion" | "brightness" | "contrast" | "rgb" | "invert" | "pixelate" | "text"
+            | "label" => (PIXEL_WORK, before.saturating_mul(PIXEL_BYTES)),
             "trim" if frames == 1 => (PIXEL_WORK, 0),
             _ => (0, 0),
         };
@@ -624,21 +659,31 @@ mod tests {
         let a = estimate(&small, &plain, &options).expect("estimate");
         let b = estimate(&large, &plain, &options).expect("estimate");
         let c = estimate(&large, &blurred, &options).expect("estimate");
-        assert!(a.work() < b.work() && b.work() < c.work(), "{a:?} {b:?} {c:?}");
+        assert!(
+            a.work() < b.work() && b.work() < c.work(),
+            "{a:?} {b:?} {c:?}"
+        );
         assert!(a.peak_bytes() < b.peak_bytes() && b.peak_bytes() <= c.peak_bytes());
         let sharpened = Params {
             filters: vec![Filter::new("sharpen", "1,1")],
             ..Params::default()
         };
         let d = estimate(&large, &sharpened, &options).expect("estimate");
-        assert!(d.peak_bytes() > c.peak_bytes() && d.work() > b.work(), "{d:?}");
+        assert!(
+            d.peak_bytes() > c.peak_bytes() && d.work() > b.work(),
+            "{d:?}"
+        );
         // A wider blur costs more, up to the cap.
         let wide = |sigma: f64| Params {
             filters: vec![Filter::new("blur", format!("0,{sigma}"))],
             ..Params::default()
         };
-        let w10 = estimate(&large, &wide(10.0), &options).expect("estimate").work();
-        let w40 = estimate(&large, &wide(40.0), &options).expect("estimate").work();
+        let w10 = estimate(&large, &wide(10.0), &options)
+            .expect("estimate")
+            .work();
+        let w40 = estimate(&large, &wide(40.0), &options)
+            .expect("estimate")
+            .work();
         let capped = estimate(&large, &wide(MAX_BLUR_SIGMA), &options).expect("estimate");
         let over = estimate(&large, &wide(1e9), &options).expect("estimate");
         assert!(w10 < w40 && w40 < capped.work());
@@ -668,7 +713,10 @@ mod tests {
         let thumb = path::parse("unsafe/100x75/photo.jpg");
         let thumb = estimate(&jpeg, &thumb, &options).expect("estimate");
         // Decoded at 1/8: far less than the full-size decode.
-        assert!(thumb.peak_bytes() * 8 < full.peak_bytes(), "{thumb:?} {full:?}");
+        assert!(
+            thumb.peak_bytes() * 8 < full.peak_bytes(),
+            "{thumb:?} {full:?}"
+        );
 
         let frames = |count: usize| {
             let mut gif = Vec::new();
@@ -707,12 +755,6 @@ mod tests {
         let estimate = estimate_color(&light, &options).expect("estimate");
         assert!(check(&estimate, &options).is_ok());
         let raised = Options::default().work_budget(u64::MAX);
-        assert!(
-            check(
-                &estimate_color(&heavy, &raised).expect("estimate"),
-                &raised
-            )
-            .is_ok()
-        );
+        assert!(check(&estimate_color(&heavy, &raised).expect("estimate"), &raised).is_ok());
     }
 }

@@ -99,10 +99,10 @@ pub use format::Format;
 pub use limits::Limits;
 pub use meta::{Metadata, metadata, metadata_color};
 pub use ops::overlay::{MAX_DEPTH, Overlays, overlay_sources};
-pub use svg::{MAX_SVG_BYTES, MAX_SVG_DEPTH};
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 pub use policy::FilterPolicy;
+pub use svg::{MAX_SVG_BYTES, MAX_SVG_DEPTH};
 
 use std::time::{Duration, Instant};
 

@@ -277,7 +277,10 @@ fn depth(document: &roxmltree::Document<'_>) -> usize {
         for text in sheet.children().filter_map(|node| node.text()) {
             for id in url_ids(text) {
                 let leaf = ids.get(id).is_some_and(|target| {
-                    matches!(target.tag_name().name(), "linearGradient" | "radialGradient")
+                    matches!(
+                        target.tag_name().name(),
+                        "linearGradient" | "radialGradient"
+                    )
                 });
                 if !leaf {
                     styled.insert(id);
@@ -316,7 +319,10 @@ fn depth(document: &roxmltree::Document<'_>) -> usize {
         }
     }
     let deepest = if looped {
-        document.descendants().filter(roxmltree::Node::is_element).count()
+        document
+            .descendants()
+            .filter(roxmltree::Node::is_element)
+            .count()
     } else {
         depths.values().copied().max().unwrap_or(0)
     };
