@@ -71,6 +71,10 @@ pub enum Error {
     /// (422 `maximum resolution exceeded`).
     #[error("maximum resolution exceeded")]
     MaxResolutionExceeded,
+    /// The work the request would cost is over the server's work budget
+    /// (422 `work budget exceeded`).
+    #[error("work budget exceeded")]
+    TooExpensive,
     /// The processing queue is full (429 `too many requests`).
     #[error("too many requests")]
     TooManyRequests,
@@ -123,7 +127,7 @@ impl Error {
             Self::UnsupportedFormat | Self::Image(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Expired => StatusCode::GONE,
-            Self::MaxResolutionExceeded => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MaxResolutionExceeded | Self::TooExpensive => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Status { status, .. } => *status,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -202,6 +206,7 @@ mod tests {
                 "maximum resolution exceeded",
             ),
             (Error::TooManyRequests, 429, "too many requests"),
+            (Error::TooExpensive, 422, "work budget exceeded"),
         ];
         for (err, status, message) in cases {
             assert_eq!(err.status().as_u16(), status);

@@ -571,6 +571,33 @@ fn animation_frame_limit_mapping() {
 }
 
 #[test]
+fn unsafe_urls_get_a_finite_filter_count_unless_set() {
+    assert_eq!(env_ok(&[]).processing.max_filter_ops, None);
+    let unsafe_on = env_ok(&[("IMAGOR_UNSAFE", "1")]);
+    assert_eq!(unsafe_on.processing.max_filter_ops, Some(20));
+    // Set explicitly, even to unlimited, it is kept.
+    for (text, expected) in [("-1", None), ("0", None), ("50", Some(50))] {
+        let config = env_ok(&[("IMAGOR_UNSAFE", "1"), ("VIPS_MAX_FILTER_OPS", text)]);
+        assert_eq!(config.processing.max_filter_ops, expected, "{text}");
+    }
+}
+
+#[test]
+fn work_budget_option() {
+    let budget = |vars: &[(&str, &str)]| env_ok(vars).processing.max_work;
+    assert_eq!(budget(&[]), Some(10_000_000_000));
+    assert_eq!(budget(&[("VIPS_MAX_WORK", "5000")]), Some(5000));
+    assert_eq!(budget(&[("VIPS_MAX_WORK", "0")]), None);
+    assert_eq!(budget(&[("VIPS_MAX_WORK", "-1")]), None);
+    // The budget reaches the processing options the standalone server uses.
+    let options = env_ok(&[("VIPS_MAX_WORK", "5000")]).process_options();
+    assert!(
+        format!("{options:?}").contains("work_budget: 5000"),
+        "{options:?}"
+    );
+}
+
+#[test]
 fn avif_speed_out_of_range_keeps_default_with_a_warning() {
     assert_eq!(env_ok(&[("VIPS_AVIF_SPEED", "0")]).processing.avif_speed, 0);
     assert_eq!(env_ok(&[("VIPS_AVIF_SPEED", "9")]).processing.avif_speed, 9);
@@ -993,7 +1020,7 @@ fn file_section_fields() {
 #[test]
 fn help_text_lists_every_option_with_env_and_default() {
     let help = Config::help_text();
-    assert_eq!(ConfigKey::ALL.len(), 152);
+    assert_eq!(ConfigKey::ALL.len(), 154);
     for key in ConfigKey::ALL {
         assert!(help.contains(key.env_var()), "{key:?}");
     }

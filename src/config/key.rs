@@ -1,6 +1,6 @@
 //! The table of every imagor option: flag name, environment variable, value kind, default.
 //!
-//! [`ConfigKey`] has one variant per option imagor 1.9.5 defines (152 in all, `SERVER.md` §2),
+//! [`ConfigKey`] has one variant per option imagor 1.9.5 defines (152), plus `VIPS_MAX_WORK` of this crate,
 //! whether this crate implements it yet or not, so that nothing a deployment sets is ever
 //! silently dropped.
 //!
@@ -121,7 +121,7 @@ macro_rules! config_keys {
         /// assert_eq!(key.flag_name(), "imagor-load-timeout");
         /// assert_eq!(key.kind(), ValueKind::Duration);
         /// assert_eq!("-imagor-load-timeout".parse::<ConfigKey>().unwrap(), key);
-        /// assert_eq!(ConfigKey::ALL.len(), 153);
+        /// assert_eq!(ConfigKey::ALL.len(), 154);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -466,7 +466,9 @@ config_keys! {
         VipsDisableFilters = "vips-disable-filters", "VIPS_DISABLE_FILTERS", List, "", true,
             "filter names ignored in processing";
         VipsMaxFilterOps = "vips-max-filter-ops", "VIPS_MAX_FILTER_OPS", Int, "-1", true,
-            "the pipeline stops at this filter index (-1 or 0: unlimited)";
+            "the pipeline stops at this filter index (-1 or 0: unlimited; unset: 20 with IMAGOR_UNSAFE)";
+        VipsMaxWork = "vips-max-work", "VIPS_MAX_WORK", Int, "10000000000", true,
+            "work budget of one request, in rough nanoseconds of one core (0 or -1: unlimited; not in imagor)";
         VipsConcurrency = "vips-concurrency", "VIPS_CONCURRENCY", Int, "1", false,
             "libvips worker threads per operation";
         VipsMaxCacheFiles = "vips-max-cache-files", "VIPS_MAX_CACHE_FILES", Int, "0", false,
@@ -617,8 +619,8 @@ mod tests {
 
     #[test]
     fn table_has_all_152_options_per_section() {
-        // imagor's 152, and the ones this crate adds (`IMAGOR_PROCESS_MEMORY`).
-        assert_eq!(ConfigKey::ALL.len(), 153);
+        // imagor's 152, and the ones this crate adds (`IMAGOR_PROCESS_MEMORY`, `VIPS_MAX_WORK`).
+        assert_eq!(ConfigKey::ALL.len(), 154);
         let count = |section| {
             ConfigKey::ALL
                 .iter()
@@ -632,7 +634,7 @@ mod tests {
         assert_eq!(count(Section::Upload), 4);
         assert_eq!(count(Section::S3), 40);
         assert_eq!(count(Section::GCloud), 14);
-        assert_eq!(count(Section::Processing), 23);
+        assert_eq!(count(Section::Processing), 24);
     }
 
     #[test]

@@ -91,9 +91,10 @@ pub use key::{ConfigKey, Section, UnknownKey, ValueKind};
 pub use sections::{
     AwsCredentials, CannedAcl, DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL,
     DEFAULT_MAX_DIMENSION, DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
-    FileConfig, FileLoaderConfig, FileStorageConfig, HttpLoaderConfig, ImagorConfig,
-    ProcessingConfig, PrometheusConfig, ResultStoragePathStyle, S3Config, S3LoaderConfig, S3Role,
-    S3StorageClass, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
+    DEFAULT_UNSAFE_MAX_FILTER_OPS, FileConfig, FileLoaderConfig, FileStorageConfig,
+    HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
+    S3Config, S3LoaderConfig, S3Role, S3StorageClass, S3StorageConfig, ServerConfig, SignerType,
+    StoragePathStyle,
 };
 pub use stack::{BoxSource, ConfiguredService};
 pub use value::Secret;

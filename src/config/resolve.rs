@@ -30,9 +30,10 @@ use regex::Regex;
 use super::sections::{
     AwsCredentials, DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL,
     DEFAULT_MAX_DIMENSION, DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
-    FileConfig, FileLoaderConfig, FileStorageConfig, HttpLoaderConfig, ImagorConfig,
-    ProcessingConfig, PrometheusConfig, ResultStoragePathStyle, S3Config, S3LoaderConfig, S3Role,
-    S3StorageClass, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
+    DEFAULT_UNSAFE_MAX_FILTER_OPS, FileConfig, FileLoaderConfig, FileStorageConfig,
+    HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
+    S3Config, S3LoaderConfig, S3Role, S3StorageClass, S3StorageConfig, ServerConfig, SignerType,
+    StoragePathStyle,
 };
 use super::value::{parse_bool, parse_go_duration, parse_int, parse_list, parse_permission};
 use super::{CannedAcl, ConfigError, ConfigKey, Origin, Secret, ValueKind};
@@ -628,9 +629,16 @@ impl Values {
         let ops = self.int(K::VipsMaxFilterOps)?;
         let max_filter_ops = if ops > 0 {
             Some(usize::try_from(ops).unwrap_or(usize::MAX))
+        } else if self.origin(K::VipsMaxFilterOps) == Origin::Default
+            && self.bool(K::ImagorUnsafe)?
+        {
+            // Unsigned URLs are anyone's: a finite filter count unless it is set explicitly.
+            Some(DEFAULT_UNSAFE_MAX_FILTER_OPS)
         } else {
             None
         };
+        let work = self.int(K::VipsMaxWork)?;
+        let max_work = u64::try_from(work).ok().filter(|&w| w > 0);
         let speed = self.int(K::VipsAvifSpeed)?;
         let avif_speed = match u8::try_from(speed) {
             Ok(speed @ 0..=9) => speed,
@@ -655,6 +663,7 @@ impl Values {
             strip_color_profile: self.bool(K::VipsStripColorProfile)?,
             mozjpeg: self.bool(K::VipsMozjpeg)?,
             avif_speed,
+            max_work,
         })
     }
 }

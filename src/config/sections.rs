@@ -47,6 +47,9 @@ pub const DEFAULT_MAX_DIMENSION: u32 = 9999;
 pub const DEFAULT_MAX_RESOLUTION: u64 = 81_000_000;
 /// Built-in AVIF encoder speed (imagor's 8, as the processor's own default).
 pub const DEFAULT_AVIF_SPEED: u8 = crate::processing::Options::DEFAULT_AVIF_SPEED;
+/// `VIPS_MAX_FILTER_OPS` when it is not set and unsigned (`unsafe`) URLs are accepted: 20
+/// pipeline filters. imagor leaves it unlimited.
+pub const DEFAULT_UNSAFE_MAX_FILTER_OPS: usize = 20;
 
 // ===== A. Server =====
 
@@ -717,7 +720,8 @@ pub struct ProcessingConfig {
     /// `VIPS_DISABLE_FILTERS`: filter names ignored in processing.
     pub disable_filters: Vec<String>,
     /// `VIPS_MAX_FILTER_OPS`: the pipeline stops at this filter index; `None` is unlimited
-    /// (-1 or 0).
+    /// (-1 or 0). Left unset with `IMAGOR_UNSAFE` on, it is
+    /// [`DEFAULT_UNSAFE_MAX_FILTER_OPS`] (20) rather than unlimited.
     pub max_filter_ops: Option<usize>,
     /// `VIPS_DISABLE_BLUR`: disable `blur`, `sharpen` and `fill(blur)`.
     pub disable_blur: bool,
@@ -729,6 +733,10 @@ pub struct ProcessingConfig {
     pub mozjpeg: bool,
     /// `VIPS_AVIF_SPEED`: 0 (slowest) to 9 (fastest); out-of-range values keep 8.
     pub avif_speed: u8,
+    /// `VIPS_MAX_WORK`: the work budget of one request (see
+    /// [`Options::work_budget`](crate::processing::Options::work_budget)); `None` is
+    /// unlimited (0 or -1). Not an imagor option.
+    pub max_work: Option<u64>,
 }
 
 impl Default for ProcessingConfig {
@@ -746,6 +754,7 @@ impl Default for ProcessingConfig {
             strip_color_profile: false,
             mozjpeg: false,
             avif_speed: DEFAULT_AVIF_SPEED,
+            max_work: Some(crate::processing::Options::DEFAULT_WORK_BUDGET),
         }
     }
 }

@@ -61,6 +61,7 @@ impl Config {
             .limits(limits)
             .policy(policy)
             .avif_speed(p.avif_speed)
+            .work_budget(p.max_work.unwrap_or(u64::MAX))
     }
 
     /// The file loader, when `FILE_LOADER_BASE_DIR` is set.

@@ -31,6 +31,7 @@ use crate::Error;
 /// | `InvalidColor` | [`Error::Invalid`] | 400 |
 /// | `BadRequest(message)` | [`Error::BadRequest`] | 400 |
 /// | `Cancelled` | [`Error::Timeout`] | 408 |
+/// | `TooExpensive` | [`Error::TooExpensive`] | 422 |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
@@ -55,6 +56,10 @@ pub enum ProcessError {
     /// waits for the result any more); the work stopped and its buffers were freed.
     #[error("cancelled")]
     Cancelled,
+    /// The work the request would cost (see [`estimate`](super::estimate)) is over the
+    /// [`work budget`](super::Options::work_budget).
+    #[error("work budget exceeded")]
+    TooExpensive,
 }
 
 impl ProcessError {
@@ -83,6 +88,7 @@ impl From<ProcessError> for Error {
             ProcessError::BadRequest(message) => Self::BadRequest(message),
             // A job is cancelled when its time is up or its clients have gone: a timeout.
             ProcessError::Cancelled => Self::Timeout,
+            ProcessError::TooExpensive => Self::TooExpensive,
         }
     }
 }
@@ -104,6 +110,7 @@ mod tests {
                 ProcessError::Image("boom".into()),
                 StatusCode::NOT_ACCEPTABLE,
             ),
+            (ProcessError::TooExpensive, StatusCode::UNPROCESSABLE_ENTITY),
         ];
         for (err, status) in cases {
             let message = err.to_string();

@@ -158,6 +158,7 @@ pub fn metadata(
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
     let requested = super::requested_format(&settings)?;
+    super::cost::check(&super::estimate(input, params, options)?, options)?;
     let (orientation, exif) = source_exif(input);
     let (format, image, pages) = match render(input, params, &settings, requested, options)? {
         Rendered::Frames(animation) => {
@@ -217,6 +218,7 @@ pub fn metadata_color(params: &Params, options: &Options) -> Result<Metadata, Pr
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
     let requested = super::requested_format(&settings)?;
+    super::cost::check(&super::estimate_color(params, options)?, options)?;
     let image = render_color(params, &settings, options)?;
     let format = requested.unwrap_or(Format::Jpeg);
     let source = Source {

@@ -81,6 +81,7 @@
 
 mod avif;
 mod cancel;
+mod cost;
 mod decode;
 mod encode;
 mod error;
@@ -98,6 +99,7 @@ mod policy;
 mod svg;
 
 pub use cancel::Cancel;
+pub use cost::{Estimate, MAX_BLUR_SIGMA, MAX_SHARPEN_SIGMA, estimate, estimate_color};
 pub use error::ProcessError;
 pub use format::Format;
 pub use limits::Limits;
@@ -106,6 +108,7 @@ pub use ops::overlay::{MAX_DEPTH, Overlays, overlay_sources};
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 pub use policy::FilterPolicy;
+pub use svg::{MAX_SVG_BYTES, MAX_SVG_DEPTH};
 
 use std::time::{Duration, Instant};
 
@@ -127,6 +130,7 @@ pub struct Options {
     overlays: Overlays,
     policy: FilterPolicy,
     avif_speed: u8,
+    work_budget: u64,
     /// How deep inside `image()` overlays this rendering is (0 for the URL's own image).
     depth: u8,
     /// Stops the work when cancelled; nested `image()` renderings share it.
@@ -139,6 +143,12 @@ impl Options {
 
     /// The AVIF encoder speed when none is set, imagor's `VIPS_AVIF_SPEED` default: 8.
     pub const DEFAULT_AVIF_SPEED: u8 = 8;
+
+    /// The default work budget of one request: 10 000 000 000, about ten seconds of one core
+    /// at the rough nanosecond per unit of [`Estimate::work`]. Every ordinary request fits
+    /// (a 20-megapixel photo with `fill`, `sharpen` and an overlay is about a third of it);
+    /// a 9999×8100 `color:` canvas with one `blur(0,50)` is ten times over it.
+    pub const DEFAULT_WORK_BUDGET: u64 = 10_000_000_000;
 
     /// Sets the size limits for sources and outputs (default: [`Limits::default`]).
     pub fn limits(mut self, limits: Limits) -> Self {
@@ -206,6 +216,25 @@ impl Options {
         self
     }
 
+    /// Sets the work budget of one request, in the units of [`Estimate::work`] (rough
+    /// nanoseconds of one core; default [`Options::DEFAULT_WORK_BUDGET`]). A request whose
+    /// [`estimate`] is over it is refused with [`ProcessError::TooExpensive`] (422) before
+    /// any pixel is decoded. `u64::MAX` turns the check off.
+    ///
+    /// ```
+    /// use imagor_tower::path;
+    /// use imagor_tower::processing::{Options, ProcessError, process_color};
+    ///
+    /// let params = path::parse("unsafe/2000x2000/filters:blur(0,20)/color:red");
+    /// let tight = Options::default().work_budget(1_000_000);
+    /// assert!(matches!(process_color(&params, &tight), Err(ProcessError::TooExpensive)));
+    /// assert!(process_color(&params, &Options::default()).is_ok());
+    /// ```
+    pub fn work_budget(mut self, budget: u64) -> Self {
+        self.work_budget = budget;
+        self
+    }
+
     /// The encoder settings for one output: the URL's quality or the default, `lossless()`
     /// and the AVIF speed.
     fn encode_settings<'a>(
@@ -236,6 +265,7 @@ impl Default for Options {
             overlays: Overlays::default(),
             policy: FilterPolicy::default(),
             avif_speed: Self::DEFAULT_AVIF_SPEED,
+            work_budget: Self::DEFAULT_WORK_BUDGET,
             depth: 0,
             cancel: Cancel::default(),
         }
@@ -332,11 +362,14 @@ impl Output {
 /// * [`ProcessError::Image`]: the data is corrupt or truncated, an SVG is too complex to draw,
 ///   or an encoder failed.
 /// * [`ProcessError::Cancelled`]: the [`Options::cancel`] token was cancelled.
+/// * [`ProcessError::TooExpensive`]: the [`estimate`] of the work is over
+///   [`Options::work_budget`]; checked from the headers, before decoding.
 pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Output, ProcessError> {
     options.cancel.check()?;
     let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
+    cost::check(&estimate(input, params, options)?, options)?;
     let started = Instant::now();
     let rendered = tracing::debug_span!("render")
         .in_scope(|| render(input, params, &settings, requested, options))?;
@@ -494,6 +527,7 @@ pub fn process_color(params: &Params, options: &Options) -> Result<Output, Proce
     let params = &*options.policy.apply(params);
     let settings = Settings::from_filters(&params.filters);
     let requested = requested_format(&settings)?;
+    cost::check(&estimate_color(params, options)?, options)?;
     let started = Instant::now();
     let image = render_color(params, &settings, options)?;
     options.cancel.check()?;

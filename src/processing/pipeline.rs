@@ -207,7 +207,7 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 _ => None,
             };
             if let Some(sigma) = sigma.filter(|s| *s > 0.0) {
-                *image = adjust::blur(image, sigma, cancel)?;
+                *image = adjust::blur(image, sigma.min(super::MAX_BLUR_SIGMA), cancel)?;
             }
         }
         "pixelate" => {
@@ -240,7 +240,7 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
             };
             let sigma = 1.0 + 2.0 * amount.unwrap_or(0.0);
             if sigma > 0.0 {
-                *image = adjust::sharpen(image, sigma, cancel)?;
+                *image = adjust::sharpen(image, sigma.min(super::MAX_SHARPEN_SIGMA), cancel)?;
             }
         }
         _ => {}

@@ -15,6 +15,14 @@
 //!   depth, the pixels each shape, layer, filter primitive, clip path, mask and pattern tile
 //!   touches at the chosen scale, and the memory of the layers alive at once. A document
 //!   over those budgets is refused with [`ProcessError::Image`] rather than left to run.
+//! * Hostile XML: a source over [`MAX_SVG_BYTES`] (4 MiB) is refused unread. A
+//!   `<!DOCTYPE>` naming an external DTD (as Illustrator writes) is accepted and the DTD is
+//!   never read; a DOCTYPE with an internal subset is refused, as that is where entities are
+//!   declared (one 100 KB entity referenced 200,000 times would expand to 20 GB). Documents
+//!   whose elements chain deeper than [`MAX_SVG_DEPTH`] (256) levels, counting children,
+//!   `href` targets and `url(#…)` references (what usvg and resvg recurse along), are refused
+//!   before usvg converts them, so drawing never overflows the stack. Each of these answers
+//!   [`ProcessError::Image`] (406).
 //! * Nothing outside the document is read: external and embedded images (`<image>`,
 //!   `feImage` with a URL) are not drawn, and there are no fonts, so `<text>` is not drawn
 //!   either.
@@ -66,8 +74,11 @@ pub(crate) enum Scale {
 const MAX_ENLARGE: u32 = 8;
 /// Work a document may cost to draw, in the rough nanoseconds of [`Cost`] (a few seconds).
 const MAX_WORK: u64 = 1 << 32;
-/// Deepest nesting of groups drawn.
-const MAX_DEPTH: usize = 256;
+/// Deepest nesting drawn: of groups in the parsed tree, and of the element chains usvg and
+/// resvg recurse along (see [`depth`]). At most about 3.5 KiB of stack per level was measured
+/// (pattern fills inside pattern tiles), so 256 levels take under 1 MiB: safe on a 2 MiB
+/// thread, and with a wide margin on the service's pixel threads.
+pub const MAX_SVG_DEPTH: usize = 256;
 /// A layer or tile may be this many times the raster's area at most (resvg's own clamp).
 const MAX_LAYER_RATIO: u64 = 4;
 /// Bytes the raster and its layers may hold at once, whatever the limits (4 GiB).
@@ -148,14 +159,32 @@ pub(crate) fn own_size(tree: &usvg::Tree) -> (u32, u32) {
 /// count marker copies at all.
 pub(crate) fn parse(input: &[u8]) -> Result<usvg::Tree, ProcessError> {
     let failed = |err: &dyn std::fmt::Display| ProcessError::image(format_args!("svg: {err}"));
+    if input.len() > MAX_SVG_BYTES {
+        return Err(ProcessError::image(format_args!(
+            "svg: larger than {} MiB",
+            MAX_SVG_BYTES >> 20
+        )));
+    }
     let text = std::str::from_utf8(input).map_err(|err| failed(&err))?;
     let xml_options = roxmltree::ParsingOptions {
-        allow_dtd: true,
+        // A DOCTYPE is only read when it has no internal subset, so no entity is declared.
+        allow_dtd: match doctype(text) {
+            Doctype::None => false,
+            Doctype::External => true,
+            Doctype::InternalSubset => {
+                return Err(ProcessError::image(
+                    "svg: DTD internal subsets (entity declarations) are not allowed",
+                ));
+            }
+        },
         nodes_limit: MAX_XML_NODES,
         ..roxmltree::ParsingOptions::default()
     };
     let document =
         roxmltree::Document::parse_with_options(text, xml_options).map_err(|err| failed(&err))?;
+    if depth(&document) > MAX_SVG_DEPTH {
+        return Err(ProcessError::image("svg: nested too deeply"));
+    }
     if weigh(&document) > MAX_ELEMENTS {
         return Err(too_complex());
     }
@@ -169,8 +198,172 @@ pub(crate) fn parse(input: &[u8]) -> Result<usvg::Tree, ProcessError> {
     usvg::Tree::from_xmltree(&document, &options).map_err(|err| failed(&err))
 }
 
+/// The largest SVG source read, in bytes (4 MiB). Larger documents are refused before they
+/// are parsed.
+pub const MAX_SVG_BYTES: usize = 4 << 20;
 /// XML nodes (elements, text, comments) a document may hold.
 const MAX_XML_NODES: u32 = 2_000_000;
+
+/// What the prolog of a document declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Doctype {
+    /// No `<!DOCTYPE>` (or a prolog the XML parser will refuse anyway).
+    None,
+    /// A `<!DOCTYPE>` naming an external DTD only (as Illustrator writes); the DTD is never
+    /// read, so it declares nothing.
+    External,
+    /// A `<!DOCTYPE … [ … ]>` with an internal subset, where entities are declared.
+    InternalSubset,
+}
+
+/// Reads the prolog of `text` (byte order mark, XML declaration, comments, processing
+/// instructions, white space) up to the `<!DOCTYPE`, and says whether that has an internal
+/// subset. Quoted identifiers may hold `[` and `>`.
+fn doctype(text: &str) -> Doctype {
+    let mut rest = text.trim_start_matches('\u{feff}');
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', '\r', '\n']);
+        if let Some(after) = rest.strip_prefix("<?") {
+            let Some(end) = after.find("?>") else {
+                return Doctype::None;
+            };
+            rest = &after[end + 2..];
+        } else if let Some(after) = rest.strip_prefix("<!--") {
+            let Some(end) = after.find("-->") else {
+                return Doctype::None;
+            };
+            rest = &after[end + 3..];
+        } else {
+            break;
+        }
+    }
+    let Some(declaration) = rest.strip_prefix("<!DOCTYPE") else {
+        return Doctype::None;
+    };
+    let mut quote = None;
+    for byte in declaration.bytes() {
+        match (quote, byte) {
+            (Some(open), _) if byte == open => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(byte),
+            (None, b'[') => return Doctype::InternalSubset,
+            (None, b'>') => return Doctype::External,
+            (None, _) => {}
+        }
+    }
+    Doctype::None
+}
+
+/// How deep drawing `document` may recurse: the longest chain of elements through their
+/// children, `href` targets (`use`, gradients, patterns, filters, `textPath`) and `url(#…)`
+/// references in attributes (clip paths, masks, filters, markers, pattern fills).
+///
+/// usvg and resvg recurse along these chains, so this bounds the stack drawing needs. A
+/// chain that loops counts as long as the document has elements; references in `<style>`
+/// sheets, which may apply anywhere, multiply the depth by one more for each element they
+/// name that is not a gradient.
+fn depth(document: &roxmltree::Document<'_>) -> usize {
+    let mut ids = HashMap::new();
+    for node in document.descendants().filter(roxmltree::Node::is_element) {
+        if let Some(id) = node.attribute("id") {
+            ids.entry(id).or_insert(node);
+        }
+    }
+    let mut styled = HashSet::new();
+    for sheet in document
+        .descendants()
+        .filter(|node| node.has_tag_name((SVG_NS, "style")))
+    {
+        for text in sheet.children().filter_map(|node| node.text()) {
+            for id in url_ids(text) {
+                let leaf = ids.get(id).is_some_and(|target| {
+                    matches!(
+                        target.tag_name().name(),
+                        "linearGradient" | "radialGradient"
+                    )
+                });
+                if !leaf {
+                    styled.insert(id);
+                }
+            }
+        }
+    }
+    let mut depths: HashMap<roxmltree::NodeId, usize> = HashMap::new();
+    let mut open = HashSet::new();
+    let mut looped = false;
+    let root = document.root_element();
+    let mut stack = vec![(root, false)];
+    while let Some((node, ready)) = stack.pop() {
+        if depths.contains_key(&node.id()) {
+            continue;
+        }
+        let next = references(node, &ids);
+        if ready {
+            let deepest = next
+                .iter()
+                .filter_map(|part| depths.get(&part.id()))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            depths.insert(node.id(), deepest + 1);
+            open.remove(&node.id());
+        } else if open.insert(node.id()) {
+            stack.push((node, true));
+            for part in next {
+                if open.contains(&part.id()) {
+                    looped = true;
+                } else if !depths.contains_key(&part.id()) {
+                    stack.push((part, false));
+                }
+            }
+        }
+    }
+    let deepest = if looped {
+        document
+            .descendants()
+            .filter(roxmltree::Node::is_element)
+            .count()
+    } else {
+        depths.values().copied().max().unwrap_or(0)
+    };
+    deepest.saturating_mul(styled.len() + 1)
+}
+
+/// The elements drawing `node` recurses into: its child elements, its `href` target and the
+/// targets of `url(#…)` in its attributes.
+fn references<'a, 'input>(
+    node: roxmltree::Node<'a, 'input>,
+    ids: &HashMap<&str, roxmltree::Node<'a, 'input>>,
+) -> Vec<roxmltree::Node<'a, 'input>> {
+    let mut found: Vec<_> = node
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .collect();
+    for attribute in node.attributes() {
+        let value = attribute.value();
+        let targets: Vec<&str> = if attribute.name() == "href" {
+            value.trim().strip_prefix('#').into_iter().collect()
+        } else {
+            url_ids(value).collect()
+        };
+        found.extend(
+            targets
+                .into_iter()
+                .filter_map(|id| ids.get(id).copied())
+                .filter(|target| *target != node),
+        );
+    }
+    found
+}
+
+/// The ids named by `url(#id)` in `text` (quotes and spaces around the id allowed).
+fn url_ids(text: &str) -> impl Iterator<Item = &str> {
+    text.split("url(").skip(1).filter_map(|after| {
+        let inside = after.split(')').next()?;
+        let inside = inside.trim().trim_matches(['"', '\'']).trim();
+        inside.strip_prefix('#')
+    })
+}
 /// Elements a document may expand to (a few seconds of usvg's work).
 const MAX_ELEMENTS: u64 = 200_000;
 
@@ -427,7 +620,7 @@ impl Cost {
             live: canvas,
         }];
         while let Some(item) = pending.pop() {
-            if item.depth > MAX_DEPTH {
+            if item.depth > MAX_SVG_DEPTH {
                 return Err(too_complex());
             }
             for node in item.group.children() {
@@ -812,6 +1005,101 @@ mod tests {
             "{:?}",
             result.map(|d| d.source_size)
         );
+    }
+
+    #[test]
+    fn doctypes_with_an_internal_subset_are_refused() {
+        assert_eq!(doctype("<svg/>"), Doctype::None);
+        let illustrator = r#"<?xml version="1.0"?>
+<!-- Generator: Adobe Illustrator -->
+<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">
+<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4"/></svg>"#;
+        assert_eq!(doctype(illustrator), Doctype::External);
+        let decoded = decode(illustrator.as_bytes(), &Limits::default(), |_, _| {
+            Scale::Reduce(1)
+        })
+        .expect("an external DTD is accepted");
+        assert_eq!(decoded.image.width(), 4);
+
+        // A `[` inside a quoted identifier is not a subset.
+        assert_eq!(
+            doctype(r#"<!DOCTYPE svg SYSTEM "a[b>.dtd"><svg/>"#),
+            Doctype::External
+        );
+        let bomb = r#"<!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">]>
+<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><desc>&a;&a;</desc></svg>"#;
+        assert_eq!(doctype(bomb), Doctype::InternalSubset);
+        let err = decode(bomb.as_bytes(), &Limits::default(), |_, _| Scale::Reduce(1))
+            .map(|d| d.source_size)
+            .unwrap_err();
+        assert!(err.to_string().contains("DTD"), "{err}");
+        // Also behind a byte order mark and a comment.
+        let hidden = format!("\u{feff}<!-- x --><?pi?>{bomb}");
+        assert_eq!(doctype(&hidden), Doctype::InternalSubset);
+    }
+
+    #[test]
+    fn large_documents_are_refused_unread() {
+        let mut input = svg("", r#"width="4" height="4""#);
+        input.resize(MAX_SVG_BYTES + 1, b' ');
+        let err = decode(&input, &Limits::default(), |_, _| Scale::Reduce(1))
+            .map(|d| d.source_size)
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than 4 MiB"), "{err}");
+    }
+
+    #[test]
+    fn depth_follows_children_references_and_style_sheets() {
+        let measure = |body: &str| {
+            let text = String::from_utf8(svg(body, "")).expect("utf-8");
+            depth(&roxmltree::Document::parse(&text).expect("xml"))
+        };
+        // svg > g > g > rect.
+        assert_eq!(measure("<g><g><rect/></g></g>"), 4);
+        // A `use` reaches its target; a mask reference reaches the mask's contents.
+        let chained = r##"<defs><g id="a"><g><rect/></g></g></defs>
+            <mask id="m"><use href="#a"/></mask><rect style="mask: url( '#m' )"/>"##;
+        // svg > rect -> mask > use -> g > g > rect
+        assert_eq!(measure(chained), 7);
+        // A loop counts as every element.
+        assert_eq!(
+            measure(r##"<g id="a"><g><use href="#b"/></g></g><g id="b"><use href="#a"/></g>"##),
+            6
+        );
+        // A style sheet naming a pattern may apply anywhere: the depth doubles.
+        let styled = r##"<style>rect { fill: url(#p) }</style>
+            <pattern id="p"><g><rect/></g></pattern><g><rect/></g>"##;
+        assert_eq!(measure(styled), 2 * 4);
+        // A gradient is a leaf.
+        let gradient = r##"<style>.c { fill: url(#g) }</style>
+            <linearGradient id="g"><stop/></linearGradient><g><rect class="c"/></g>"##;
+        assert_eq!(measure(gradient), 3);
+    }
+
+    #[test]
+    fn deep_documents_are_refused_before_usvg() {
+        let nested = |depth: usize| {
+            svg(
+                &format!(
+                    "{}<rect width=\"2\" height=\"2\"/>{}",
+                    "<g>".repeat(depth),
+                    "</g>".repeat(depth)
+                ),
+                r#"width="4" height="4""#,
+            )
+        };
+        for deep in [MAX_SVG_DEPTH, 5000] {
+            let err = decode(&nested(deep), &Limits::default(), |_, _| Scale::Reduce(1))
+                .map(|d| d.source_size)
+                .unwrap_err();
+            assert!(err.to_string().contains("nested too deeply"), "{err}");
+        }
+        // svg > (depth - 2) groups > rect is exactly the limit.
+        let decoded = decode(&nested(MAX_SVG_DEPTH - 2), &Limits::default(), |_, _| {
+            Scale::Reduce(1)
+        })
+        .expect("at the limit");
+        assert_eq!(decoded.image.width(), 4);
     }
 
     #[test]

@@ -159,6 +159,7 @@ fn replicate(err: &Error) -> Error {
         Error::Timeout => Error::Timeout,
         Error::Expired => Error::Expired,
         Error::MaxResolutionExceeded => Error::MaxResolutionExceeded,
+        Error::TooExpensive => Error::TooExpensive,
         Error::TooManyRequests => Error::TooManyRequests,
         Error::Status { status, message } => Error::Status {
             status: *status,

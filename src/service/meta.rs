@@ -24,7 +24,7 @@
 use http::{Method, Response};
 use tower::Service;
 
-use super::{Head, ImageService};
+use super::{estimated_bytes, Head, ImageService};
 use crate::body::Body;
 use crate::loader::SourceRequest;
 use crate::path::Params;
@@ -55,7 +55,7 @@ where
         };
         let options = settings.process.clone().cancel(cancel.clone());
         let params = params.clone();
-        let bytes = input.as_ref().map_or(0, |i| i.len() as u64);
+        let bytes = estimated_bytes(input.as_deref(), &params, &options);
         let meta = self
             .process_blocking(ticket, bytes, &cancel, move || match input {
                 Some(input) => processing::metadata(&input, &params, &options),

@@ -662,7 +662,7 @@ where
             .clone()
             .overlays(overlays)
             .cancel(cancel.clone());
-        let bytes = input.as_ref().map_or(0, |i| i.len() as u64);
+        let bytes = estimated_bytes(input.as_deref(), &params, &options);
         let output = self
             .process_blocking(ticket, bytes, &cancel, move || match input {
                 Some(input) => processing::process(&input, &params, &options),
@@ -858,6 +858,20 @@ fn flight_key(path: &str, headers: &HeaderMap) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("{path}\n{hex}")
+}
+
+/// The bytes the pixel work of a request will hold, from its sources' headers (see
+/// [`processing::estimate`]). A source whose header cannot be read reserves its own size:
+/// processing will refuse it at once.
+fn estimated_bytes(input: Option<&[u8]>, params: &Params, options: &processing::Options) -> u64 {
+    let estimate = match input {
+        Some(input) => processing::estimate(input, params, options),
+        None => processing::estimate_color(params, options),
+    };
+    estimate.map_or_else(
+        |_| input.map_or(0, |i| i.len() as u64),
+        |estimate| estimate.peak_bytes(),
+    )
 }
 
 /// Sets its token when dropped: the work that holds it has finished, timed out or been

@@ -9,6 +9,9 @@
 //! arenas: on the bench mix at 32 connections on 2 cores, peak RSS was 1207 MB on the
 //! blocking pool and is 356 MB here, at the same throughput (`docs/performance.md`).
 //!
+//! Each thread has an explicit stack of [`PIXEL_STACK`] (8 MiB), enough for the deepest
+//! SVG that is accepted.
+//!
 //! Threads start on demand, when a job arrives and none is idle, up to the limit, and stop
 //! when the last clone of the service is dropped. A job that panics answers an internal error
 //! and leaves its thread running.
@@ -20,6 +23,12 @@ use std::sync::{Arc, Mutex, mpsc};
 use crate::Error;
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// The stack of each pixel thread: 8 MiB, as a main thread gets on Linux, rather than the
+/// 2 MiB of spawned threads. The deepest SVG accepted
+/// ([`MAX_SVG_DEPTH`](crate::processing::MAX_SVG_DEPTH) levels) was measured to need under
+/// 1 MiB; the rest is margin for the decoders. Only the pages a thread touches use memory.
+pub(crate) const PIXEL_STACK: usize = 8 << 20;
 
 /// A pool of at most `limit` pixel threads (see the [module docs](self)).
 #[derive(Debug)]
@@ -100,6 +109,7 @@ impl Workers {
         let idle = Arc::clone(&self.idle);
         let spawned = std::thread::Builder::new()
             .name(format!("imagor-pixel-{index}"))
+            .stack_size(PIXEL_STACK)
             .spawn(move || work_loop(&queue, &idle));
         if spawned.is_err() {
             // Out of threads: the jobs wait for the threads already running.
@@ -163,6 +173,25 @@ mod tests {
             "{}",
             workers.started()
         );
+    }
+
+    /// Uses about `kib` KiB of stack.
+    fn deep(kib: usize) -> u8 {
+        let frame = std::hint::black_box([1u8; 1024]);
+        if kib == 0 {
+            frame[0]
+        } else {
+            frame[kib % 1024].wrapping_add(deep(kib - 1))
+        }
+    }
+
+    #[tokio::test]
+    async fn pixel_threads_have_a_large_stack() {
+        // 5 MiB of frames: more than the 2 MiB a spawned thread gets by default, which
+        // would abort the test process with a stack overflow.
+        let workers = Workers::new(1);
+        let expected = u8::try_from((5 * 1024 + 1) % 256).unwrap();
+        assert_eq!(workers.run(|| deep(5 * 1024)).await.unwrap(), expected);
     }
 
     #[tokio::test]

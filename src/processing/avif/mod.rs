@@ -70,6 +70,12 @@ fn parse_error(err: &avif_parse::Error) -> ProcessError {
     ProcessError::image(format_args!("avif: {err}"))
 }
 
+/// The size an AVIF file shows (its `ispe` property, turned by `irot`), from the container
+/// only.
+pub(crate) fn header_size(input: &[u8]) -> Option<(u32, u32)> {
+    container::item_info(input).shown_size()
+}
+
 /// Decodes the primary image of an AVIF file under `limits` (see the [module docs](self)).
 pub(crate) fn decode(input: &[u8], limits: &Limits) -> Result<Still, ProcessError> {
     let info = container::item_info(input);

@@ -121,6 +121,11 @@ impl Overlays {
     pub fn is_empty(&self) -> bool {
         self.sources.is_empty()
     }
+
+    /// Every encoded source.
+    pub(crate) fn sources(&self) -> impl Iterator<Item = &[u8]> {
+        self.sources.values().map(|b| b.as_ref())
+    }
 }
 
 /// The image keys the overlay filters of `params` load, nested `image()` paths included,
@@ -194,7 +199,7 @@ fn too_deep() -> ProcessError {
 
 /// The parsed nested path of `image()`: percent-decoded, `f`/`full` sizes resolved against
 /// the parent's `width` × `height`, an optional `unsafe/` segment dropped.
-fn nested_params(arg: &str, width: u32, height: u32) -> Params {
+pub(crate) fn nested_params(arg: &str, width: u32, height: u32) -> Params {
     let text = unescape(arg);
     let trimmed = text.trim_start_matches('/');
     let text = trimmed.strip_prefix("unsafe/").unwrap_or(trimmed);
