@@ -993,7 +993,7 @@ fn file_section_fields() {
 #[test]
 fn help_text_lists_every_option_with_env_and_default() {
     let help = Config::help_text();
-    assert_eq!(ConfigKey::ALL.len(), 152);
+    assert_eq!(ConfigKey::ALL.len(), 155);
     for key in ConfigKey::ALL {
         assert!(help.contains(key.env_var()), "{key:?}");
     }
