@@ -1020,7 +1020,7 @@ fn file_section_fields() {
 #[test]
 fn help_text_lists_every_option_with_env_and_default() {
     let help = Config::help_text();
-    assert_eq!(ConfigKey::ALL.len(), 154);
+    assert_eq!(ConfigKey::ALL.len(), 157);
     for key in ConfigKey::ALL {
         assert!(help.contains(key.env_var()), "{key:?}");
     }
@@ -1056,4 +1056,50 @@ fn keys_parse_from_either_name() {
     assert!("http_loader_block_networks".parse::<ConfigKey>().is_err());
     assert!(ConfigKey::ImagorSecret.is_secret());
     assert!(!ConfigKey::AwsAccessKeyId.is_secret());
+}
+
+#[test]
+fn connection_limits_have_defaults_flags_and_zero_keeps_the_default() {
+    use imagor_tower::server::{
+        DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    };
+    let config = env_ok(&[]);
+    assert_eq!(config.server.max_connections, DEFAULT_MAX_CONNECTIONS);
+    assert_eq!(config.server.max_connections, 10_000);
+    assert_eq!(config.server.header_timeout, DEFAULT_HEADER_TIMEOUT);
+    assert_eq!(config.server.header_timeout, Duration::from_secs(10));
+    assert_eq!(config.server.idle_timeout, DEFAULT_IDLE_TIMEOUT);
+    assert_eq!(config.server.idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.http_server().connection_limit(), 10_000);
+    // The table's defaults say the same as the built-in values.
+    assert_eq!(ConfigKey::ServerMaxConnections.default_value(), "10000");
+    assert_eq!(ConfigKey::ServerHeaderTimeout.default_value(), "10s");
+    assert_eq!(ConfigKey::ServerIdleTimeout.default_value(), "60s");
+
+    let config = args_ok(&[
+        "-server-max-connections",
+        "64",
+        "-server-header-timeout=2s",
+        "-server-idle-timeout",
+        "1m30s",
+    ]);
+    assert_eq!(config.server.max_connections, 64);
+    assert_eq!(config.server.header_timeout, Duration::from_secs(2));
+    assert_eq!(config.server.idle_timeout, Duration::from_secs(90));
+    assert_eq!(config.http_server().connection_limit(), 64);
+
+    let config = env_ok(&[
+        ("SERVER_MAX_CONNECTIONS", "0"),
+        ("SERVER_HEADER_TIMEOUT", "0"),
+        ("SERVER_IDLE_TIMEOUT", "0"),
+    ]);
+    assert_eq!(config.server.max_connections, 10_000);
+    assert_eq!(config.server.header_timeout, Duration::from_secs(10));
+    assert_eq!(config.server.idle_timeout, Duration::from_secs(60));
+    assert!(env_err(&[("SERVER_MAX_CONNECTIONS", "-1")]).contains("SERVER_MAX_CONNECTIONS"));
+    assert!(env_err(&[("SERVER_IDLE_TIMEOUT", "soon")]).contains("SERVER_IDLE_TIMEOUT"));
+    assert!(
+        Config::help_text()
+            .contains("-server-max-connections <int>  [SERVER_MAX_CONNECTIONS]  (default 10000)")
+    );
 }

@@ -109,7 +109,7 @@ async fn run(config: Config) -> Result<(), String> {
         .service_with_metrics(metrics.as_ref())
         .map_err(|err| err.message())?;
     if let (Some(metrics), Some(address)) = (&metrics, config.server.prometheus.listen_address()) {
-        serve_metrics(metrics, &address, &config.server.prometheus.path).await?;
+        serve_metrics(metrics, &address, &config).await?;
     }
     let address = config.server.listen_address();
     let listener = tokio::net::TcpListener::bind(&address)
@@ -122,7 +122,10 @@ async fn run(config: Config) -> Result<(), String> {
         "imagor-tower {} listening on http://{local}",
         env!("CARGO_PKG_VERSION")
     );
-    imagor_tower::server::serve(listener, service, imagor_tower::server::shutdown_signal()).await;
+    config
+        .http_server()
+        .serve(listener, service, imagor_tower::server::shutdown_signal())
+        .await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -131,18 +134,20 @@ async fn run(config: Config) -> Result<(), String> {
 async fn serve_metrics(
     metrics: &imagor_tower::metrics::Metrics,
     address: &str,
-    path: &str,
+    config: &Config,
 ) -> Result<(), String> {
+    let path = &config.server.prometheus.path;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|err| format!("cannot listen on {address} (PROMETHEUS_BIND): {err}"))?;
     let local = listener.local_addr().map_err(|err| err.to_string())?;
     tracing::info!("metrics on http://{local}{path}");
     let exporter = metrics.exporter(path);
-    tokio::spawn(imagor_tower::server::serve(
-        listener,
-        exporter,
-        imagor_tower::server::shutdown_signal(),
-    ));
+    let server = config.http_server();
+    tokio::spawn(async move {
+        server
+            .serve(listener, exporter, imagor_tower::server::shutdown_signal())
+            .await;
+    });
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! The table of every imagor option: flag name, environment variable, value kind, default.
 //!
-//! [`ConfigKey`] has one variant per option imagor 1.9.5 defines (152), plus `VIPS_MAX_WORK` of this crate,
-//! whether this crate implements it yet or not, so that nothing a deployment sets is ever
-//! silently dropped.
+//! [`ConfigKey`] has one variant per option imagor 1.9.5 defines (152), whether this crate
+//! implements it yet or not, so that nothing a deployment sets is ever silently dropped, plus
+//! the few options of imagor-tower's own: the connection limits of the standalone server
+//! (`SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`), the byte budget
+//! of pixel work (`IMAGOR_PROCESS_MEMORY`) and the work budget of one request
+//! (`VIPS_MAX_WORK`).
 //!
 //! # Example
 //!
@@ -121,7 +124,7 @@ macro_rules! config_keys {
         /// assert_eq!(key.flag_name(), "imagor-load-timeout");
         /// assert_eq!(key.kind(), ValueKind::Duration);
         /// assert_eq!("-imagor-load-timeout".parse::<ConfigKey>().unwrap(), key);
-        /// assert_eq!(ConfigKey::ALL.len(), 154);
+        /// assert_eq!(ConfigKey::ALL.len(), 157);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -172,6 +175,14 @@ config_keys! {
             "redirect (307) requests with a query string to the same URL without it";
         ServerAccessLog = "server-access-log", "SERVER_ACCESS_LOG", Bool, "false", true,
             "log one line per request";
+        ServerMaxConnections = "server-max-connections", "SERVER_MAX_CONNECTIONS", Int, "10000",
+            true,
+            "most connections open at once; more wait in the listen backlog (imagor-tower only; 0 keeps 10000)";
+        ServerHeaderTimeout = "server-header-timeout", "SERVER_HEADER_TIMEOUT", Duration, "10s",
+            true,
+            "time a new connection has to send its first request head (imagor-tower only; 0 keeps 10s)";
+        ServerIdleTimeout = "server-idle-timeout", "SERVER_IDLE_TIMEOUT", Duration, "60s", true,
+            "close a connection this long after its last response when no request is in flight (imagor-tower only; 0 keeps 60s)";
         Debug = "debug", "DEBUG", Bool, "false", true,
             "verbose logging";
         LogEcs = "log-ecs", "LOG_ECS", Bool, "false", false,
@@ -619,15 +630,16 @@ mod tests {
 
     #[test]
     fn table_has_all_152_options_per_section() {
-        // imagor's 152, and the ones this crate adds (`IMAGOR_PROCESS_MEMORY`, `VIPS_MAX_WORK`).
-        assert_eq!(ConfigKey::ALL.len(), 154);
+        // imagor's 152, and the ones this crate adds: `IMAGOR_PROCESS_MEMORY`, `VIPS_MAX_WORK`
+        // and the three connection limits.
+        assert_eq!(ConfigKey::ALL.len(), 157);
         let count = |section| {
             ConfigKey::ALL
                 .iter()
                 .filter(|key| key.section() == section)
                 .count()
         };
-        assert_eq!(count(Section::Server), 16);
+        assert_eq!(count(Section::Server), 19);
         assert_eq!(count(Section::Imagor), 25);
         assert_eq!(count(Section::HttpLoader), 18);
         assert_eq!(count(Section::File), 13);

@@ -16,8 +16,9 @@
 //! Precedence: command line > environment > config file > built-in default.
 //! Values set in code with [`ConfigBuilder::with_config`] win over all of them.
 //!
-//! All 152 imagor options are known ([`ConfigKey`]). Those this crate implements become typed
-//! fields of [`Config`], with `SERVER.md`'s effective defaults applied (zero timeouts become
+//! All 152 imagor options are known ([`ConfigKey`]), plus three of imagor-tower's own (the
+//! connection limits `SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`).
+//! Those this crate implements become typed fields of [`Config`], with `SERVER.md`'s effective defaults applied (zero timeouts become
 //! 20 s or 30 s, zero size limits become 9999 / 81 000 000, a zero cache TTL keeps 7 days ...).
 //! Options that are known but not implemented yet are still validated, and the ones that were
 //! set are listed by [`Config::unsupported`] so the server can say so instead of ignoring them.

@@ -254,6 +254,16 @@ impl Values {
             cors: self.bool(K::ServerCors)?,
             strip_query_string: self.bool(K::ServerStripQueryString)?,
             access_log: self.bool(K::ServerAccessLog)?,
+            max_connections: self.limit_or(
+                K::ServerMaxConnections,
+                crate::server::DEFAULT_MAX_CONNECTIONS,
+            )?,
+            header_timeout: self.duration_or(
+                K::ServerHeaderTimeout,
+                crate::server::DEFAULT_HEADER_TIMEOUT,
+            )?,
+            idle_timeout: self
+                .duration_or(K::ServerIdleTimeout, crate::server::DEFAULT_IDLE_TIMEOUT)?,
             debug: self.bool(K::Debug)?,
             log_ecs: self.bool(K::LogEcs)?,
             version: self.bool(K::Version)?,

@@ -71,6 +71,15 @@ pub struct ServerConfig {
     pub strip_query_string: bool,
     /// `SERVER_ACCESS_LOG`: one log line per request.
     pub access_log: bool,
+    /// `SERVER_MAX_CONNECTIONS` (imagor-tower only): most connections open at once; more wait
+    /// in the listen backlog. 0 keeps the built-in 10,000.
+    pub max_connections: u32,
+    /// `SERVER_HEADER_TIMEOUT` (imagor-tower only): time a new connection has to send its
+    /// first complete request head. 0 keeps the built-in 10 s.
+    pub header_timeout: Duration,
+    /// `SERVER_IDLE_TIMEOUT` (imagor-tower only): a connection with no request in flight is
+    /// closed this long after its last response. 0 keeps the built-in 60 s.
+    pub idle_timeout: Duration,
     /// `DEBUG`: verbose logging.
     pub debug: bool,
     /// `LOG_ECS`: JSON logs in Elastic Common Schema layout.
@@ -118,6 +127,9 @@ impl Default for ServerConfig {
             cors: false,
             strip_query_string: false,
             access_log: false,
+            max_connections: crate::server::DEFAULT_MAX_CONNECTIONS,
+            header_timeout: crate::server::DEFAULT_HEADER_TIMEOUT,
+            idle_timeout: crate::server::DEFAULT_IDLE_TIMEOUT,
             debug: false,
             log_ecs: false,
             version: false,

@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::path::{Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
 use crate::s3::{BucketRouter, S3Loader, S3Options};
-use crate::server::{Frontend, FrontendLayer};
+use crate::server::{Frontend, FrontendLayer, Server};
 use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
 use crate::{Blob, Error, ImageService};
 use tower::Layer;
@@ -318,6 +318,30 @@ impl Config {
             .strip_query_string(s.strip_query_string)
             .cors(s.cors)
             .access_log(s.access_log)
+    }
+
+    /// The connection handling of the standalone server from `SERVER_MAX_CONNECTIONS`,
+    /// `SERVER_HEADER_TIMEOUT` and `SERVER_IDLE_TIMEOUT`; serve
+    /// [`service`](Self::service) with it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use imagor_tower::config::Config;
+    ///
+    /// let config = Config::builder()
+    ///     .env([("SERVER_MAX_CONNECTIONS", "500"), ("IMAGOR_UNSAFE", "1")])
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.http_server().connection_limit(), 500);
+    /// // then: config.http_server().serve(listener, config.service()?, shutdown).await
+    /// ```
+    pub fn http_server(&self) -> Server {
+        let s = &self.server;
+        Server::new()
+            .max_connections(s.max_connections)
+            .header_timeout(s.header_timeout)
+            .idle_timeout(s.idle_timeout)
     }
 
     /// The whole HTTP stack: [`frontend_layer`](Self::frontend_layer) around
