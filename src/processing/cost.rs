@@ -35,7 +35,9 @@
 //! let sharp = path::parse("unsafe/fit-in/400x300/filters:sharpen(2,3)/photo.png");
 //! let a = estimate(&png, &plain, &options).unwrap();
 //! let b = estimate(&png, &sharp, &options).unwrap();
-//! assert!(b.work() > a.work() && b.peak_bytes() > a.peak_bytes());
+//! // The sharpen adds work; its buffers, on the 400×300 output, are smaller than the
+//! // decoded source, so the peak stays that of decoding and resizing.
+//! assert!(b.work() > a.work() && b.peak_bytes() >= a.peak_bytes());
 //! // The decoded 2000×1500 source alone is 12 MB at 4 bytes per pixel.
 //! assert!(a.peak_bytes() >= 2000 * 1500 * 4);
 //!
