@@ -1,8 +1,8 @@
 //! The table of every imagor option: flag name, environment variable, value kind, default.
 //!
-//! [`ConfigKey`] has one variant per option imagor 1.9.5 defines (152 in all, `SERVER.md` §2),
-//! whether this crate implements it yet or not, so that nothing a deployment sets is ever
-//! silently dropped.
+//! [`ConfigKey`] has one variant per option imagor 1.9.5 defines (152), whether this crate
+//! implements it yet or not, so that nothing a deployment sets is ever silently dropped; plus
+//! the options of this crate alone, in imagor's style (`VIPS_AVIF_DECODE`), 153 in all.
 //!
 //! # Example
 //!
@@ -121,7 +121,7 @@ macro_rules! config_keys {
         /// assert_eq!(key.flag_name(), "imagor-load-timeout");
         /// assert_eq!(key.kind(), ValueKind::Duration);
         /// assert_eq!("-imagor-load-timeout".parse::<ConfigKey>().unwrap(), key);
-        /// assert_eq!(ConfigKey::ALL.len(), 152);
+        /// assert_eq!(ConfigKey::ALL.len(), 153);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -481,6 +481,8 @@ config_keys! {
             "MozJPEG-style JPEG encoding";
         VipsAvifSpeed = "vips-avif-speed", "VIPS_AVIF_SPEED", Int, "8", true,
             "AVIF encoder speed 0 (slowest) to 9 (fastest)";
+        VipsAvifDecode = "vips-avif-decode", "VIPS_AVIF_DECODE", Bool, "true", true,
+            "decode AVIF sources (not imagor's; false: they answer 406 unsupported format)";
         VipsVector = "vips-vector", "VIPS_VECTOR", Int, "0", false,
             "libvips SIMD disable bitmask";
         VipsDetectorProbeSize = "vips-detector-probe-size", "VIPS_DETECTOR_PROBE_SIZE", Int, "400",
@@ -613,7 +615,8 @@ mod tests {
 
     #[test]
     fn table_has_all_152_options_per_section() {
-        assert_eq!(ConfigKey::ALL.len(), 152);
+        // imagor's 152, and `VIPS_AVIF_DECODE`.
+        assert_eq!(ConfigKey::ALL.len(), 153);
         let count = |section| {
             ConfigKey::ALL
                 .iter()
@@ -627,7 +630,7 @@ mod tests {
         assert_eq!(count(Section::Upload), 4);
         assert_eq!(count(Section::S3), 40);
         assert_eq!(count(Section::GCloud), 14);
-        assert_eq!(count(Section::Processing), 23);
+        assert_eq!(count(Section::Processing), 24);
     }
 
     #[test]

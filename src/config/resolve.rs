@@ -648,6 +648,7 @@ impl Values {
             strip_color_profile: self.bool(K::VipsStripColorProfile)?,
             mozjpeg: self.bool(K::VipsMozjpeg)?,
             avif_speed,
+            avif_decode: self.bool(K::VipsAvifDecode)?,
         })
     }
 }

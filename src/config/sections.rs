@@ -718,6 +718,9 @@ pub struct ProcessingConfig {
     pub mozjpeg: bool,
     /// `VIPS_AVIF_SPEED`: 0 (slowest) to 9 (fastest); out-of-range values keep 8.
     pub avif_speed: u8,
+    /// `VIPS_AVIF_DECODE` (this crate's option, default on): with it off, AVIF sources
+    /// answer 406 `unsupported format` instead of being decoded.
+    pub avif_decode: bool,
 }
 
 impl Default for ProcessingConfig {
@@ -735,6 +738,7 @@ impl Default for ProcessingConfig {
             strip_color_profile: false,
             mozjpeg: false,
             avif_speed: DEFAULT_AVIF_SPEED,
+            avif_decode: true,
         }
     }
 }
