@@ -115,7 +115,10 @@ where
             http::Request<()>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
-        > + Clone,
+        > + Clone
+        + Send
+        + Sync,
+    S::Future: Send,
 {
     let res = service.clone().oneshot(get(uri)).await.unwrap();
     let (parts, body) = body_bytes(res).await;

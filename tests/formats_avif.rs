@@ -455,7 +455,7 @@ fn avif_decoding_can_be_turned_off() {
     let written = process(png.bytes(), &with_filters(&[("format", "avif")]), &off).unwrap();
     assert_eq!(written.format(), Format::Avif);
     // An AVIF watermark is refused too, where it would otherwise be drawn.
-    let overlays = Overlays::new().with_source("logo.avif", avif.clone());
+    let overlays = Overlays::new().with_source("logo.avif", avif);
     let mark = with_filters(&[("watermark", "logo.avif,0,0,0"), ("format", "png")]);
     assert!(
         process(
