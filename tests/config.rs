@@ -993,7 +993,8 @@ fn file_section_fields() {
 #[test]
 fn help_text_lists_every_option_with_env_and_default() {
     let help = Config::help_text();
-    assert_eq!(ConfigKey::ALL.len(), 152);
+    // imagor's 152 options and this crate's `VIPS_AVIF_DECODE`.
+    assert_eq!(ConfigKey::ALL.len(), 153);
     for key in ConfigKey::ALL {
         assert!(help.contains(key.env_var()), "{key:?}");
     }
@@ -1003,6 +1004,10 @@ fn help_text_lists_every_option_with_env_and_default() {
         )
     );
     assert!(help.contains("(not supported yet)"));
+    assert!(
+        help.contains("-vips-avif-decode  [VIPS_AVIF_DECODE]  (default true)"),
+        "{help}"
+    );
 }
 
 #[test]
