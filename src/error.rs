@@ -20,6 +20,7 @@
 //! ```
 
 use http::StatusCode;
+use std::io;
 
 /// A boxed error source kept for logging.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -164,11 +165,76 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The error a failed file-system call on a client-chosen path answers with.
+    ///
+    /// This is the one mapping of operating-system errors for the file loader and the file
+    /// storages. What the client's key caused is a 4xx; only faults of the server itself
+    /// (permissions, I/O errors, a full disk, …) are a 500:
+    ///
+    /// | OS error | Answer |
+    /// | --- | --- |
+    /// | missing file (`ENOENT`), a file used as a directory (`ENOTDIR`), a directory used as a file (`EISDIR`), a symbolic-link loop (`ELOOP`) | 404 `not found` |
+    /// | name or path too long (`ENAMETOOLONG`), invalid name (`EINVAL`, a NUL byte, `EILSEQ`) | 400 `invalid` |
+    /// | anything else | 500 with the error text |
+    ///
+    /// ```
+    /// use imagor_tower::Error;
+    /// use std::io;
+    ///
+    /// let missing = io::Error::from(io::ErrorKind::NotFound);
+    /// assert_eq!(Error::from_io(&missing).status(), 404);
+    /// let too_long = io::Error::from(io::ErrorKind::InvalidFilename);
+    /// assert_eq!(Error::from_io(&too_long).status(), 400);
+    /// let full = io::Error::from(io::ErrorKind::StorageFull);
+    /// assert_eq!(Error::from_io(&full).status(), 500);
+    /// ```
+    pub fn from_io(err: &io::Error) -> Self {
+        match err.kind() {
+            io::ErrorKind::NotFound
+            | io::ErrorKind::NotADirectory
+            | io::ErrorKind::IsADirectory => return Self::NotFound,
+            io::ErrorKind::InvalidFilename | io::ErrorKind::InvalidInput => return Self::Invalid,
+            _ => {}
+        }
+        #[cfg(unix)]
+        match err.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR | libc::EISDIR | libc::ELOOP) => {
+                return Self::NotFound;
+            }
+            Some(libc::ENAMETOOLONG | libc::EINVAL | libc::EILSEQ) => return Self::Invalid,
+            _ => {}
+        }
+        Self::internal(io::Error::new(err.kind(), err.to_string()))
+    }
+
+    /// [`Error::from_io`] for the first I/O error in `err`'s chain of sources, or `None` when
+    /// there is none.
+    fn from_io_source(err: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        let mut current = Some(err);
+        while let Some(err) = current {
+            if let Some(io) = err.downcast_ref::<io::Error>() {
+                return Some(Self::from_io(io));
+            }
+            current = err.source();
+        }
+        None
+    }
+}
+
 impl From<object_store::Error> for Error {
     fn from(err: object_store::Error) -> Self {
         match err {
             object_store::Error::NotFound { .. } => Self::NotFound,
             object_store::Error::InvalidPath { .. } => Self::Invalid,
+            // Local files: the operating system's error decides, as for the file loader.
+            object_store::Error::Generic {
+                store: "LocalFileSystem",
+                ref source,
+            } => match Self::from_io_source(source.as_ref()) {
+                Some(mapped) if mapped.status().is_client_error() => mapped,
+                _ => Self::internal(err),
+            },
             other => Self::internal(other),
         }
     }
@@ -226,6 +292,57 @@ mod tests {
             empty.to_json(),
             r#"{"message":"internal error","status":500}"#
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn os_errors_of_client_paths_are_4xx_and_server_faults_500() {
+        let cases = [
+            (libc::ENOENT, 404),
+            (libc::ENOTDIR, 404),
+            (libc::EISDIR, 404),
+            (libc::ELOOP, 404),
+            (libc::ENAMETOOLONG, 400),
+            (libc::EINVAL, 400),
+            (libc::EILSEQ, 400),
+            (libc::EACCES, 500),
+            (libc::EIO, 500),
+            (libc::ENOSPC, 500),
+            (libc::EROFS, 500),
+        ];
+        for (code, status) in cases {
+            let err = io::Error::from_raw_os_error(code);
+            assert_eq!(Error::from_io(&err).status(), status, "{err}");
+        }
+        let nul = std::fs::metadata("a\0b").unwrap_err();
+        assert_eq!(
+            Error::from_io(&nul).to_json(),
+            r#"{"message":"invalid","status":400}"#
+        );
+        let io = Error::from_io(&io::Error::from_raw_os_error(libc::EIO));
+        assert!(
+            io.message().contains("Input/output error"),
+            "{}",
+            io.message()
+        );
+    }
+
+    #[tokio::test]
+    async fn local_store_errors_follow_the_os_error() {
+        use object_store::ObjectStoreExt as _;
+        use object_store::path::Path;
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file.jpg"), b"x").unwrap();
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        for (path, status) in [
+            ("n".repeat(300), 400),
+            ("file.jpg/x.jpg".to_owned(), 404),
+            ("missing.jpg".to_owned(), 404),
+        ] {
+            let err = store.get(&Path::parse(&path).unwrap()).await.unwrap_err();
+            assert_eq!(Error::from(err).status(), status, "{path}");
+        }
     }
 
     #[test]

@@ -1020,7 +1020,8 @@ fn file_section_fields() {
 #[test]
 fn help_text_lists_every_option_with_env_and_default() {
     let help = Config::help_text();
-    assert_eq!(ConfigKey::ALL.len(), 157);
+    // imagor's 152 options and the six of this crate.
+    assert_eq!(ConfigKey::ALL.len(), 158);
     for key in ConfigKey::ALL {
         assert!(help.contains(key.env_var()), "{key:?}");
     }
@@ -1030,6 +1031,10 @@ fn help_text_lists_every_option_with_env_and_default() {
         )
     );
     assert!(help.contains("(not supported yet)"));
+    assert!(
+        help.contains("-vips-avif-decode  [VIPS_AVIF_DECODE]  (default true)"),
+        "{help}"
+    );
 }
 
 #[test]

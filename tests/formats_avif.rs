@@ -15,7 +15,7 @@ use http::{Request, StatusCode, header};
 use image::{DynamicImage, RgbaImage};
 use imagor_tower::loader::{SourceRequest, service_fn_loader};
 use imagor_tower::path::{Filter, Params};
-use imagor_tower::processing::{Format, Limits, Options, ProcessError, process};
+use imagor_tower::processing::{Format, Limits, Options, Overlays, ProcessError, process};
 use imagor_tower::{Blob, Error, ImageService};
 use support::body_bytes;
 use tower::ServiceExt;
@@ -439,4 +439,105 @@ async fn auto_avif_follows_the_accept_header() {
     let explicit = "/unsafe/fit-in/100x100/filters:format(png)/gopher.png";
     let (parts, _) = fetch(service, explicit, Some("image/avif")).await;
     assert_eq!(parts.headers[header::CONTENT_TYPE], "image/png");
+}
+
+#[test]
+fn avif_decoding_can_be_turned_off() {
+    let avif = fixture("gopher-front.avif");
+    let params = with_filters(&[("format", "png")]);
+    assert!(process(&avif, &params, &Options::default()).is_ok());
+    let off = Options::default().avif_decode(false);
+    let err = process(&avif, &params, &off).unwrap_err();
+    assert!(matches!(err, ProcessError::UnsupportedFormat), "{err:?}");
+    assert_eq!(Error::from(err).status(), 406);
+    // Writing AVIF still works, and other sources are still read.
+    let png = process(&avif, &params, &Options::default()).unwrap();
+    let written = process(png.bytes(), &with_filters(&[("format", "avif")]), &off).unwrap();
+    assert_eq!(written.format(), Format::Avif);
+    // An AVIF watermark is refused too, where it would otherwise be drawn.
+    let overlays = Overlays::new().with_source("logo.avif", avif);
+    let mark = with_filters(&[("watermark", "logo.avif,0,0,0"), ("format", "png")]);
+    assert!(
+        process(
+            png.bytes(),
+            &mark,
+            &Options::default().overlays(overlays.clone())
+        )
+        .is_ok()
+    );
+    let err = process(png.bytes(), &mark, &off.overlays(overlays)).unwrap_err();
+    assert!(matches!(err, ProcessError::UnsupportedFormat), "{err:?}");
+}
+
+/// A service configured as the standalone server is, from imagor-style settings.
+fn configured(dir: &std::path::Path, extra: &[(&str, &str)]) -> imagor_tower::config::Config {
+    let mut env = vec![
+        ("FILE_LOADER_BASE_DIR".to_owned(), dir.display().to_string()),
+        ("IMAGOR_UNSAFE".to_owned(), "1".to_owned()),
+        ("HTTP_LOADER_DISABLE".to_owned(), "1".to_owned()),
+    ];
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    imagor_tower::config::Config::from_sources(Vec::<String>::new(), env, |_| {
+        Err(std::io::ErrorKind::NotFound.into())
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn vips_avif_decode_false_answers_406_for_avif_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.avif"), fixture("gopher-front.avif")).unwrap();
+    std::fs::write(dir.path().join("a.png"), fixture("gopher-front.png")).unwrap();
+    let get = |uri: &str| Request::get(uri).body(()).unwrap();
+
+    let on = configured(dir.path(), &[]);
+    assert!(on.processing.avif_decode);
+    let res = on
+        .service()
+        .unwrap()
+        .oneshot(get("/unsafe/20x0/a.avif"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    for off in [
+        configured(dir.path(), &[("VIPS_AVIF_DECODE", "false")]),
+        imagor_tower::config::Config::from_sources(
+            [
+                "-file-loader-base-dir".to_owned(),
+                dir.path().display().to_string(),
+                "-imagor-unsafe".to_owned(),
+                "-vips-avif-decode=false".to_owned(),
+            ],
+            Vec::<(String, String)>::new(),
+            |_| Err(std::io::ErrorKind::NotFound.into()),
+        )
+        .unwrap(),
+    ] {
+        assert!(!off.processing.avif_decode);
+        assert!(off.unsupported().is_empty(), "{:?}", off.unsupported());
+        let service = off.service().unwrap();
+        let res = service
+            .clone()
+            .oneshot(get("/unsafe/20x0/a.avif"))
+            .await
+            .unwrap();
+        let (parts, body) = body_bytes(res).await;
+        assert_eq!(parts.status, StatusCode::NOT_ACCEPTABLE);
+        assert_eq!(
+            &body[..],
+            br#"{"message":"unsupported format","status":406}"#
+        );
+        // Other sources, and AVIF output, are not affected.
+        let res = service
+            .oneshot(get("/unsafe/20x0/filters:format(avif)/a.png"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "image/avif");
+    }
 }

@@ -4,8 +4,8 @@
 //! implements it yet or not, so that nothing a deployment sets is ever silently dropped, plus
 //! the few options of imagor-tower's own: the connection limits of the standalone server
 //! (`SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`), the byte budget
-//! of pixel work (`IMAGOR_PROCESS_MEMORY`) and the work budget of one request
-//! (`VIPS_MAX_WORK`).
+//! of pixel work (`IMAGOR_PROCESS_MEMORY`), the work budget of one request (`VIPS_MAX_WORK`)
+//! and the AVIF decoding switch (`VIPS_AVIF_DECODE`): 158 in all.
 //!
 //! # Example
 //!
@@ -124,7 +124,7 @@ macro_rules! config_keys {
         /// assert_eq!(key.flag_name(), "imagor-load-timeout");
         /// assert_eq!(key.kind(), ValueKind::Duration);
         /// assert_eq!("-imagor-load-timeout".parse::<ConfigKey>().unwrap(), key);
-        /// assert_eq!(ConfigKey::ALL.len(), 157);
+        /// assert_eq!(ConfigKey::ALL.len(), 158);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -498,6 +498,8 @@ config_keys! {
             "MozJPEG-style JPEG encoding";
         VipsAvifSpeed = "vips-avif-speed", "VIPS_AVIF_SPEED", Int, "8", true,
             "AVIF encoder speed 0 (slowest) to 9 (fastest)";
+        VipsAvifDecode = "vips-avif-decode", "VIPS_AVIF_DECODE", Bool, "true", true,
+            "decode AVIF sources (not imagor's; false: they answer 406 unsupported format)";
         VipsVector = "vips-vector", "VIPS_VECTOR", Int, "0", false,
             "libvips SIMD disable bitmask";
         VipsDetectorProbeSize = "vips-detector-probe-size", "VIPS_DETECTOR_PROBE_SIZE", Int, "400",
@@ -630,9 +632,9 @@ mod tests {
 
     #[test]
     fn table_has_all_152_options_per_section() {
-        // imagor's 152, and the ones this crate adds: `IMAGOR_PROCESS_MEMORY`, `VIPS_MAX_WORK`
-        // and the three connection limits.
-        assert_eq!(ConfigKey::ALL.len(), 157);
+        // imagor's 152, and the ones this crate adds: `IMAGOR_PROCESS_MEMORY`, `VIPS_MAX_WORK`,
+        // `VIPS_AVIF_DECODE` and the three connection limits.
+        assert_eq!(ConfigKey::ALL.len(), 158);
         let count = |section| {
             ConfigKey::ALL
                 .iter()
@@ -646,7 +648,7 @@ mod tests {
         assert_eq!(count(Section::Upload), 4);
         assert_eq!(count(Section::S3), 40);
         assert_eq!(count(Section::GCloud), 14);
-        assert_eq!(count(Section::Processing), 24);
+        assert_eq!(count(Section::Processing), 25);
     }
 
     #[test]

@@ -674,6 +674,7 @@ impl Values {
             mozjpeg: self.bool(K::VipsMozjpeg)?,
             avif_speed,
             max_work,
+            avif_decode: self.bool(K::VipsAvifDecode)?,
         })
     }
 }

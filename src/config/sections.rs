@@ -749,6 +749,9 @@ pub struct ProcessingConfig {
     /// [`Options::work_budget`](crate::processing::Options::work_budget)); `None` is
     /// unlimited (0 or -1). Not an imagor option.
     pub max_work: Option<u64>,
+    /// `VIPS_AVIF_DECODE` (this crate's option, default on): with it off, AVIF sources
+    /// answer 406 `unsupported format` instead of being decoded.
+    pub avif_decode: bool,
 }
 
 impl Default for ProcessingConfig {
@@ -767,6 +770,7 @@ impl Default for ProcessingConfig {
             mozjpeg: false,
             avif_speed: DEFAULT_AVIF_SPEED,
             max_work: Some(crate::processing::Options::DEFAULT_WORK_BUDGET),
+            avif_decode: true,
         }
     }
 }

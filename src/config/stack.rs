@@ -37,7 +37,7 @@ impl Config {
     }
 
     /// Processing limits, filter rules and encoder settings (`VIPS_MAX_*`, `VIPS_UNLIMITED`,
-    /// `VIPS_DISABLE_*`, `VIPS_STRIP_*`, `VIPS_AVIF_SPEED`).
+    /// `VIPS_DISABLE_*`, `VIPS_STRIP_*`, `VIPS_AVIF_SPEED`, `VIPS_AVIF_DECODE`).
     pub fn process_options(&self) -> processing::Options {
         let p = &self.processing;
         let limits = if p.unlimited {
@@ -62,6 +62,7 @@ impl Config {
             .policy(policy)
             .avif_speed(p.avif_speed)
             .work_budget(p.max_work.unwrap_or(u64::MAX))
+            .avif_decode(p.avif_decode)
     }
 
     /// The file loader, when `FILE_LOADER_BASE_DIR` is set.

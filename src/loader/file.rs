@@ -14,6 +14,10 @@
 //!   (the file is then opened by its resolved path, so only a link swapped in between the
 //!   check and the open, by someone who can write under the root, could slip through);
 //! * a directory answers [`Error::NotFound`];
+//! * operating-system errors the key causes answer a 4xx, never a 500 (see
+//!   [`Error::from_io`]): a name or path too long, or otherwise invalid, answers
+//!   [`Error::Invalid`] (400); a file used as a directory, or a link loop, answers
+//!   [`Error::NotFound`] (404);
 //! * files larger than [`FileLoader::max_size`] (64 MiB unless changed) answer
 //!   [`Error::MaxSizeExceeded`] before any byte is read.
 //!
@@ -48,7 +52,6 @@ use crate::key::{self, SafeChars};
 use object_store::ObjectStoreExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path as ObjectPath, PathPart};
-use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -142,9 +145,10 @@ impl FileLoader {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] for keys the mapping refuses, [`Error::NotFound`] for missing
-    /// files, directories and links leading out of the base directory,
-    /// [`Error::MaxSizeExceeded`] for files over the limit.
+    /// [`Error::Invalid`] for keys the mapping refuses and names the system refuses (too
+    /// long, invalid), [`Error::NotFound`] for missing files, directories, paths through a
+    /// file and links leading out of the base directory or in a loop,
+    /// [`Error::MaxSizeExceeded`] for files over the limit; see [`Error::from_io`].
     pub async fn load(&self, key: &str) -> Result<Blob, Error> {
         let inner = &self.inner;
         let relative = key::relative_file_path(key, &inner.prefix, &inner.safe_chars)?;
@@ -152,7 +156,7 @@ impl FileLoader {
         let on_disk = inner.store.path_to_filesystem(&location)?;
         let target = match tokio::fs::canonicalize(&on_disk).await {
             Ok(target) => target,
-            Err(err) => return Err(io_error(err)),
+            Err(err) => return Err(Error::from_io(&err)),
         };
         // Read through the resolved path, so that what was checked is what is opened.
         let checked = inner.contained(&target).ok_or(Error::NotFound)?;
@@ -210,14 +214,6 @@ fn object_path<'a>(parts: impl IntoIterator<Item = &'a str>) -> Option<ObjectPat
         .map(|part| PathPart::parse(part).ok())
         .collect::<Option<Vec<_>>>()?;
     Some(ObjectPath::from_iter(parts))
-}
-
-/// Maps a failure to resolve the file: missing (or a path through a file) is "not found".
-fn io_error(err: io::Error) -> Error {
-    match err.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Error::NotFound,
-        _ => Error::internal(err),
-    }
 }
 
 crate::loader::leaf_loader_service!(FileLoader, |loader, req| loader.load(req.key()));
@@ -304,13 +300,5 @@ mod tests {
         for (bytes, expected) in cases {
             assert_eq!(sniff_content_type(bytes), expected, "{bytes:?}");
         }
-    }
-
-    #[test]
-    fn io_errors_map_to_not_found_or_internal() {
-        assert!(io_error(io::Error::from(io::ErrorKind::NotFound)).is_not_found());
-        assert!(io_error(io::Error::from(io::ErrorKind::NotADirectory)).is_not_found());
-        let denied = io_error(io::Error::from(io::ErrorKind::PermissionDenied));
-        assert_eq!(denied.status(), 500);
     }
 }

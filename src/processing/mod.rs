@@ -131,6 +131,8 @@ pub struct Options {
     policy: FilterPolicy,
     avif_speed: u8,
     work_budget: u64,
+    /// Whether AVIF sources are decoded ([`Options::avif_decode`]).
+    avif_decode: bool,
     /// How deep inside `image()` overlays this rendering is (0 for the URL's own image).
     depth: u8,
     /// Stops the work when cancelled; nested `image()` renderings share it.
@@ -235,6 +237,44 @@ impl Options {
         self
     }
 
+    /// Turns decoding of AVIF sources (and AVIF overlays) on or off; default on. Off, they
+    /// answer [`ProcessError::UnsupportedFormat`] (406), as formats the server cannot read do:
+    /// a switch for deployments that do not want to run the AV1 decoder on untrusted input.
+    /// Writing AVIF (`format(avif)`) is not affected.
+    ///
+    /// ```
+    /// use imagor_tower::path::{Filter, Params};
+    /// use imagor_tower::processing::{process, process_color, Options, ProcessError};
+    ///
+    /// let avif_params = Params {
+    ///     image: "color:red".into(),
+    ///     width: 8,
+    ///     height: 8,
+    ///     filters: vec![Filter::new("format", "avif")],
+    ///     ..Default::default()
+    /// };
+    /// let avif = process_color(&avif_params, &Options::default()).unwrap();
+    /// let params = Params { width: 4, ..Default::default() };
+    /// assert!(process(avif.bytes(), &params, &Options::default()).is_ok());
+    /// let off = Options::default().avif_decode(false);
+    /// assert!(matches!(
+    ///     process(avif.bytes(), &params, &off),
+    ///     Err(ProcessError::UnsupportedFormat)
+    /// ));
+    /// ```
+    pub fn avif_decode(mut self, enabled: bool) -> Self {
+        self.avif_decode = enabled;
+        self
+    }
+
+    /// Refuses `input` when it is in a format decoding is turned off for.
+    fn check_decodable(&self, input: &[u8]) -> Result<(), ProcessError> {
+        if !self.avif_decode && Format::sniff(input) == Some(Format::Avif) {
+            return Err(ProcessError::UnsupportedFormat);
+        }
+        Ok(())
+    }
+
     /// The encoder settings for one output: the URL's quality or the default, `lossless()`
     /// and the AVIF speed.
     fn encode_settings<'a>(
@@ -266,6 +306,7 @@ impl Default for Options {
             policy: FilterPolicy::default(),
             avif_speed: Self::DEFAULT_AVIF_SPEED,
             work_budget: Self::DEFAULT_WORK_BUDGET,
+            avif_decode: true,
             depth: 0,
             cancel: Cancel::default(),
         }
@@ -419,6 +460,7 @@ fn render(
     requested: Option<Format>,
     options: &Options,
 ) -> Result<Rendered, ProcessError> {
+    options.check_decodable(input)?;
     let source = Format::sniff(input);
     let animated_source = matches!(source, Some(Format::Gif | Format::Webp));
     let animated_output =

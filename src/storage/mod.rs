@@ -7,8 +7,9 @@
 //! * **Result storage** ([`ResultStorageLayer`]): a cache of processed outputs inside the
 //!   [`ImageService`](crate::ImageService). Hits skip loading and processing.
 //!
-//! Both write in the background after the response is ready; a failed write is logged and its
-//! key deleted, so nothing half-written stays behind. Where objects live is a [`Backend`]: a
+//! Both write in the background after the response is ready. Writes are atomic, so nothing
+//! half-written is ever read back; a failed write is logged and leaves the key alone (an
+//! object a concurrent writer stored there stays). Where objects live is a [`Backend`]: a
 //! local directory ([`FileBackend`]), an S3 bucket, or any `object_store` store.
 //!
 //! # Example
@@ -35,6 +36,6 @@ mod source;
 pub(crate) mod store;
 
 pub use backend::{Backend, Location};
-pub use file::FileBackend;
+pub use file::{FileBackend, STALE_TEMPORARY_AGE};
 pub use result::ResultStorageLayer;
 pub use source::{Storage, StorageLayer};

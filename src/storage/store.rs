@@ -26,7 +26,7 @@ pub(crate) async fn get(backend: &dyn Backend, location: &Location, timeout: Dur
         Ok(Ok(result)) => result,
         Ok(Err(object_store::Error::NotFound { .. })) => return Lookup::Miss,
         Ok(Err(err)) => {
-            tracing::warn!(path = %location.path, error = %err, "storage read failed");
+            log_failure(location, "storage read failed", err);
             return Lookup::Miss;
         }
         Err(_) => {
@@ -82,57 +82,60 @@ pub(crate) fn spawn_put(
     tokio::spawn(put(backend, location, blob, timeout));
 }
 
-/// Writes `blob` at `location`: a failed or timed-out write is logged and the key deleted, so
-/// no half-written object stays behind. Never fails: storing is best effort.
+/// Writes `blob` at `location`. Never fails: storing is best effort, and a failed or
+/// timed-out write is only logged. The key is left alone then: the stores write atomically
+/// (a file storage writes a temporary file and renames it; S3 objects appear whole), so a
+/// failed write leaves nothing half-written under the key, and deleting it could remove the
+/// good object of a concurrent writer.
 pub(crate) async fn put(
     backend: Arc<dyn Backend>,
     location: Location,
     blob: Blob,
     timeout: Duration,
 ) {
-    {
-        let keeps_attributes = backend.keeps_attributes();
-        let mut attributes = if keeps_attributes {
-            backend.put_attributes()
+    let keeps_attributes = backend.keeps_attributes();
+    let mut attributes = if keeps_attributes {
+        backend.put_attributes()
+    } else {
+        object_store::Attributes::new()
+    };
+    if let Some(content_type) = blob.content_type().filter(|_| keeps_attributes) {
+        attributes.insert(
+            Attribute::ContentType,
+            AttributeValue::from(content_type.to_owned()),
+        );
+    }
+    let options = PutOptions {
+        attributes,
+        tags: if keeps_attributes {
+            backend.put_tags()
         } else {
-            object_store::Attributes::new()
-        };
-        if let Some(content_type) = blob.content_type().filter(|_| keeps_attributes) {
-            attributes.insert(
-                Attribute::ContentType,
-                AttributeValue::from(content_type.to_owned()),
-            );
-        }
-        let options = PutOptions {
-            attributes,
-            tags: if keeps_attributes {
-                backend.put_tags()
-            } else {
-                object_store::TagSet::default()
-            },
-            ..PutOptions::default()
-        };
-        let payload = PutPayload::from(blob.into_bytes());
-        let written = tokio::time::timeout(
-            timeout,
-            location.writer.put_opts(&location.path, payload, options),
-        )
-        .await;
-        let failure = match written {
-            Ok(Ok(_)) => return,
-            Ok(Err(err)) => err.to_string(),
-            Err(_) => "timed out".to_owned(),
-        };
-        tracing::warn!(path = %location.path, error = %failure, "storage write failed; removing the key");
-        match tokio::time::timeout(timeout, location.reader.delete(&location.path)).await {
-            Ok(Ok(())) | Ok(Err(object_store::Error::NotFound { .. })) => {}
-            Ok(Err(err)) => {
-                tracing::warn!(path = %location.path, error = %err, "cleanup after a failed write failed");
-            }
-            Err(_) => {
-                tracing::warn!(path = %location.path, "cleanup after a failed write timed out")
-            }
-        }
+            object_store::TagSet::default()
+        },
+        ..PutOptions::default()
+    };
+    let payload = PutPayload::from(blob.into_bytes());
+    let written = tokio::time::timeout(
+        timeout,
+        location.writer.put_opts(&location.path, payload, options),
+    )
+    .await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(err)) => log_failure(&location, "storage write failed", err),
+        Err(_) => tracing::warn!(path = %location.path, "storage write timed out"),
+    }
+}
+
+/// Logs a failed storage call: as a warning for faults of the store, at debug level for
+/// keys the store cannot hold (a name too long, a path through a file), which the client
+/// chose.
+fn log_failure(location: &Location, what: &str, err: object_store::Error) {
+    let text = err.to_string();
+    if crate::Error::from(err).status().is_client_error() {
+        tracing::debug!(path = %location.path, error = %text, "{what}");
+    } else {
+        tracing::warn!(path = %location.path, error = %text, "{what}");
     }
 }
 
@@ -180,5 +183,120 @@ impl Store {
         blob: Blob,
     ) -> impl Future<Output = ()> + Send + 'static {
         put(Arc::clone(&self.backend), location, blob, self.save_timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::FileBackend;
+    use async_trait::async_trait;
+    use futures::stream::BoxStream;
+    use object_store::local::LocalFileSystem;
+    use object_store::path::Path;
+    use object_store::{
+        CopyOptions, GetOptions, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        PutMultipartOptions, PutResult,
+    };
+    use std::fmt;
+
+    /// A local directory whose writes fail, or hang past any deadline.
+    #[derive(Debug)]
+    struct BrokenWriter {
+        local: LocalFileSystem,
+        hang: bool,
+    }
+
+    impl fmt::Display for BrokenWriter {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "BrokenWriter({})", self.local)
+        }
+    }
+
+    #[async_trait]
+    impl ObjectStore for BrokenWriter {
+        async fn put_opts(
+            &self,
+            _location: &Path,
+            _payload: PutPayload,
+            _opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            if self.hang {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Err(object_store::Error::Generic {
+                store: "BrokenWriter",
+                source: "disk on fire".into(),
+            })
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.local.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.local.get_opts(location, options).await
+        }
+
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.local.delete_stream(locations)
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.local.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Path>,
+        ) -> object_store::Result<ListResult> {
+            self.local.list_with_delimiter(prefix).await
+        }
+
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.local.copy_opts(from, to, options).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_timed_out_write_leaves_the_stored_object() {
+        for hang in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            // The good object a concurrent writer stored under the key.
+            std::fs::write(dir.path().join("a.jpg"), b"good").unwrap();
+            let reader = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+            let writer = Arc::new(BrokenWriter {
+                local: LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
+                hang,
+            });
+            let location = Location {
+                reader,
+                writer,
+                path: Path::from("a.jpg"),
+            };
+            let backend: Arc<dyn Backend> = Arc::new(FileBackend::new(dir.path()).unwrap());
+            let blob = Blob::new(bytes::Bytes::from_static(b"new"));
+            put(backend, location, blob, Duration::from_millis(50)).await;
+            assert_eq!(std::fs::read(dir.path().join("a.jpg")).unwrap(), b"good");
+        }
     }
 }

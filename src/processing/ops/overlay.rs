@@ -494,6 +494,7 @@ pub(crate) fn watermark(
     let Some(input) = cx.options.overlays.get(&key) else {
         return Ok(());
     };
+    cx.options.check_decodable(input)?;
     let (limits, cancel) = (&cx.options.limits, &cx.options.cancel);
     let frame = if cx.animated && Format::sniff(input) == Some(Format::Gif) {
         match decode::gif_frames(input, limits, None, None, cancel)? {
