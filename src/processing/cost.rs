@@ -120,23 +120,7 @@ pub fn estimate_color(params: &Params, options: &Options) -> Result<Estimate, Pr
     if paint::source_color(&params.image).is_none() {
         return Err(ProcessError::InvalidColor);
     }
-    let side = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
-    let (mut width, mut height) = (side(params.width), side(params.height));
-    match (width, height) {
-        (0, 0) => (width, height) = (1, 1),
-        (0, h) => width = h,
-        (w, 0) => height = w,
-        _ => {}
-    }
-    let limits = &options.limits;
-    if limits
-        .max_resolution
-        .is_some_and(|max| u64::from(width) * u64::from(height) > max)
-    {
-        return Err(ProcessError::MaxResolution);
-    }
-    width = limits.max_width.map_or(width, |max| width.min(max));
-    height = limits.max_height.map_or(height, |max| height.min(max));
+    let (width, height) = super::color_canvas_size(params, &options.limits)?;
     let source = Source {
         format: Format::Jpeg,
         size: (width, height),

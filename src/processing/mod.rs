@@ -583,13 +583,10 @@ pub fn process_color(params: &Params, options: &Options) -> Result<Output, Proce
     Ok(output)
 }
 
-/// The canvas of a `color:` source after crop, flips and pipeline.
-fn render_color(
-    params: &Params,
-    settings: &Settings,
-    options: &Options,
-) -> Result<image::DynamicImage, ProcessError> {
-    let colour = source_color(&params.image).ok_or(ProcessError::InvalidColor)?;
+/// The size of a `color:` canvas: the URL's width and height (one given side is used for
+/// both, none gives 1 × 1), refused past the resolution limit and clamped to the width and
+/// height limits, as imagor does.
+fn color_canvas_size(params: &Params, limits: &Limits) -> Result<(u32, u32), ProcessError> {
     let side = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
     let (mut width, mut height) = (side(params.width), side(params.height));
     match (width, height) {
@@ -598,7 +595,6 @@ fn render_color(
         (w, 0) => height = w,
         _ => {}
     }
-    let limits = &options.limits;
     if limits
         .max_resolution
         .is_some_and(|max| u64::from(width) * u64::from(height) > max)
@@ -607,6 +603,17 @@ fn render_color(
     }
     width = limits.max_width.map_or(width, |max| width.min(max));
     height = limits.max_height.map_or(height, |max| height.min(max));
+    Ok((width, height))
+}
+
+/// The canvas of a `color:` source after crop, flips and pipeline.
+fn render_color(
+    params: &Params,
+    settings: &Settings,
+    options: &Options,
+) -> Result<image::DynamicImage, ProcessError> {
+    let colour = source_color(&params.image).ok_or(ProcessError::InvalidColor)?;
+    let (width, height) = color_canvas_size(params, &options.limits)?;
     let image = ops::canvas::solid(width, height, colour, &options.cancel)?;
 
     // Only the manual crop of the geometry applies: plan without a target size.
