@@ -74,7 +74,10 @@ fn stops_promptly<T: Send + 'static>(
 ) {
     let before = ALLOCATOR.allocated();
     let token = Cancel::new();
-    let options = Options::default().cancel(token.clone());
+    // The work budget would refuse these heavy jobs before they start; here they must run.
+    let options = Options::default()
+        .work_budget(u64::MAX)
+        .cancel(token.clone());
     let (done, finished) = mpsc::channel();
     let (started, task) = mpsc::channel();
     let worker = thread::spawn(move || {

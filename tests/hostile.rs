@@ -106,8 +106,9 @@ async fn a_client_that_leaves_stops_its_job() {
     // awaits it is the same drop.
     let client = tokio::spawn(service.oneshot(get(HEAVY)));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let busy = cpu_during(Duration::from_millis(300)).await;
-    assert!(busy >= Duration::from_millis(200), "the job was not running: {busy:?}");
+    // On a loaded machine the job gets only a share of a core; any steady use shows it runs.
+    let busy = cpu_during(Duration::from_millis(500)).await;
+    assert!(busy >= Duration::from_millis(150), "the job was not running: {busy:?}");
     client.abort();
     assert_stops(Duration::from_millis(200)).await;
 }
@@ -126,8 +127,8 @@ async fn a_coalesced_job_runs_until_its_last_client_leaves() {
     first.abort();
     // The second client still waits: the shared job goes on.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let busy = cpu_during(Duration::from_millis(300)).await;
-    assert!(busy >= Duration::from_millis(200), "the shared job stopped early: {busy:?}");
+    let busy = cpu_during(Duration::from_millis(500)).await;
+    assert!(busy >= Duration::from_millis(150), "the shared job stopped early: {busy:?}");
     second.abort();
     assert_stops(Duration::from_millis(200)).await;
 }

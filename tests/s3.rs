@@ -612,7 +612,10 @@ async fn dead_and_hanging_endpoints_do_not_stall_other_requests() {
     let service = ImageService::new()
         .unsafe_urls(true)
         .load_timeout(Duration::from_secs(3))
-        .process_concurrency(1)
+        // Admission comes before loading, so each hanging load holds a place until its load
+        // timeout: four of them, and the other requests flow through the places left.
+        .process_concurrency(6)
+        .process_queue_size(16)
         .loader(source);
     let get = |uri: &str| {
         let service = service.clone();

@@ -182,13 +182,12 @@ impl Source {
     fn read(input: &[u8], settings: &Settings, options: &Options) -> Result<Self, ProcessError> {
         let format = Format::sniff(input).ok_or(ProcessError::UnsupportedFormat)?;
         let limits = &options.limits;
-        let fallback = (
-            limits.max_width.unwrap_or(u32::MAX),
-            limits.max_height.unwrap_or(u32::MAX),
-        );
         let size = match format {
             Format::Svg => svg_size(input),
-            Format::Avif => avif::header_size(input).unwrap_or(fallback),
+            // Every conforming AVIF gives its size (`ispe`); one that does not is broken, and
+            // the decoder would refuse it as such.
+            Format::Avif => avif::header_size(input)
+                .ok_or_else(|| ProcessError::image("avif: the container gives no image size"))?,
             _ => image::ImageReader::with_format(Cursor::new(input), format.image_format())
                 .into_dimensions()
                 .map_err(ProcessError::from_decode)?,
