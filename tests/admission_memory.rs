@@ -61,7 +61,9 @@ async fn a_burst_of_large_photos_stays_under_one_gib() {
         std::fs::write(dir.path().join(format!("photo{n}.jpg")), noise_photo(n)).unwrap();
     }
     std::fs::write(dir.path().join("logo.png"), small_png()).unwrap();
-    let size = std::fs::metadata(dir.path().join("photo0.jpg")).unwrap().len();
+    let size = std::fs::metadata(dir.path().join("photo0.jpg"))
+        .unwrap()
+        .len();
     assert!(size > 16 << 20, "each photo should be large: {size} bytes");
 
     // Default admission and memory settings. Only the deadlines are longer: a debug build on a

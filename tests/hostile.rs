@@ -12,13 +12,12 @@ mod support;
 use http::StatusCode;
 use imagor_tower::ImageService;
 use imagor_tower::processing::Options;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use support::get;
 use tower::ServiceExt;
 
 /// Serialises the tests: CPU time is counted for the whole process.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Seconds of one core at the test profile's optimisation, cancelled long before the end.
 const HEAVY: &str = "/unsafe/4000x4000/filters:blur(20):sharpen(20):blur(20):blur(20)/color:red";
@@ -71,7 +70,7 @@ fn skip() -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_job_stops_using_the_cpu() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     if skip() {
         return;
     }
@@ -85,7 +84,7 @@ async fn a_timed_out_job_stops_using_the_cpu() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_timeout_stops_the_job_too() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     if skip() {
         return;
     }
@@ -97,7 +96,7 @@ async fn a_request_timeout_stops_the_job_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_leaves_stops_its_job() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     if skip() {
         return;
     }
@@ -108,14 +107,17 @@ async fn a_client_that_leaves_stops_its_job() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // On a loaded machine the job gets only a share of a core; any steady use shows it runs.
     let busy = cpu_during(Duration::from_millis(500)).await;
-    assert!(busy >= Duration::from_millis(150), "the job was not running: {busy:?}");
+    assert!(
+        busy >= Duration::from_millis(150),
+        "the job was not running: {busy:?}"
+    );
     client.abort();
     assert_stops(Duration::from_millis(200)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_coalesced_job_runs_until_its_last_client_leaves() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     if skip() {
         return;
     }
@@ -128,14 +130,17 @@ async fn a_coalesced_job_runs_until_its_last_client_leaves() {
     // The second client still waits: the shared job goes on.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let busy = cpu_during(Duration::from_millis(500)).await;
-    assert!(busy >= Duration::from_millis(150), "the shared job stopped early: {busy:?}");
+    assert!(
+        busy >= Duration::from_millis(150),
+        "the shared job stopped early: {busy:?}"
+    );
     second.abort();
     assert_stops(Duration::from_millis(200)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_client_left_while_queued_never_starts() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.lock().await;
     if skip() {
         return;
     }
@@ -241,8 +246,14 @@ async fn coalescing_never_shares_a_load_across_credentials() {
         service.clone().oneshot(req.body(()).unwrap())
     };
     // Same credentials: one load for both.
-    let (a, b) = tokio::join!(with(Some("Bearer one"), None), with(Some("Bearer one"), None));
-    assert_eq!((a.unwrap().status(), b.unwrap().status()), (StatusCode::OK, StatusCode::OK));
+    let (a, b) = tokio::join!(
+        with(Some("Bearer one"), None),
+        with(Some("Bearer one"), None)
+    );
+    assert_eq!(
+        (a.unwrap().status(), b.unwrap().status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
     assert_eq!(calls.swap(0, Ordering::SeqCst), 1);
     // Different, missing or cookie credentials: one load each.
     let (a, b, c, d) = tokio::join!(

@@ -247,12 +247,15 @@ fn meminfo_total() -> Option<u64> {
 
 /// The cgroup v2 (`memory.max`) or v1 (`memory.limit_in_bytes`) limit, when one is set.
 fn cgroup_limit() -> Option<u64> {
-    ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
-        .iter()
-        .filter_map(|path| std::fs::read_to_string(path).ok())
-        .find_map(|text| text.trim().parse::<u64>().ok())
-        // v1 reports "no limit" as a number near 2^63.
-        .filter(|&limit| limit < (1 << 60))
+    [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|path| std::fs::read_to_string(path).ok())
+    .find_map(|text| text.trim().parse::<u64>().ok())
+    // v1 reports "no limit" as a number near 2^63.
+    .filter(|&limit| limit < (1 << 60))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 use http::{Method, Response};
 use tower::Service;
 
-use super::{estimated_bytes, Head, ImageService};
+use super::{Head, ImageService, estimated_bytes};
 use crate::body::Body;
 use crate::loader::SourceRequest;
 use crate::path::Params;

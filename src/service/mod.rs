@@ -587,7 +587,9 @@ where
             .run(metrics, async {
                 let job = async {
                     let reservation = self.admission.reserve(bytes).await?;
-                    self.admission.run((ticket, reservation), cancel, work).await
+                    self.admission
+                        .run((ticket, reservation), cancel, work)
+                        .await
                 };
                 let output = tokio::time::timeout(self.settings.process_timeout, job).await???;
                 Ok(output)
