@@ -542,20 +542,12 @@ impl<'a> Banded<'a> {
         let (width, height) = (image.width(), image.height());
         let mut output = blank_like(image, width, height)?;
         let mul_div = MulDiv::new();
-        let channels = u64::from(image.color().channel_count());
-        let step = self.lines(u64::from(width) * channels, height);
-        let mut top = 0;
-        while top < height {
-            self.cancel.check()?;
-            let rows = step.min(height - top);
+        self.row_bands(width, height, image.color().channel_count(), |top, rows| {
             let source = CroppedImage::new(image, 0, top, width, rows).map_err(failed)?;
             let mut target =
                 CroppedImageMut::new(&mut output, 0, top, width, rows).map_err(failed)?;
-            mul_div
-                .multiply_alpha(&source, &mut target)
-                .map_err(failed)?;
-            top += rows;
-        }
+            mul_div.multiply_alpha(&source, &mut target).map_err(failed)
+        })?;
         Ok(output)
     }
 
@@ -563,14 +555,28 @@ impl<'a> Banded<'a> {
     fn divide_alpha(&mut self, image: &mut DynamicImage) -> Result<(), ProcessError> {
         let (width, height) = (image.width(), image.height());
         let mul_div = MulDiv::new();
-        let channels = u64::from(image.color().channel_count());
-        let step = self.lines(u64::from(width) * channels, height);
+        let channels = image.color().channel_count();
+        self.row_bands(width, height, channels, |top, rows| {
+            let mut target = CroppedImageMut::new(image, 0, top, width, rows).map_err(failed)?;
+            mul_div.divide_alpha_inplace(&mut target).map_err(failed)
+        })
+    }
+
+    /// Calls `each(top, rows)` for the bands of rows of a `width`×`height` image of
+    /// `channels` samples a pixel, checking the token before each band.
+    fn row_bands(
+        &self,
+        width: u32,
+        height: u32,
+        channels: u8,
+        mut each: impl FnMut(u32, u32) -> Result<(), ProcessError>,
+    ) -> Result<(), ProcessError> {
+        let step = self.lines(u64::from(width) * u64::from(channels), height);
         let mut top = 0;
         while top < height {
             self.cancel.check()?;
             let rows = step.min(height - top);
-            let mut target = CroppedImageMut::new(image, 0, top, width, rows).map_err(failed)?;
-            mul_div.divide_alpha_inplace(&mut target).map_err(failed)?;
+            each(top, rows)?;
             top += rows;
         }
         Ok(())
