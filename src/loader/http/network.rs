@@ -307,6 +307,13 @@ mod tests {
         }
     }
 
+    /// The default policy (nothing blocked) changed by `set`.
+    fn only(set: impl FnOnce(&mut NetworkPolicy)) -> NetworkPolicy {
+        let mut policy = NetworkPolicy::default();
+        set(&mut policy);
+        policy
+    }
+
     /// Asserts that `policy` blocks every address of `blocked` and none of `open`.
     fn assert_blocks(policy: &NetworkPolicy, blocked: &[&str], open: &[&str]) {
         for addr in blocked {
@@ -319,12 +326,8 @@ mod tests {
 
     #[test]
     fn categories_follow_the_spec() {
-        let loopback = NetworkPolicy {
-            loopback: true,
-            ..NetworkPolicy::default()
-        };
         assert_blocks(
-            &loopback,
+            &only(|policy| policy.loopback = true),
             &[
                 "127.0.0.1",
                 "127.9.9.9",
@@ -336,12 +339,8 @@ mod tests {
             &["10.0.0.1"],
         );
 
-        let private = NetworkPolicy {
-            private: true,
-            ..NetworkPolicy::default()
-        };
         assert_blocks(
-            &private,
+            &only(|policy| policy.private = true),
             &[
                 "10.0.0.1",
                 "172.16.0.1",
@@ -352,12 +351,8 @@ mod tests {
             &["172.32.0.1", "127.0.0.1", "8.8.8.8", "2001:4860::1"],
         );
 
-        let link_local = NetworkPolicy {
-            link_local: true,
-            ..NetworkPolicy::default()
-        };
         assert_blocks(
-            &link_local,
+            &only(|policy| policy.link_local = true),
             &[
                 "169.254.169.254",
                 "224.0.0.251",
@@ -396,12 +391,8 @@ mod tests {
 
     #[test]
     fn cgnat_benchmark_and_metadata() {
-        let private = NetworkPolicy {
-            private: true,
-            ..NetworkPolicy::default()
-        };
         assert_blocks(
-            &private,
+            &only(|policy| policy.private = true),
             &[
                 "100.64.0.1",
                 "100.127.255.255",
@@ -418,12 +409,8 @@ mod tests {
         );
 
         // Metadata addresses belong to the link-local category, wherever they lie.
-        let link_local = NetworkPolicy {
-            link_local: true,
-            ..NetworkPolicy::default()
-        };
         assert_blocks(
-            &link_local,
+            &only(|policy| policy.link_local = true),
             &[
                 "169.254.169.254",
                 "169.254.170.2",
