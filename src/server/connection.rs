@@ -19,9 +19,9 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep_until};
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 
-use super::SHUTDOWN_GRACE;
+use super::{SHUTDOWN_GRACE, Servable};
 
 /// Default cap on open connections (`SERVER_MAX_CONNECTIONS`).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
@@ -178,11 +178,7 @@ impl Server {
         service: S,
         shutdown: impl Future<Output = ()>,
     ) where
-        S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
+        S: Servable,
     {
         let builder = self.builder();
         let slots = Arc::new(Semaphore::new(self.max_connections as usize));
@@ -250,11 +246,7 @@ async fn drive<S>(
     mut stop: watch::Receiver<()>,
     peer: SocketAddr,
 ) where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     let opened = Instant::now();
     tokio::pin!(conn);
@@ -372,11 +364,7 @@ struct Tracked<S> {
 
 impl<S> hyper::service::Service<Request<Incoming>> for Tracked<S>
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     type Response = Response<TrackedBody>;
     type Error = Infallible;

@@ -36,6 +36,42 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::Service;
 
+/// What [`Server`] and [`serve`] run: a cloneable Tower service of hyper requests that
+/// answers with [`Body`] responses, never fails, and can move to other threads. Every such
+/// service has it (an [`ImageService`](crate::ImageService) stack, an axum `Router` mapped
+/// to [`Body`], a `service_fn`); there is nothing to implement.
+///
+/// # Example
+///
+/// ```
+/// use imagor_tower::ImageService;
+/// use imagor_tower::server::Servable;
+///
+/// fn check<S: Servable>(_: &S) {}
+/// check(&ImageService::new().unsafe_urls(true));
+/// ```
+pub trait Servable:
+    Service<
+        Request<Incoming>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Servable for S
+where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+}
+
 /// How long in-flight requests may run after shutdown starts (imagor uses 10 s).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -44,11 +80,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// [`SHUTDOWN_GRACE`].
 pub async fn serve<S>(listener: TcpListener, service: S, shutdown: impl Future<Output = ()>)
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Servable,
 {
     Server::new().serve(listener, service, shutdown).await;
 }

@@ -1,5 +1,7 @@
 //! [`FileBackend`]: storage in a local directory (`FILE_STORAGE_*`, `FILE_RESULT_STORAGE_*`).
 
+#[cfg(unix)]
+use super::local_writer::LocalWriterStore;
 use super::{Backend, Location};
 use crate::Error;
 use crate::key::{self, SafeChars};
@@ -49,7 +51,7 @@ pub struct FileBackend {
     expiration: Option<Duration>,
     /// The writer: temporary dot file, then rename, with the configured modes.
     #[cfg(unix)]
-    modes: Arc<modes::ModeStore>,
+    modes: Arc<LocalWriterStore<modes::ModeStore>>,
 }
 
 /// How old a temporary file of an unfinished write must be before
@@ -77,7 +79,7 @@ impl FileBackend {
             base_dir: base_dir.to_path_buf(),
             store: Arc::clone(&local) as Arc<dyn ObjectStore>,
             #[cfg(unix)]
-            modes: Arc::new(modes::ModeStore::new(local)),
+            modes: Arc::new(LocalWriterStore(modes::ModeStore::new(local))),
             prefix: key::normalize_prefix(""),
             safe_chars: SafeChars::default(),
             expiration: None,
@@ -188,7 +190,7 @@ impl FileBackend {
 
     #[cfg(unix)]
     fn with_modes(mut self, set: impl FnOnce(&mut modes::ModeStore)) -> Self {
-        set(Arc::make_mut(&mut self.modes));
+        set(&mut Arc::make_mut(&mut self.modes).0);
         self
     }
 
@@ -260,14 +262,11 @@ mod modes {
     //! A writer for [`FileBackend`](super::FileBackend) that creates directories and files
     //! with given modes. Reads, lists and deletes go to the `LocalFileSystem` underneath.
 
+    use crate::storage::local_writer::LocalWriter;
     use async_trait::async_trait;
-    use futures::stream::BoxStream;
     use object_store::local::LocalFileSystem;
     use object_store::path::Path;
-    use object_store::{
-        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-        PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-    };
+    use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, PutResult};
     use std::fmt;
     use std::io::Write as _;
     use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
@@ -366,7 +365,11 @@ mod modes {
     }
 
     #[async_trait]
-    impl ObjectStore for ModeStore {
+    impl LocalWriter for ModeStore {
+        fn local(&self) -> &LocalFileSystem {
+            &self.local
+        }
+
         async fn put_opts(
             &self,
             location: &Path,
@@ -389,52 +392,6 @@ mod modes {
                 version: None,
                 extensions: Default::default(),
             })
-        }
-
-        async fn put_multipart_opts(
-            &self,
-            location: &Path,
-            opts: PutMultipartOptions,
-        ) -> object_store::Result<Box<dyn MultipartUpload>> {
-            self.local.put_multipart_opts(location, opts).await
-        }
-
-        async fn get_opts(
-            &self,
-            location: &Path,
-            options: GetOptions,
-        ) -> object_store::Result<GetResult> {
-            self.local.get_opts(location, options).await
-        }
-
-        fn delete_stream(
-            &self,
-            locations: BoxStream<'static, object_store::Result<Path>>,
-        ) -> BoxStream<'static, object_store::Result<Path>> {
-            self.local.delete_stream(locations)
-        }
-
-        fn list(
-            &self,
-            prefix: Option<&Path>,
-        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-            self.local.list(prefix)
-        }
-
-        async fn list_with_delimiter(
-            &self,
-            prefix: Option<&Path>,
-        ) -> object_store::Result<ListResult> {
-            self.local.list_with_delimiter(prefix).await
-        }
-
-        async fn copy_opts(
-            &self,
-            from: &Path,
-            to: &Path,
-            options: CopyOptions,
-        ) -> object_store::Result<()> {
-            self.local.copy_opts(from, to, options).await
         }
     }
 

@@ -31,6 +31,8 @@
 
 mod backend;
 mod file;
+#[cfg(any(unix, test))]
+mod local_writer;
 mod result;
 mod source;
 pub(crate) mod store;

@@ -190,14 +190,11 @@ impl Store {
 mod tests {
     use super::*;
     use crate::storage::FileBackend;
+    use crate::storage::local_writer::{LocalWriter, LocalWriterStore};
     use async_trait::async_trait;
-    use futures::stream::BoxStream;
+    use object_store::PutResult;
     use object_store::local::LocalFileSystem;
     use object_store::path::Path;
-    use object_store::{
-        CopyOptions, GetOptions, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-        PutMultipartOptions, PutResult,
-    };
     use std::fmt;
 
     /// A local directory whose writes fail, or hang past any deadline.
@@ -214,7 +211,11 @@ mod tests {
     }
 
     #[async_trait]
-    impl ObjectStore for BrokenWriter {
+    impl LocalWriter for BrokenWriter {
+        fn local(&self) -> &LocalFileSystem {
+            &self.local
+        }
+
         async fn put_opts(
             &self,
             _location: &Path,
@@ -229,52 +230,6 @@ mod tests {
                 source: "disk on fire".into(),
             })
         }
-
-        async fn put_multipart_opts(
-            &self,
-            location: &Path,
-            opts: PutMultipartOptions,
-        ) -> object_store::Result<Box<dyn MultipartUpload>> {
-            self.local.put_multipart_opts(location, opts).await
-        }
-
-        async fn get_opts(
-            &self,
-            location: &Path,
-            options: GetOptions,
-        ) -> object_store::Result<GetResult> {
-            self.local.get_opts(location, options).await
-        }
-
-        fn delete_stream(
-            &self,
-            locations: BoxStream<'static, object_store::Result<Path>>,
-        ) -> BoxStream<'static, object_store::Result<Path>> {
-            self.local.delete_stream(locations)
-        }
-
-        fn list(
-            &self,
-            prefix: Option<&Path>,
-        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-            self.local.list(prefix)
-        }
-
-        async fn list_with_delimiter(
-            &self,
-            prefix: Option<&Path>,
-        ) -> object_store::Result<ListResult> {
-            self.local.list_with_delimiter(prefix).await
-        }
-
-        async fn copy_opts(
-            &self,
-            from: &Path,
-            to: &Path,
-            options: CopyOptions,
-        ) -> object_store::Result<()> {
-            self.local.copy_opts(from, to, options).await
-        }
     }
 
     #[tokio::test]
@@ -284,10 +239,10 @@ mod tests {
             // The good object a concurrent writer stored under the key.
             std::fs::write(dir.path().join("a.jpg"), b"good").unwrap();
             let reader = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
-            let writer = Arc::new(BrokenWriter {
+            let writer = Arc::new(LocalWriterStore(BrokenWriter {
                 local: LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
                 hang,
-            });
+            }));
             let location = Location {
                 reader,
                 writer,

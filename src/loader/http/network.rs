@@ -307,58 +307,62 @@ mod tests {
         }
     }
 
+    /// The default policy (nothing blocked) changed by `set`.
+    fn only(set: impl FnOnce(&mut NetworkPolicy)) -> NetworkPolicy {
+        let mut policy = NetworkPolicy::default();
+        set(&mut policy);
+        policy
+    }
+
+    /// Asserts that `policy` blocks every address of `blocked` and none of `open`.
+    fn assert_blocks(policy: &NetworkPolicy, blocked: &[&str], open: &[&str]) {
+        for addr in blocked {
+            assert!(policy.blocks(ip(addr)), "{addr} should be blocked");
+        }
+        for addr in open {
+            assert!(!policy.blocks(ip(addr)), "{addr} should be open");
+        }
+    }
+
     #[test]
     fn categories_follow_the_spec() {
-        let loopback = NetworkPolicy {
-            loopback: true,
-            ..NetworkPolicy::default()
-        };
-        for blocked in [
-            "127.0.0.1",
-            "127.9.9.9",
-            "0.0.0.0",
-            "::1",
-            "::",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(loopback.blocks(ip(blocked)), "{blocked}");
-        }
-        assert!(!loopback.blocks(ip("10.0.0.1")));
+        assert_blocks(
+            &only(|policy| policy.loopback = true),
+            &[
+                "127.0.0.1",
+                "127.9.9.9",
+                "0.0.0.0",
+                "::1",
+                "::",
+                "::ffff:127.0.0.1",
+            ],
+            &["10.0.0.1"],
+        );
 
-        let private = NetworkPolicy {
-            private: true,
-            ..NetworkPolicy::default()
-        };
-        for blocked in [
-            "10.0.0.1",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "fd00::1",
-        ] {
-            assert!(private.blocks(ip(blocked)), "{blocked}");
-        }
-        for open in ["172.32.0.1", "127.0.0.1", "8.8.8.8", "2001:4860::1"] {
-            assert!(!private.blocks(ip(open)), "{open}");
-        }
+        assert_blocks(
+            &only(|policy| policy.private = true),
+            &[
+                "10.0.0.1",
+                "172.16.0.1",
+                "172.31.255.255",
+                "192.168.1.1",
+                "fd00::1",
+            ],
+            &["172.32.0.1", "127.0.0.1", "8.8.8.8", "2001:4860::1"],
+        );
 
-        let link_local = NetworkPolicy {
-            link_local: true,
-            ..NetworkPolicy::default()
-        };
-        for blocked in [
-            "169.254.169.254",
-            "224.0.0.251",
-            "fe80::1",
-            "ff02::fb",
-            "ff12::1",
-        ] {
-            assert!(link_local.blocks(ip(blocked)), "{blocked}");
-        }
-        for open in ["224.0.1.1", "ff05::1", "10.0.0.1"] {
-            assert!(!link_local.blocks(ip(open)), "{open}");
-        }
-        assert!(!NetworkPolicy::default().blocks(ip("127.0.0.1")));
+        assert_blocks(
+            &only(|policy| policy.link_local = true),
+            &[
+                "169.254.169.254",
+                "224.0.0.251",
+                "fe80::1",
+                "ff02::fb",
+                "ff12::1",
+            ],
+            &["224.0.1.1", "ff05::1", "10.0.0.1"],
+        );
+        assert_blocks(&NetworkPolicy::default(), &[], &["127.0.0.1"]);
     }
 
     #[test]
@@ -387,50 +391,45 @@ mod tests {
 
     #[test]
     fn cgnat_benchmark_and_metadata() {
-        let private = NetworkPolicy {
-            private: true,
-            ..NetworkPolicy::default()
-        };
-        for blocked in [
-            "100.64.0.1",
-            "100.127.255.255",
-            "198.18.0.1",
-            "198.19.255.255",
-            "::ffff:100.64.0.1",
-        ] {
-            assert!(private.blocks(ip(blocked)), "{blocked}");
-        }
-        for open in [
-            "100.63.255.255",
-            "100.128.0.0",
-            "198.17.255.255",
-            "198.20.0.0",
-        ] {
-            assert!(!private.blocks(ip(open)), "{open}");
-        }
+        assert_blocks(
+            &only(|policy| policy.private = true),
+            &[
+                "100.64.0.1",
+                "100.127.255.255",
+                "198.18.0.1",
+                "198.19.255.255",
+                "::ffff:100.64.0.1",
+            ],
+            &[
+                "100.63.255.255",
+                "100.128.0.0",
+                "198.17.255.255",
+                "198.20.0.0",
+            ],
+        );
 
         // Metadata addresses belong to the link-local category, wherever they lie.
-        let link_local = NetworkPolicy {
-            link_local: true,
-            ..NetworkPolicy::default()
-        };
-        for blocked in [
-            "169.254.169.254",
-            "169.254.170.2",
-            "fd00:ec2::254",
-            "100.100.100.200",
-            "::ffff:100.100.100.200",
-        ] {
-            assert!(link_local.blocks(ip(blocked)), "{blocked}");
-        }
-        assert!(!link_local.blocks(ip("100.100.100.201")));
-        assert!(!link_local.blocks(ip("fd00:ec2::253")));
+        assert_blocks(
+            &only(|policy| policy.link_local = true),
+            &[
+                "169.254.169.254",
+                "169.254.170.2",
+                "fd00:ec2::254",
+                "100.100.100.200",
+                "::ffff:100.100.100.200",
+            ],
+            &["100.100.100.201", "fd00:ec2::253"],
+        );
         let without_link_local = NetworkPolicy {
             link_local: false,
             ..NetworkPolicy::all_categories()
         };
-        assert!(!without_link_local.blocks(ip("169.254.169.254")));
-        assert!(without_link_local.blocks(ip("100.100.100.200"))); // still CGNAT
+        // 100.100.100.200 is still CGNAT.
+        assert_blocks(
+            &without_link_local,
+            &["100.100.100.200"],
+            &["169.254.169.254"],
+        );
     }
 
     #[test]
@@ -443,10 +442,10 @@ mod tests {
             networks: vec!["10.0.0.0/8".parse().unwrap()],
             ..NetworkPolicy::all_categories()
         };
-        assert!(!policy.blocks(ip("127.0.0.2")));
-        assert!(!policy.blocks(ip("::ffff:127.0.0.2")));
-        assert!(!policy.blocks(ip("10.1.2.3")));
-        assert!(policy.blocks(ip("127.0.0.1")));
-        assert!(policy.blocks(ip("10.2.0.1")));
+        assert_blocks(
+            &policy,
+            &["127.0.0.1", "10.2.0.1"],
+            &["127.0.0.2", "::ffff:127.0.0.2", "10.1.2.3"],
+        );
     }
 }

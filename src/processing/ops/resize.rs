@@ -350,6 +350,15 @@ const BAND_UNITS: u64 = 1 << 22;
 /// about the work of one line) stays a small part of the work.
 const MIN_BAND_LINES: u32 = 32;
 
+/// The direction of a single-axis pass.
+#[derive(Clone, Copy)]
+enum Axis {
+    /// Along the rows: only widths change.
+    Horizontal,
+    /// Along the columns: only heights change.
+    Vertical,
+}
+
 /// One banded resize: the resizer, the filter and the token checked between bands.
 struct Banded<'a> {
     resizer: &'a mut Resizer,
@@ -408,8 +417,8 @@ impl<'a> Banded<'a> {
             image
         };
         match (need_h, need_v) {
-            (true, false) => self.horizontal(source, area, output)?,
-            (false, true) => self.vertical(source, area, output)?,
+            (true, false) => self.pass(Axis::Horizontal, source, area, output)?,
+            (false, true) => self.pass(Axis::Vertical, source, area, output)?,
             _ => {
                 // As the resizer does for 8-bit pixels: the vertical pass first, into a scratch
                 // image that starts at column 0 (so the horizontal coefficients are computed
@@ -427,13 +436,13 @@ impl<'a> Banded<'a> {
                     width: f64::from(scratch_w),
                     ..area
                 };
-                self.vertical(source, columns, &mut scratch)?;
+                self.pass(Axis::Vertical, source, columns, &mut scratch)?;
                 let rows = Area {
                     top: 0.0,
                     height: f64::from(height),
                     ..area
                 };
-                self.horizontal(&scratch, rows, output)?;
+                self.pass(Axis::Horizontal, &scratch, rows, output)?;
             }
         }
         if has_alpha {
@@ -475,65 +484,55 @@ impl<'a> Banded<'a> {
         lines.clamp(1, total.max(1))
     }
 
-    /// The horizontal-only pass (`area` has whole rows, as many as `output`), in bands of
-    /// rows.
-    fn horizontal(
+    /// A single-axis pass in bands: along the rows in bands of rows for
+    /// [`Axis::Horizontal`] (`area` has whole rows, as many as `output`), along the columns
+    /// in bands of columns for [`Axis::Vertical`] (`area` has whole columns, as many as
+    /// `output`).
+    fn pass(
         &mut self,
+        axis: Axis,
         source: &DynamicImage,
         area: Area,
         output: &mut DynamicImage,
     ) -> Result<(), ProcessError> {
         let (width, height) = (output.width(), output.height());
         let channels = u64::from(output.color().channel_count());
-        let taps = self.window(area.width / f64::from(width));
-        let step = self.lines(u64::from(width) * taps * channels, height);
-        let mut top = 0;
-        while top < height {
+        // The resized length, the source length it comes from, and the lines across.
+        let (length, from, total) = match axis {
+            Axis::Horizontal => (width, area.width, height),
+            Axis::Vertical => (height, area.height, width),
+        };
+        let taps = self.window(from / f64::from(length));
+        let step = self.lines(u64::from(length) * taps * channels, total);
+        let mut start = 0;
+        while start < total {
             self.cancel.check()?;
-            let rows = step.min(height - top);
-            let band = Area {
-                top: area.top + f64::from(top),
-                height: f64::from(rows),
-                ..area
-            };
-            let options = self.options(band);
-            let mut target = CroppedImageMut::new(output, 0, top, width, rows).map_err(failed)?;
-            self.resizer
-                .resize(source, &mut target, &options)
-                .map_err(failed)?;
-            top += rows;
-        }
-        Ok(())
-    }
-
-    /// The vertical-only pass (`area` has whole columns, as many as `output`), in bands of
-    /// columns.
-    fn vertical(
-        &mut self,
-        source: &DynamicImage,
-        area: Area,
-        output: &mut DynamicImage,
-    ) -> Result<(), ProcessError> {
-        let (width, height) = (output.width(), output.height());
-        let channels = u64::from(output.color().channel_count());
-        let taps = self.window(area.height / f64::from(height));
-        let step = self.lines(u64::from(height) * taps * channels, width);
-        let mut left = 0;
-        while left < width {
-            self.cancel.check()?;
-            let columns = step.min(width - left);
-            let band = Area {
-                left: area.left + f64::from(left),
-                width: f64::from(columns),
-                ..area
+            let lines = step.min(total - start);
+            let (band, left, top, band_w, band_h) = match axis {
+                Axis::Horizontal => {
+                    let band = Area {
+                        top: area.top + f64::from(start),
+                        height: f64::from(lines),
+                        ..area
+                    };
+                    (band, 0, start, width, lines)
+                }
+                Axis::Vertical => {
+                    let band = Area {
+                        left: area.left + f64::from(start),
+                        width: f64::from(lines),
+                        ..area
+                    };
+                    (band, start, 0, lines, height)
+                }
             };
             let options = self.options(band);
             let mut target =
-                CroppedImageMut::new(output, left, 0, columns, height).map_err(failed)?;
+                CroppedImageMut::new(output, left, top, band_w, band_h).map_err(failed)?;
             self.resizer
                 .resize(source, &mut target, &options)
                 .map_err(failed)?;
-            left += columns;
+            start += lines;
         }
         Ok(())
     }
@@ -543,20 +542,12 @@ impl<'a> Banded<'a> {
         let (width, height) = (image.width(), image.height());
         let mut output = blank_like(image, width, height)?;
         let mul_div = MulDiv::new();
-        let channels = u64::from(image.color().channel_count());
-        let step = self.lines(u64::from(width) * channels, height);
-        let mut top = 0;
-        while top < height {
-            self.cancel.check()?;
-            let rows = step.min(height - top);
+        self.row_bands(width, height, image.color().channel_count(), |top, rows| {
             let source = CroppedImage::new(image, 0, top, width, rows).map_err(failed)?;
             let mut target =
                 CroppedImageMut::new(&mut output, 0, top, width, rows).map_err(failed)?;
-            mul_div
-                .multiply_alpha(&source, &mut target)
-                .map_err(failed)?;
-            top += rows;
-        }
+            mul_div.multiply_alpha(&source, &mut target).map_err(failed)
+        })?;
         Ok(output)
     }
 
@@ -564,14 +555,28 @@ impl<'a> Banded<'a> {
     fn divide_alpha(&mut self, image: &mut DynamicImage) -> Result<(), ProcessError> {
         let (width, height) = (image.width(), image.height());
         let mul_div = MulDiv::new();
-        let channels = u64::from(image.color().channel_count());
-        let step = self.lines(u64::from(width) * channels, height);
+        let channels = image.color().channel_count();
+        self.row_bands(width, height, channels, |top, rows| {
+            let mut target = CroppedImageMut::new(image, 0, top, width, rows).map_err(failed)?;
+            mul_div.divide_alpha_inplace(&mut target).map_err(failed)
+        })
+    }
+
+    /// Calls `each(top, rows)` for the bands of rows of a `width`×`height` image of
+    /// `channels` samples a pixel, checking the token before each band.
+    fn row_bands(
+        &self,
+        width: u32,
+        height: u32,
+        channels: u8,
+        mut each: impl FnMut(u32, u32) -> Result<(), ProcessError>,
+    ) -> Result<(), ProcessError> {
+        let step = self.lines(u64::from(width) * u64::from(channels), height);
         let mut top = 0;
         while top < height {
             self.cancel.check()?;
             let rows = step.min(height - top);
-            let mut target = CroppedImageMut::new(image, 0, top, width, rows).map_err(failed)?;
-            mul_div.divide_alpha_inplace(&mut target).map_err(failed)?;
+            each(top, rows)?;
             top += rows;
         }
         Ok(())
