@@ -11,12 +11,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use imagor_tower::ImageService;
-use imagor_tower::loader::FileLoader;
+use imagor_tower::loader::{Fallback, FileLoader, NoSource};
+use imagor_tower::render::Stack;
 
 /// The image service this example serves.
-fn service(
-    dir: &std::path::Path,
-) -> ImageService<imagor_tower::loader::Fallback<imagor_tower::loader::NoSource, FileLoader>> {
+fn service(dir: &std::path::Path) -> ImageService<Stack<Fallback<NoSource, FileLoader>>> {
     ImageService::new()
         .unsafe_urls(true)
         .loader(FileLoader::new(dir).expect("images folder exists"))

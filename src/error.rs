@@ -240,6 +240,33 @@ impl From<object_store::Error> for Error {
     }
 }
 
+/// Errors of tower middleware in a render or source stack: an [`Error`] inside keeps its own
+/// status; tower's timeout answers 408 and its load shedding 429; anything else is internal.
+///
+/// ```
+/// use imagor_tower::Error;
+///
+/// let boxed: tower::BoxError = Box::new(Error::NotFound);
+/// assert_eq!(Error::from(boxed).status(), 404);
+/// let boxed: tower::BoxError = Box::new(tower::timeout::error::Elapsed::new());
+/// assert_eq!(Error::from(boxed).status(), 408);
+/// ```
+impl From<BoxError> for Error {
+    fn from(err: BoxError) -> Self {
+        let err = match err.downcast::<Self>() {
+            Ok(err) => return *err,
+            Err(err) => err,
+        };
+        if err.is::<tower::timeout::error::Elapsed>() || err.is::<tokio::time::error::Elapsed>() {
+            return Self::Timeout;
+        }
+        if err.is::<tower::load_shed::error::Overloaded>() {
+            return Self::TooManyRequests;
+        }
+        Self::internal(err)
+    }
+}
+
 impl From<tokio::time::error::Elapsed> for Error {
     fn from(_: tokio::time::error::Elapsed) -> Self {
         Self::Timeout

@@ -8,6 +8,7 @@
 
 mod support;
 
+use imagor_tower::render::Stack;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -440,7 +441,7 @@ fn hostile_svg_is_refused_quickly() {
 // ---------------------------------------------------------------------------------------------
 // Through the service
 
-fn service() -> ImageService<Fallback<Fallback<NoSource, FileLoader>, FileLoader>> {
+fn service() -> ImageService<Stack<Fallback<Fallback<NoSource, FileLoader>, FileLoader>>> {
     ImageService::new()
         .unsafe_urls(true)
         .loader(FileLoader::new(fixtures().join("images")).expect("the images folder exists"))

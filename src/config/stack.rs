@@ -10,6 +10,7 @@ use crate::loader::{FileLoader, HttpLoader, SourceRequest};
 use crate::metrics::Metrics;
 use crate::path::{Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
+use crate::render::Stack;
 use crate::s3::{BucketRouter, S3Loader, S3Options};
 use crate::server::{Frontend, FrontendLayer, Server};
 use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
@@ -21,7 +22,7 @@ use tower::util::BoxCloneSyncService;
 pub type BoxSource = BoxCloneSyncService<SourceRequest, Blob, Error>;
 
 /// The HTTP stack [`Config::service`] builds.
-pub type ConfiguredService = Frontend<ImageService<BoxSource>>;
+pub type ConfiguredService = Frontend<ImageService<Stack<BoxSource>>>;
 
 impl Config {
     /// The URL signer from `IMAGOR_SECRET`, `IMAGOR_SIGNER_TYPE` and `IMAGOR_SIGNER_TRUNCATE`.
@@ -249,7 +250,7 @@ impl Config {
     }
 
     /// The core image service with every `IMAGOR_*` setting applied and the configured loaders.
-    pub fn image_service(&self) -> Result<ImageService<BoxSource>, Error> {
+    pub fn image_service(&self) -> Result<ImageService<Stack<BoxSource>>, Error> {
         self.image_service_with_metrics(None)
     }
 
@@ -258,7 +259,7 @@ impl Config {
     pub fn image_service_with_metrics(
         &self,
         metrics: Option<&Metrics>,
-    ) -> Result<ImageService<BoxSource>, Error> {
+    ) -> Result<ImageService<Stack<BoxSource>>, Error> {
         let i = &self.imagor;
         let service = ImageService::new()
             .signer(self.signer())

@@ -2,6 +2,7 @@
 
 use super::Fallback;
 use crate::ImageService;
+use crate::render::{Render, Stack};
 use tower::Layer;
 
 /// A layer over [`ImageService`] that adds `loader` to its source stack, tried after the
@@ -33,10 +34,18 @@ impl<L> LoaderLayer<L> {
     }
 }
 
-impl<Src, L: Clone> Layer<ImageService<Src>> for LoaderLayer<L> {
-    type Service = ImageService<Fallback<Src, L>>;
+impl<Src: Clone, L: Clone> Layer<ImageService<Stack<Src>>> for LoaderLayer<L> {
+    type Service = ImageService<Stack<Fallback<Src, L>>>;
 
-    fn layer(&self, inner: ImageService<Src>) -> Self::Service {
+    fn layer(&self, inner: ImageService<Stack<Src>>) -> Self::Service {
+        inner.loader(self.loader.clone())
+    }
+}
+
+impl<Src, L: Clone> Layer<Render<Src>> for LoaderLayer<L> {
+    type Service = Render<Fallback<Src, L>>;
+
+    fn layer(&self, inner: Render<Src>) -> Self::Service {
         inner.loader(self.loader.clone())
     }
 }

@@ -1,4 +1,5 @@
-//! Response headers: caching (SERVER.md §6.2), content disposition, and imagor's error body.
+//! Response headers: caching (`Cache-Control`, `Expires`, their per-request overrides),
+//! validators and conditional requests, content disposition, and imagor's error body.
 
 use crate::Error;
 use crate::body::Body;

@@ -33,11 +33,11 @@ mod backend;
 mod file;
 #[cfg(any(unix, test))]
 mod local_writer;
-mod result;
+pub mod result;
 mod source;
 pub(crate) mod store;
 
 pub use backend::{Backend, Location};
 pub use file::{FileBackend, STALE_TEMPORARY_AGE};
-pub use result::ResultStorageLayer;
+pub use result::{ResultStorage, ResultStorageLayer};
 pub use source::{Storage, StorageLayer};

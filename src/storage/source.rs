@@ -4,6 +4,7 @@ use super::Backend;
 use super::store::{Lookup, Store};
 use crate::key::StorageKeyStyle;
 use crate::loader::SourceRequest;
+use crate::render::{Render, Stack};
 use crate::{Blob, Error, ImageService};
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -77,10 +78,18 @@ impl StorageLayer {
     }
 }
 
-impl<Src> Layer<ImageService<Src>> for StorageLayer {
-    type Service = ImageService<Storage<Src>>;
+impl<Src: Clone> Layer<ImageService<Stack<Src>>> for StorageLayer {
+    type Service = ImageService<Stack<Storage<Src>>>;
 
-    fn layer(&self, inner: ImageService<Src>) -> Self::Service {
+    fn layer(&self, inner: ImageService<Stack<Src>>) -> Self::Service {
+        inner.map_source(|source| self.wrap(source))
+    }
+}
+
+impl<Src> Layer<Render<Src>> for StorageLayer {
+    type Service = Render<Storage<Src>>;
+
+    fn layer(&self, inner: Render<Src>) -> Self::Service {
         inner.map_source(|source| self.wrap(source))
     }
 }

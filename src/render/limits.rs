@@ -1,40 +1,17 @@
-//! Admission control: how many requests load and process at once, how many may wait, how many
-//! bytes their pixel work may hold, and how many pixel threads run.
-//!
-//! A request passes three gates, in this order:
-//!
-//! 1. **Admission** ([`Admission::admit`]), before its source is loaded. At most `concurrency`
-//!    requests are active (loading or processing) and at most `queue` more wait for a place;
-//!    beyond that the request answers 429 at once. imagor's `IMAGOR_PROCESS_CONCURRENCY` and
-//!    `IMAGOR_PROCESS_QUEUE_SIZE` set both. When the concurrency is not set (imagor's
-//!    "unlimited"), [`AUTO_ACTIVE_PER_CPU`] requests per CPU are active and [`AUTO_QUEUE`] may
-//!    wait, so that neither the number of loaded sources nor the queue grows without bound.
-//! 2. **The byte budget** ([`Admission::reserve`]), once the source is loaded and its cost is
-//!    known from its header: the bytes the request will hold (source, decoded frames, filter
-//!    buffers, overlays, encoder output) are reserved from a budget shared by every request,
-//!    and a request waits until its bytes are free. A request larger than the whole budget
-//!    waits until it can run alone. The default budget is a quarter of the machine's memory
-//!    ([`default_memory_budget`]).
-//! 3. **A pixel thread** ([`Admission::run`]): never more pixel threads than CPUs, whatever
-//!    the concurrency.
-//!
-//! Every place is given back when its holder is dropped, so a request that times out or whose
-//! client leaves frees its places at once; pixel work that already started stops at its next
-//! cancellation check (see [`Cancel`]) and only then gives back its thread and bytes.
+//! The limits an [`AdmissionLayer`](super::AdmissionLayer) enforces: places for active and
+//! waiting requests, and the byte budget pixel work reserves from.
 
-use super::workers::Workers;
 use crate::Error;
-use crate::processing::Cancel;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Active requests per CPU when `IMAGOR_PROCESS_CONCURRENCY` is not set: enough to overlap
-/// loading with pixel work, few enough that loaded sources stay bounded.
+/// Active requests per CPU when the concurrency is not set: enough to overlap loading with
+/// pixel work, few enough that loaded sources stay bounded.
 pub(crate) const AUTO_ACTIVE_PER_CPU: usize = 4;
 
-/// Requests that may wait for a place when `IMAGOR_PROCESS_CONCURRENCY` is not set and no
-/// queue size is given. A waiting request holds no source, only its small request state.
+/// Requests that may wait for a place when the concurrency is not set and no queue size is
+/// given. A waiting request holds no source, only its small request state.
 pub(crate) const AUTO_QUEUE: usize = 1000;
 
 /// The smallest byte budget [`default_memory_budget`] answers.
@@ -43,35 +20,7 @@ const MIN_MEMORY_BUDGET: u64 = 256 << 20;
 /// The budget is counted in KiB so that it fits a semaphore's `u32` permits.
 const UNIT: u64 = 1024;
 
-/// Shared by every clone of one service, so all clones draw on one budget.
-#[derive(Debug)]
-pub(crate) struct Admission {
-    admitted: Arc<AtomicUsize>,
-    /// Active plus waiting requests allowed.
-    capacity: usize,
-    active: Arc<Semaphore>,
-    memory: Arc<Semaphore>,
-    /// The whole budget, in units.
-    memory_units: u32,
-    /// As many permits as pixel threads.
-    workers: Arc<Semaphore>,
-    threads: Workers,
-}
-
-/// Held from admission to the end of the request's pixel work.
-#[derive(Debug)]
-pub(crate) struct Ticket {
-    admitted: Arc<AtomicUsize>,
-    active: Option<OwnedSemaphorePermit>,
-}
-
-/// Bytes reserved from the budget; given back when dropped.
-#[derive(Debug)]
-pub(crate) struct Reservation {
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-/// The settings [`Admission::new`] takes.
+/// The settings of one admission.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct AdmissionLimits {
     /// imagor's process concurrency; ≤ 0 picks [`AUTO_ACTIVE_PER_CPU`] per CPU.
@@ -92,8 +41,47 @@ impl Default for AdmissionLimits {
     }
 }
 
-impl Admission {
-    /// Admission with `limits`, sized for this machine's CPUs and memory.
+/// What every service of one [`AdmissionLayer`] shares.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    admitted: Arc<AtomicUsize>,
+    /// Active plus waiting requests allowed.
+    capacity: usize,
+    active: Arc<Semaphore>,
+    budget: Budget,
+}
+
+/// A request's place, held from admission to the end of its pixel work, and the budget its
+/// bytes come from. [`Render`](super::Render) moves it into the pixel job, so the limits stay
+/// true even when the caller stops waiting.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    _ticket: Ticket,
+    budget: Budget,
+}
+
+impl Admitted {
+    /// The budget the admitted request reserves its bytes from.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+}
+
+#[derive(Debug)]
+struct Ticket {
+    admitted: Arc<AtomicUsize>,
+    active: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // The active place goes back with the field; the count goes here.
+        self.active.take();
+        self.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Limits {
     pub(crate) fn new(limits: AdmissionLimits) -> Self {
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         let (active, queue) = match usize::try_from(limits.concurrency) {
@@ -107,27 +95,17 @@ impl Admission {
                 },
             ),
         };
-        let threads = active.min(cpus).max(1);
-        let memory = if limits.memory == 0 {
-            default_memory_budget()
-        } else {
-            limits.memory
-        };
-        let memory_units = u32::try_from(memory.div_ceil(UNIT).max(1)).unwrap_or(u32::MAX);
         Self {
             admitted: Arc::new(AtomicUsize::new(0)),
             capacity: active.saturating_add(queue),
             active: Arc::new(Semaphore::new(active)),
-            memory: Arc::new(Semaphore::new(memory_units as usize)),
-            memory_units,
-            workers: Arc::new(Semaphore::new(threads)),
-            threads: Workers::new(threads),
+            budget: Budget::new(limits.memory),
         }
     }
 
-    /// Admits the request or answers 429 at once, then waits for an active place.
-    /// Dropping the returned future while it waits gives the place back.
-    pub(crate) async fn admit(&self) -> Result<Ticket, Error> {
+    /// Admits the request or answers 429 at once, then waits for an active place. Dropping
+    /// the returned future while it waits gives the place back.
+    pub(crate) async fn admit(&self) -> Result<Admitted, Error> {
         let admitted = Arc::clone(&self.admitted);
         let mut current = admitted.load(Ordering::Acquire);
         loop {
@@ -154,7 +132,45 @@ impl Admission {
             .await
             .map_err(|_| Error::internal("admission closed"))?;
         ticket.active = Some(active);
-        Ok(ticket)
+        Ok(Admitted {
+            _ticket: ticket,
+            budget: self.budget.clone(),
+        })
+    }
+
+    #[cfg(test)]
+    fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
+    }
+}
+
+/// A byte budget shared by the requests that reserve from it.
+#[derive(Clone, Debug)]
+pub(crate) struct Budget {
+    memory: Arc<Semaphore>,
+    /// The whole budget, in units.
+    units: u32,
+}
+
+/// Bytes reserved from a [`Budget`]; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Budget {
+    /// A budget of `bytes`; 0 picks [`default_memory_budget`].
+    pub(crate) fn new(bytes: u64) -> Self {
+        let bytes = if bytes == 0 {
+            default_memory_budget()
+        } else {
+            bytes
+        };
+        let units = u32::try_from(bytes.div_ceil(UNIT).max(1)).unwrap_or(u32::MAX);
+        Self {
+            memory: Arc::new(Semaphore::new(units as usize)),
+            units,
+        }
     }
 
     /// Waits until `bytes` of the budget are free and reserves them. A request larger than the
@@ -162,7 +178,7 @@ impl Admission {
     pub(crate) async fn reserve(&self, bytes: u64) -> Result<Reservation, Error> {
         let units = u32::try_from(bytes.div_ceil(UNIT))
             .unwrap_or(u32::MAX)
-            .min(self.memory_units);
+            .min(self.units);
         if units == 0 {
             return Ok(Reservation { _permit: None });
         }
@@ -173,52 +189,6 @@ impl Admission {
         Ok(Reservation {
             _permit: Some(permit),
         })
-    }
-
-    /// Runs admitted work on a pixel thread once one is free. The ticket and the reservation
-    /// are held until the work ends, even when the caller stops waiting for it, so the limits
-    /// stay true; work whose `cancel` is set before a thread takes it never starts.
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
-        held: (Ticket, Reservation),
-        cancel: &Cancel,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Error> {
-        let worker = Arc::clone(&self.workers)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("worker pool closed"))?;
-        let cancel = cancel.clone();
-        self.threads
-            .run(move || {
-                let _held = (held, worker);
-                if cancel.is_cancelled() {
-                    return None;
-                }
-                Some(work())
-            })
-            .await?
-            .ok_or(Error::Timeout)
-    }
-
-    /// Requests admitted right now (active or waiting).
-    #[cfg(test)]
-    pub(crate) fn admitted(&self) -> usize {
-        self.admitted.load(Ordering::Acquire)
-    }
-
-    /// The pixel threads this admission may start.
-    #[cfg(test)]
-    pub(crate) fn max_threads(&self) -> usize {
-        self.threads.limit()
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        // The active place goes back with the field; the count goes here.
-        self.active.take();
-        self.admitted.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -262,17 +232,17 @@ fn cgroup_limit() -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn limits(concurrency: i64, queue: usize, memory: u64) -> AdmissionLimits {
-        AdmissionLimits {
+    fn limits(concurrency: i64, queue: usize, memory: u64) -> Limits {
+        Limits::new(AdmissionLimits {
             concurrency,
             queue,
             memory,
-        }
+        })
     }
 
     #[tokio::test]
     async fn full_queue_answers_429_and_slots_come_back() {
-        let admission = Admission::new(limits(1, 1, 0));
+        let admission = limits(1, 1, 0);
         let running = admission.admit().await.unwrap();
         let waiting = {
             let fut = admission.admit();
@@ -295,7 +265,7 @@ mod tests {
 
     #[tokio::test]
     async fn zero_queue_means_no_waiting() {
-        let admission = Admission::new(limits(1, 0, 0));
+        let admission = limits(1, 0, 0);
         let _running = admission.admit().await.unwrap();
         assert!(matches!(
             admission.admit().await,
@@ -305,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancelled_waiter_gives_its_place_back() {
-        let admission = Admission::new(limits(1, 5, 0));
+        let admission = limits(1, 5, 0);
         let _running = admission.admit().await.unwrap();
         {
             let fut = admission.admit();
@@ -317,7 +287,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_default_queue_is_bounded() {
-        let admission = Admission::new(AdmissionLimits::default());
+        let admission = Limits::new(AdmissionLimits::default());
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         let active = cpus * AUTO_ACTIVE_PER_CPU;
         let mut tickets = Vec::new();
@@ -340,20 +310,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn pixel_threads_never_exceed_the_cpus() {
-        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-        let admission = Admission::new(limits(1000, 0, 0));
-        assert_eq!(admission.max_threads(), cpus);
-        let admission = Admission::new(limits(1, 0, 0));
-        assert_eq!(admission.max_threads(), 1);
-    }
-
-    #[tokio::test]
     async fn reservations_wait_for_bytes_and_give_them_back() {
-        let admission = Admission::new(limits(4, 0, 10 * UNIT));
-        let first = admission.reserve(6 * UNIT).await.unwrap();
+        let budget = Budget::new(10 * UNIT);
+        let first = budget.reserve(6 * UNIT).await.unwrap();
         {
-            let fut = admission.reserve(6 * UNIT);
+            let fut = budget.reserve(6 * UNIT);
             tokio::pin!(fut);
             // 6 + 6 > 10: the second waits.
             assert!(futures::poll!(&mut fut).is_pending());
@@ -361,34 +322,14 @@ mod tests {
             let _second = fut.await.unwrap();
         }
         // Larger than the whole budget: reserves all of it, and runs once nothing else holds any.
-        let huge = admission.reserve(1 << 40).await.unwrap();
+        let huge = budget.reserve(1 << 40).await.unwrap();
         {
-            let fut = admission.reserve(UNIT);
+            let fut = budget.reserve(UNIT);
             tokio::pin!(fut);
             assert!(futures::poll!(&mut fut).is_pending());
         }
         drop(huge);
-        let _small = admission.reserve(UNIT).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn work_cancelled_before_it_starts_never_runs() {
-        let admission = Admission::new(limits(1, 0, 0));
-        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let cancel = Cancel::new();
-        cancel.cancel();
-        let held = (
-            admission.admit().await.unwrap(),
-            admission.reserve(1).await.unwrap(),
-        );
-        let flag = Arc::clone(&ran);
-        let outcome = admission
-            .run(held, &cancel, move || flag.store(true, Ordering::SeqCst))
-            .await;
-        assert!(matches!(outcome, Err(Error::Timeout)));
-        assert!(!ran.load(Ordering::SeqCst));
-        // Its places came back.
-        assert_eq!(admission.admitted(), 0);
+        let _small = budget.reserve(UNIT).await.unwrap();
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The threads that run pixel work.
 //!
 //! Decoding, resizing and encoding run on a small set of named threads (`imagor-pixel`)
-//! owned by the service, at most as many as the admission lets run at once, rather than on
-//! tokio's blocking pool. The blocking pool also serves file reads and any other blocking
-//! call in the host, so it can hold dozens of threads, and pixel work would land on any of
-//! them. glibc's allocator gives each thread that allocates its own arena and keeps freed
+//! owned by the render service, at most one per CPU, rather than on tokio's blocking pool.
+//! The blocking pool also serves file reads and any other blocking call in the host, so it
+//! can hold dozens of threads, and pixel work would land on any of them. glibc's allocator
+//! gives each thread that allocates its own arena and keeps freed
 //! memory there, so large image buffers spread over many threads leave memory parked in many
 //! arenas: on the bench mix at 32 connections on 2 cores, peak RSS was 1207 MB on the
 //! blocking pool and is 356 MB here, at the same throughput (`docs/performance.md`).

@@ -1,7 +1,8 @@
 //! Prometheus metrics and per-stage tracing spans.
 //!
-//! A [`Metrics`] handle collects, for every [`ImageService`](crate::ImageService) it is given
-//! to (with [`MetricsLayer`] or [`ImageService::metrics`](crate::ImageService::metrics)):
+//! A [`Metrics`] handle collects, for every [`ImageService`](crate::ImageService) and render
+//! stack it is given to (with [`MetricsLayer`] or
+//! [`ImageService::metrics`](crate::ImageService::metrics)):
 //!
 //! | metric | type | labels |
 //! | --- | --- | --- |
@@ -45,9 +46,13 @@
 //! # });
 //! ```
 
+mod layer;
+
+pub use layer::{Metered, MetricsLayer};
+
 use crate::body::Body;
 use crate::loader::{LoadFuture, SourceRequest};
-use crate::{Blob, Error, ImageService};
+use crate::{Blob, Error};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use std::collections::BTreeMap;
@@ -58,7 +63,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tower::{Layer, Service};
+use tower::Service;
 use tracing::Instrument;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
@@ -442,42 +447,6 @@ impl std::fmt::Debug for QueueGuard {
 impl Drop for QueueGuard {
     fn drop(&mut self) {
         self.inner.queue_depth.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Gives an [`ImageService`] a [`Metrics`] handle to record into.
-///
-/// # Example
-///
-/// ```
-/// use imagor_tower::metrics::{Metrics, MetricsLayer};
-/// use imagor_tower::ImageService;
-/// use tower::ServiceBuilder;
-///
-/// let metrics = Metrics::new().namespace("images");
-/// let service = ServiceBuilder::new()
-///     .layer(MetricsLayer::new(metrics.clone()))
-///     .service(ImageService::new());
-/// # let _ = service;
-/// assert!(metrics.render().contains("images_process_queue_depth 0"));
-/// ```
-#[derive(Clone, Debug)]
-pub struct MetricsLayer {
-    metrics: Metrics,
-}
-
-impl MetricsLayer {
-    /// Records into `metrics`.
-    pub fn new(metrics: Metrics) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<Src> Layer<ImageService<Src>> for MetricsLayer {
-    type Service = ImageService<Src>;
-
-    fn layer(&self, inner: ImageService<Src>) -> Self::Service {
-        inner.metrics(self.metrics.clone())
     }
 }
 

@@ -1,5 +1,11 @@
-//! Request coalescing (SERVER.md §8.3, "single flight"): identical concurrent requests share
-//! one run of the work behind them.
+//! [`CoalesceLayer`]: identical concurrent requests share one run of the stack beneath
+//! ("single flight").
+//!
+//! Requests are identical when their canonical paths (their result keys) are equal and they
+//! carry the same credentials a loader may forward (`Authorization`, `Cookie`), so a load
+//! made with one client's credentials is never shared with a client that sent other ones (or
+//! none). Only cacheable requests ([`ImageRequest::is_cacheable`]) are coalesced: `/meta`,
+//! `raw()` and `preview()` requests pass straight through.
 //!
 //! A flight is a [`Shared`] future registered under its key. The first request for a key
 //! starts it; requests that arrive while it runs join it and receive a clone of its output.
@@ -10,22 +16,203 @@
 //! * a cancelled leader strands nobody: whichever participant is still waiting keeps polling
 //!   the shared work to completion;
 //! * when every participant has gone, the work itself is dropped, which cancels it (and gives
-//!   back its admission slot).
+//!   back its admission place).
+//!
+//! # Example
+//!
+//! ```
+//! use imagor_tower::loader::FileLoader;
+//! use imagor_tower::render::{CoalesceLayer, Render};
+//! use tower::ServiceBuilder;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let render = ServiceBuilder::new()
+//!     .layer(CoalesceLayer::new())
+//!     .service(Render::new(FileLoader::new(dir.path()).unwrap()));
+//! # let _ = render;
+//! ```
 
+use super::{ImageRequest, Rendered};
 use crate::Error;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared, WeakShared};
+use http::HeaderMap;
+use http::header;
+use pin_project::pin_project;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
+
+/// Coalesces identical concurrent requests to the stack beneath. See the
+/// [module docs](self).
+///
+/// Every [`Coalesce`] service this layer makes, and every clone of them, shares one registry
+/// of flights; [`CoalesceLayer::new`] starts a new one.
+#[derive(Clone, Debug, Default)]
+pub struct CoalesceLayer {
+    flights: Arc<Coalescer<Flown>>,
+}
+
+/// What a flight of identical requests shares.
+type Flown = Result<Rendered, SharedError>;
+
+impl CoalesceLayer {
+    /// A layer with a registry of its own.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S> Layer<S> for CoalesceLayer {
+    type Service = Coalesce<S>;
+
+    fn layer(&self, inner: S) -> Coalesce<S> {
+        Coalesce {
+            inner,
+            flights: Arc::clone(&self.flights),
+        }
+    }
+}
+
+/// The service [`CoalesceLayer`] makes.
+#[derive(Clone, Debug)]
+pub struct Coalesce<S> {
+    inner: S,
+    flights: Arc<Coalescer<Flown>>,
+}
+
+impl<S> Coalesce<S> {
+    /// The service beneath.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S> Service<ImageRequest> for Coalesce<S>
+where
+    S: Service<ImageRequest, Response = Rendered>,
+    S::Error: Into<Error>,
+    S::Future: Send + 'static,
+{
+    type Response = Rendered;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: ImageRequest) -> Self::Future {
+        if !req.is_cacheable() {
+            return ResponseFuture {
+                state: State::Alone {
+                    fut: self.inner.call(req),
+                },
+            };
+        }
+        let key = flight_key(req.key(), req.headers());
+        let metrics = req.metrics.clone();
+        let inner = &mut self.inner;
+        let (flight, role) = self.flights.join(&key, || {
+            let fut = inner.call(req);
+            async move { fut.await.map_err(|err| SharedError::from(err.into())) }.boxed()
+        });
+        if role == Role::Follower
+            && let Some(metrics) = metrics
+        {
+            metrics.coalesced();
+        }
+        ResponseFuture {
+            state: State::Flight { flight },
+        }
+    }
+}
+
+/// Response future of [`Coalesce`].
+#[pin_project]
+pub struct ResponseFuture<F> {
+    #[pin]
+    state: State<F>,
+}
+
+#[pin_project(project = StateProj)]
+enum State<F> {
+    /// Not coalesced: the inner future alone.
+    Alone {
+        #[pin]
+        fut: F,
+    },
+    /// A share of a flight.
+    Flight {
+        #[pin]
+        flight: Flight<Flown>,
+    },
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Alone { .. } => "alone",
+            State::Flight { .. } => "flight",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Rendered, E>>,
+    E: Into<Error>,
+{
+    type Output = Result<Rendered, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Alone { fut } => fut.poll(cx).map_err(Into::into),
+            StateProj::Flight { flight } => flight.poll(cx).map_err(Error::from),
+        }
+    }
+}
+
+/// The coalescing key of a request: its canonical path, and a digest of the credentials a
+/// loader may forward (`Authorization`, `Cookie`).
+fn flight_key(path: &str, headers: &HeaderMap) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    let mut any = false;
+    for name in [header::AUTHORIZATION, header::COOKIE] {
+        for value in headers.get_all(&name) {
+            any = true;
+            digest.update(name.as_str().as_bytes());
+            digest.update(b":");
+            digest.update(value.as_bytes());
+            digest.update(b"\n");
+        }
+    }
+    if !any {
+        return path.to_owned();
+    }
+    let hex: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{path}\n{hex}")
+}
 
 /// The work of one flight, as every participant sees it.
-pub(crate) type Flight<T> = Shared<BoxFuture<'static, T>>;
+type Flight<T> = Shared<BoxFuture<'static, T>>;
 
 type Registry<T> = Mutex<HashMap<String, Entry<T>>>;
 
 /// Runs identical concurrent work once. Shared by every clone of one service.
-pub(crate) struct Coalescer<T: Clone> {
+struct Coalescer<T: Clone> {
     flights: Arc<Registry<T>>,
     next_id: AtomicU64,
 }
@@ -37,7 +224,7 @@ struct Entry<T: Clone> {
 
 /// Whether a request started its flight or joined one already running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Role {
+enum Role {
     /// This request started the work.
     Leader,
     /// This request joined work another request started.
@@ -71,11 +258,7 @@ where
 {
     /// The flight for `key`: the one running, or a new one made by `start` (called only when
     /// none runs).
-    pub(crate) fn join(
-        &self,
-        key: &str,
-        start: impl FnOnce() -> BoxFuture<'static, T>,
-    ) -> (Flight<T>, Role) {
+    fn join(&self, key: &str, start: impl FnOnce() -> BoxFuture<'static, T>) -> (Flight<T>, Role) {
         let mut flights = lock(&self.flights);
         if let Some(running) = flights.get(key).and_then(|entry| entry.flight.upgrade()) {
             return (running, Role::Follower);
@@ -102,7 +285,7 @@ where
 
     /// Flights registered right now.
     #[cfg(test)]
-    pub(crate) fn in_flight(&self) -> usize {
+    fn in_flight(&self) -> usize {
         lock(&self.flights).len()
     }
 }
@@ -128,7 +311,7 @@ impl<T: Clone> Drop for Cleanup<T> {
 
 /// An error as a flight shares it: every participant gets an equal [`Error`].
 #[derive(Clone, Debug)]
-pub(crate) struct SharedError(Arc<Error>);
+struct SharedError(Arc<Error>);
 
 impl From<Error> for SharedError {
     fn from(err: Error) -> Self {
