@@ -25,7 +25,7 @@ fn text(v: &Value, key: &str) -> String {
         .to_owned()
 }
 
-/// A parsed record as the vectors spell it (URL.md §1 names, every field).
+/// A parsed record as the vectors spell it (imagor's field names, every field).
 fn as_vector(p: &Params) -> Value {
     json!({
         "params_endpoint": p.params_endpoint,
@@ -243,7 +243,7 @@ fn filters_segment_vectors() {
 
 #[test]
 fn spec_worked_examples() {
-    // URL.md §3.14.
+    // Filters: names and arguments as imagor splits them.
     let p = parse(
         "unsafe/fit-in/500x400/0x20/filters:fill(white)/raw.githubusercontent.com/x/gopher.png",
     );
@@ -273,7 +273,7 @@ fn spec_worked_examples() {
         "17 hash characters are a signature"
     );
 
-    // URL.md §3.1: leading slashes, at the start and after the signature.
+    // Leading slashes, at the start and after the signature.
     let p = parse("///unsafe///300x200/a.png");
     assert!(p.is_unsafe);
     assert_eq!(p.width, 300);
@@ -291,7 +291,7 @@ fn spec_worked_examples() {
 
 #[test]
 fn escaped_retry_decodes_the_whole_path() {
-    // URL.md §2 step 7: a path sent encoded, signed over its decoded form.
+    // A path sent encoded, signed over its decoded form.
     let signer = Signer::new("secret");
     let decoded = "filters:fill(red)/x.png";
     let sent = format!("/{}/filters%3Afill%28red%29/x.png", signer.sign(decoded));
@@ -304,7 +304,7 @@ fn escaped_retry_decodes_the_whole_path() {
 
 #[test]
 fn nested_image_paths() {
-    // URL.md §7: the first argument of image() is a rest-path with an optional leading slash.
+    // The first argument of image() is a rest-path with an optional leading slash.
     let p = parse(
         "unsafe/200x200/filters:image(/100x100/filters:image(/50x50/g.png,center,center)/d.jpg,10,10)/base.jpg",
     );
@@ -391,7 +391,7 @@ fn filter() -> impl Strategy<Value = Filter> {
 
 /// Images the generator writes in a form the parser decodes back to the same text: no `+` or
 /// `%` (the image is query-decoded), and not starting like a segment, `filters:` or `b64:`
-/// unless the generator escapes it (the keyword prefixes of URL.md §3.12).
+/// unless the generator escapes it (the keyword prefixes such as `fit-in/` and `filters:`).
 fn image() -> impl Strategy<Value = (String, bool)> {
     let tail = "[A-Za-z0-9 ._~$&=@:/!*'?(),;#哈é-]{0,20}";
     prop_oneof![

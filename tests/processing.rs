@@ -138,7 +138,7 @@ fn rgb_at(output: &Output, x: u32, y: u32) -> [u8; 3] {
 
 // ---------------------------------------------------------------------------------------------
 // Geometry tables. Each row is a golden row of imagor's corpus (`golden.tsv`) or a case worked
-// out by hand from FILTERS.md §3: source size (upright), params → output size.
+// out by hand from imagor's sizing rules: source size (upright), params → output size.
 
 #[test]
 fn plan_output_sizes_match_imagor_golden_rows() {

@@ -188,7 +188,7 @@ fn label_positions() {
     assert_eq!(l, (320 - width) / 2);
     assert_eq!(t, (220 - 30) / 2);
 
-    // Outward offsets and negative numbers (FILTERS.md §5.1).
+    // Outward offsets and negative numbers, as watermark positions take them.
     let (l, t, ..) = ink("IMAGOR,l-20,t-10,30,blue");
     assert_eq!((l, t), (0, 0));
     let (_, _, r, _) = ink("IMAGOR,-15,-10,30,red");
