@@ -204,7 +204,9 @@ async fn admission_refuses_beyond_concurrency_and_queue_with_429() {
         .queue_size(0)
         .layer(inner);
     let first = tokio::spawn(stack.ready().await.unwrap().call(request("unsafe/d.png")));
-    let (_, reply) = handle.next_request().await.unwrap();
+    // The admission travels with the request: the place is held while the service beneath
+    // has it.
+    let (running, reply) = handle.next_request().await.unwrap();
     // The one place is taken and nobody may wait: 429 at once, without calling the inner one.
     let refused = stack
         .ready()
@@ -215,6 +217,7 @@ async fn admission_refuses_beyond_concurrency_and_queue_with_429() {
     assert!(matches!(refused, Err(Error::TooManyRequests)));
     reply.send_response(Rendered::new(&b"d"[..], "image/png"));
     first.await.unwrap().unwrap();
+    drop(running);
     // The place came back.
     let next = tokio::spawn(stack.ready().await.unwrap().call(request("unsafe/f.png")));
     let (seen, reply) = handle.next_request().await.unwrap();

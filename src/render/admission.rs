@@ -37,6 +37,7 @@
 //! # let _ = render;
 //! ```
 
+use super::deferred::Deferred;
 use super::limits::{AdmissionLimits, Admitted, Limits};
 use super::rendered::Rendered;
 use super::request::{ImageRequest, Output};
@@ -167,17 +168,13 @@ where
                 },
             };
         }
-        // The ready service goes into the future; a fresh clone stays here.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(&self.shared);
         let queued = req.metrics.as_ref().map(Metrics::queued);
         ResponseFuture {
             state: State::Waiting {
                 admit: Box::pin(async move { shared.admit().await }),
                 queued,
-                inner: Some(inner),
-                req: Some(req),
+                call: Deferred::new(&mut self.inner, req),
             },
         }
     }
@@ -196,8 +193,7 @@ enum State<S: Service<ImageRequest>> {
     Waiting {
         admit: BoxFuture<'static, Result<Admitted, Error>>,
         queued: Option<QueueGuard>,
-        inner: Option<S>,
-        req: Option<ImageRequest>,
+        call: Deferred<S>,
     },
     /// Admitted (or passed through): the inner service runs.
     Called {
@@ -232,16 +228,14 @@ where
                 StateProj::Waiting {
                     admit,
                     queued,
-                    inner,
-                    req,
+                    call,
                 } => {
                     let admitted = ready!(admit.as_mut().poll(cx))?;
                     queued.take();
-                    let (Some(mut inner), Some(mut req)) = (inner.take(), req.take()) else {
-                        return Poll::Ready(Err(Error::internal("admission polled after end")));
-                    };
-                    req.admitted = Some(Arc::new(admitted));
-                    let fut = inner.call(req);
+                    if let Some(req) = call.request_mut() {
+                        req.admitted = Some(Arc::new(admitted));
+                    }
+                    let fut = call.call()?;
                     state.set(State::Called { fut });
                 }
                 StateProj::Called { fut } => return fut.poll(cx).map_err(Into::into),

@@ -278,38 +278,36 @@ where
             None => self.pool.budget.clone(),
         };
         let held = req.admitted.clone();
-        let rendered = if is_meta {
-            let meta = self
-                .run(
-                    metrics,
-                    held,
-                    &budget,
-                    bytes,
-                    &cancel,
-                    move || match input {
-                        Some(input) => processing::metadata(&input, &params, &options),
-                        None => processing::metadata_color(&params, &options),
-                    },
-                )
-                .await?;
-            Rendered::new(meta.to_json(), "application/json")
-        } else {
-            let output = self
-                .run(
-                    metrics,
-                    held,
-                    &budget,
-                    bytes,
-                    &cancel,
-                    move || match input {
-                        Some(input) => processing::process(&input, &params, &options),
-                        None => processing::process_color(&params, &options),
-                    },
-                )
-                .await?;
-            Stage::Encode.record(metrics, output.timings().encode());
+        // The pixel thread answers the finished `Rendered` and, for images, the encoder's time.
+        let work = move || -> Result<(Rendered, Option<Duration>), processing::ProcessError> {
+            if is_meta {
+                let meta = match input {
+                    Some(input) => processing::metadata(&input, &params, &options),
+                    None => processing::metadata_color(&params, &options),
+                }?;
+                return Ok((Rendered::new(meta.to_json(), "application/json"), None));
+            }
+            let output = match input {
+                Some(input) => processing::process(&input, &params, &options),
+                None => processing::process_color(&params, &options),
+            }?;
+            let encode = output.timings().encode();
             let content_type = output.format().content_type().to_owned();
-            Rendered::new(output.into_bytes(), content_type).with_headers(upstream)
+            Ok((
+                Rendered::new(output.into_bytes(), content_type),
+                Some(encode),
+            ))
+        };
+        let (rendered, encode) = self
+            .run(metrics, held, &budget, bytes, &cancel, work)
+            .await?;
+        if let Some(encode) = encode {
+            Stage::Encode.record(metrics, encode);
+        }
+        let rendered = if is_meta {
+            rendered
+        } else {
+            rendered.with_headers(upstream)
         };
         Ok(match source_modified {
             Some(modified) => rendered.with_modified(modified),

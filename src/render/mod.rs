@@ -49,6 +49,7 @@
 pub mod admission;
 pub mod coalesce;
 mod core;
+pub(crate) mod deferred;
 mod limits;
 pub(crate) mod rendered;
 pub(crate) mod request;

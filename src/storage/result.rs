@@ -7,6 +7,7 @@ use crate::Blob;
 use crate::Error;
 use crate::key::ResultKeyStyle;
 use crate::metrics::{Metrics, Stage};
+use crate::render::deferred::Deferred;
 use crate::render::{ImageRequest, Rendered};
 use futures::future::BoxFuture;
 use pin_project::pin_project;
@@ -166,10 +167,6 @@ where
                 },
             };
         };
-        // The ready service goes into the future (called only on a miss); a fresh clone
-        // stays here.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
         let store = self.layer.store.clone();
         let metrics = req.metrics.clone();
         let lookup = {
@@ -183,8 +180,8 @@ where
         ResponseFuture {
             state: State::Lookup {
                 lookup,
-                inner: Some(inner),
-                req: Some(req),
+                // Called only on a miss.
+                call: Deferred::new(&mut self.inner, req),
                 write: Some(Write {
                     store,
                     location,
@@ -214,8 +211,7 @@ enum State<S: Service<ImageRequest>> {
     /// Reading the stored result; a hit answers from here.
     Lookup {
         lookup: BoxFuture<'static, Lookup>,
-        inner: Option<S>,
-        req: Option<ImageRequest>,
+        call: Deferred<S>,
         write: Option<Write>,
     },
     /// Rendering beneath; the result is written once it is there (when `write` is set).
@@ -251,8 +247,7 @@ where
             match state.as_mut().project() {
                 StateProj::Lookup {
                     lookup,
-                    inner,
-                    req,
+                    call,
                     write,
                 } => {
                     let found = ready!(lookup.as_mut().poll(cx));
