@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod path;
 pub mod processing;
 pub mod s3;
+mod secret;
 pub mod server;
 pub mod service;
 pub mod storage;

@@ -78,6 +78,7 @@ pub mod dotenv;
 mod error;
 mod key;
 mod resolve;
+mod s3;
 mod sections;
 mod stack;
 mod value;
@@ -87,18 +88,18 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass};
+pub use crate::secret::Secret;
 pub use error::ConfigError;
 pub use key::{ConfigKey, Section, UnknownKey, ValueKind};
 pub use sections::{
-    AwsCredentials, CannedAcl, DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL,
-    DEFAULT_MAX_DIMENSION, DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
+    DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL, DEFAULT_MAX_DIMENSION,
+    DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
     DEFAULT_UNSAFE_MAX_FILTER_OPS, FileConfig, FileLoaderConfig, FileStorageConfig,
     HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
-    S3Config, S3LoaderConfig, S3Role, S3StorageClass, S3StorageConfig, ServerConfig, SignerType,
-    StoragePathStyle,
+    S3Config, S3LoaderConfig, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
 };
 pub use stack::{BoxSource, ConfiguredService};
-pub use value::Secret;
 
 use resolve::Values;
 

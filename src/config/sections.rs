@@ -31,7 +31,8 @@ use http::HeaderName;
 use ipnet::IpNet;
 use regex::Regex;
 
-use super::Secret;
+use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass, role_or_global};
+use crate::secret::Secret;
 
 /// Built-in request timeout (`IMAGOR_REQUEST_TIMEOUT` 0 keeps it).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -447,155 +448,6 @@ impl Default for FileStorageConfig {
 
 // ===== F. S3 =====
 
-/// AWS region and static credentials, global or for one role.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct AwsCredentials {
-    /// Region.
-    pub region: Option<String>,
-    /// Static access key id.
-    pub access_key_id: Option<String>,
-    /// Static secret key.
-    pub secret_access_key: Option<Secret>,
-    /// Session token for the static keys.
-    pub session_token: Option<Secret>,
-}
-
-impl AwsCredentials {
-    /// The static keys `(access key id, secret key, session token)`, when both the key id and
-    /// the secret are set (otherwise the default AWS credential chain applies).
-    pub fn static_keys(&self) -> Option<(&str, &Secret, Option<&Secret>)> {
-        match (&self.access_key_id, &self.secret_access_key) {
-            (Some(id), Some(secret)) => Some((id, secret, self.session_token.as_ref())),
-            _ => None,
-        }
-    }
-
-    /// Whether region, access key id and secret key are all set: the condition for a role's
-    /// `AWS_<ROLE>_*` settings to replace the global ones.
-    pub fn is_complete(&self) -> bool {
-        self.region.is_some() && self.access_key_id.is_some() && self.secret_access_key.is_some()
-    }
-
-    pub(crate) fn is_partly_set(&self) -> bool {
-        self.region.is_some()
-            || self.access_key_id.is_some()
-            || self.secret_access_key.is_some()
-            || self.session_token.is_some()
-    }
-}
-
-/// A role that has its own S3 client settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum S3Role {
-    /// The S3 loader (and bucket router).
-    Loader,
-    /// S3 source storage.
-    Storage,
-    /// S3 result storage.
-    ResultStorage,
-}
-
-/// S3 storage class of writes (`S3_STORAGE_CLASS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum S3StorageClass {
-    /// `STANDARD` (the default, and what any unrecognised value means).
-    #[default]
-    Standard,
-    /// `REDUCED_REDUNDANCY`.
-    ReducedRedundancy,
-    /// `STANDARD_IA`.
-    StandardIa,
-    /// `ONEZONE_IA`.
-    OnezoneIa,
-    /// `INTELLIGENT_TIERING`.
-    IntelligentTiering,
-    /// `GLACIER`.
-    Glacier,
-    /// `DEEP_ARCHIVE`.
-    DeepArchive,
-}
-
-impl S3StorageClass {
-    /// The name S3 uses (`x-amz-storage-class`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "STANDARD",
-            Self::ReducedRedundancy => "REDUCED_REDUNDANCY",
-            Self::StandardIa => "STANDARD_IA",
-            Self::OnezoneIa => "ONEZONE_IA",
-            Self::IntelligentTiering => "INTELLIGENT_TIERING",
-            Self::Glacier => "GLACIER",
-            Self::DeepArchive => "DEEP_ARCHIVE",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Standard,
-            Self::ReducedRedundancy,
-            Self::StandardIa,
-            Self::OnezoneIa,
-            Self::IntelligentTiering,
-            Self::Glacier,
-            Self::DeepArchive,
-        ]
-        .into_iter()
-        .find(|class| class.as_str() == text)
-    }
-}
-
-/// An S3 canned ACL (`S3_STORAGE_ACL`, `S3_RESULT_STORAGE_ACL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CannedAcl {
-    /// `private`.
-    Private,
-    /// `public-read`.
-    PublicRead,
-    /// `public-read-write`.
-    PublicReadWrite,
-    /// `authenticated-read`.
-    AuthenticatedRead,
-    /// `aws-exec-read`.
-    AwsExecRead,
-    /// `bucket-owner-read`.
-    BucketOwnerRead,
-    /// `bucket-owner-full-control`.
-    BucketOwnerFullControl,
-}
-
-impl CannedAcl {
-    /// The name sent in `x-amz-acl`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Private => "private",
-            Self::PublicRead => "public-read",
-            Self::PublicReadWrite => "public-read-write",
-            Self::AuthenticatedRead => "authenticated-read",
-            Self::AwsExecRead => "aws-exec-read",
-            Self::BucketOwnerRead => "bucket-owner-read",
-            Self::BucketOwnerFullControl => "bucket-owner-full-control",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Private,
-            Self::PublicRead,
-            Self::PublicReadWrite,
-            Self::AuthenticatedRead,
-            Self::AwsExecRead,
-            Self::BucketOwnerRead,
-            Self::BucketOwnerFullControl,
-        ]
-        .into_iter()
-        .find(|acl| acl.as_str() == text)
-    }
-}
-
 /// The S3 loader (`AWS_LOADER_*`, `S3_LOADER_*`).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -689,8 +541,7 @@ impl S3Config {
     /// The credentials a role uses: its own when region, key id and secret are all set,
     /// else the global ones.
     pub fn credentials(&self, role: S3Role) -> &AwsCredentials {
-        let own = self.role_aws(role);
-        if own.is_complete() { own } else { &self.aws }
+        role_or_global(&self.aws, self.role_aws(role))
     }
 
     /// The endpoint a role uses: its own, else `S3_ENDPOINT`.
