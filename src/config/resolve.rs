@@ -2,8 +2,9 @@
 //!
 //! Every known option is validated by its [`ValueKind`] first, supported or not, so a bad value
 //! fails start-up even for an option that is not implemented yet (as it would in imagor).
-//! Then each supported option is converted, with the extra checks and effective defaults of
-//! `SERVER.md`.
+//! Then each supported option is converted, with its extra checks and effective defaults
+//! (zero timeouts become the built-in ones, zero limits become unlimited or the built-in
+//! maximum, as imagor does).
 //!
 //! # Example
 //!
@@ -293,7 +294,7 @@ impl Values {
                 return Err(self.invalid(
                     K::ImagorSignerTruncate,
                     "a signature segment shorter than 17 characters is never recognised as a \
-                     signature (URL.md 3.2), so every signed URL would fail with 403; use 0 for \
+                     signature, so every signed URL would fail with 403; use 0 for \
                      the full length, or 17 or more",
                 ));
             }

@@ -1,4 +1,4 @@
-//! The typed option groups of a [`Config`](super::Config), one per section of `SERVER.md` §2.
+//! The typed option groups of a [`Config`](super::Config), one per section of imagor's configuration.
 //!
 //! Values are already *effective*: zero timeouts have become their built-in defaults, "0 means
 //! unlimited" has become `None`, and empty strings that switch a feature off have become `None`.
@@ -54,7 +54,7 @@ pub const DEFAULT_UNSAFE_MAX_FILTER_OPS: usize = 20;
 
 // ===== A. Server =====
 
-/// Process, listener and observability options (`SERVER.md` §2 A).
+/// Process, listener and observability options (`PORT`, `BIND`, `SERVER_*`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -198,7 +198,7 @@ impl SignerType {
     }
 }
 
-/// Source storage key style (`IMAGOR_STORAGE_PATH_STYLE`, `SERVER.md` §7).
+/// Source storage key style (`IMAGOR_STORAGE_PATH_STYLE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum StoragePathStyle {
@@ -209,7 +209,7 @@ pub enum StoragePathStyle {
     Digest,
 }
 
-/// Result storage key style (`IMAGOR_RESULT_STORAGE_PATH_STYLE`, `SERVER.md` §7).
+/// Result storage key style (`IMAGOR_RESULT_STORAGE_PATH_STYLE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ResultStoragePathStyle {
@@ -224,8 +224,8 @@ pub enum ResultStoragePathStyle {
     Size,
 }
 
-/// Core service options: signing, caching headers, limits, timeouts, key styles
-/// (`SERVER.md` §2 B).
+/// Core service options (`IMAGOR_*`): signing, caching headers, limits, timeouts, key
+/// styles.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ImagorConfig {
@@ -277,7 +277,7 @@ pub struct ImagorConfig {
     /// `IMAGOR_SIGNER_TYPE`.
     pub signer_type: SignerType,
     /// `IMAGOR_SIGNER_TRUNCATE`: signature length kept; `None` is the full length. Always 17 or
-    /// more, because shorter signatures are never recognised (`URL.md` §3.2).
+    /// more, because shorter signatures are never recognised as a signature.
     pub signer_truncate: Option<usize>,
     /// `IMAGOR_STORAGE_PATH_STYLE`.
     pub storage_path_style: StoragePathStyle,
@@ -319,7 +319,7 @@ impl Default for ImagorConfig {
 
 // ===== C. HTTP loader =====
 
-/// HTTP loader options (`SERVER.md` §2 C).
+/// HTTP loader options (`HTTP_LOADER_*`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpLoaderConfig {
@@ -339,7 +339,7 @@ pub struct HttpLoaderConfig {
     pub allowed_sources: Vec<String>,
     /// `HTTP_LOADER_MAX_ALLOWED_SIZE`: largest source in bytes, counted after decompression;
     /// `None` (an explicit `0`) is no limit. Default
-    /// [`DEFAULT_MAX_SIZE`](crate::loader::file::DEFAULT_MAX_SIZE) (imagor: no limit).
+    /// [`DEFAULT_MAX_SIZE`](crate::loader::DEFAULT_MAX_SIZE) (imagor: no limit).
     pub max_allowed_size: Option<u64>,
     /// `HTTP_LOADER_INSECURE_SKIP_VERIFY_TRANSPORT`: do not verify upstream certificates.
     pub insecure_skip_verify_transport: bool,
@@ -376,7 +376,7 @@ impl Default for HttpLoaderConfig {
             forward_client_headers: false,
             allowed_source_regexp: None,
             allowed_sources: Vec::new(),
-            max_allowed_size: Some(crate::loader::file::DEFAULT_MAX_SIZE),
+            max_allowed_size: Some(crate::loader::DEFAULT_MAX_SIZE),
             insecure_skip_verify_transport: false,
             base_url: None,
             default_scheme: Some("https".to_owned()),
@@ -394,7 +394,7 @@ impl Default for HttpLoaderConfig {
 
 // ===== D. File =====
 
-/// File loader, storage and result storage options (`SERVER.md` §2 D).
+/// File loader, storage and result storage options (`FILE_*`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct FileConfig {
@@ -488,7 +488,7 @@ pub struct S3StorageConfig {
     pub expiration: Option<Duration>,
 }
 
-/// AWS S3 options (`SERVER.md` §2 F).
+/// AWS S3 options (`AWS_*`, `S3_*`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct S3Config {
@@ -565,7 +565,7 @@ impl S3Config {
 
 // ===== H. Processing =====
 
-/// Image processor limits and encoding options (`SERVER.md` §2 H, the supported subset).
+/// Image processor limits and encoding options (`VIPS_*`, the supported subset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProcessingConfig {

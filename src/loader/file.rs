@@ -1,7 +1,7 @@
 //! [`FileLoader`]: source images from a directory (imagor's `FILE_LOADER_*` settings).
 //!
 //! The image key is mapped to a file with [`crate::key::file_path`]: it is
-//! normalised and escaped (`URL.md` §4), must sit under the path prefix, and may not name a
+//! normalised and escaped as imagor does, must sit under the path prefix, and may not name a
 //! dot file. The file is then read through `object_store`'s [`LocalFileSystem`] rooted at the
 //! base directory.
 //!
@@ -56,9 +56,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// The default largest source of [`FileLoader::max_size`], the HTTP loader's
-/// `with_max_allowed_size` and the S3 loader's `max_size`: 64 MiB.
-pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+/// The default of [`FileLoader::max_size`], shared by every loader.
+pub use super::limits::DEFAULT_MAX_SIZE;
 
 /// Loads source images from files under a base directory.
 ///

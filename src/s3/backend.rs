@@ -27,7 +27,7 @@ pub struct S3Object {
 }
 
 /// S3 buckets as a storage backend: maps image and result keys to objects the way imagor
-/// does (`SERVER.md` §5.5), and hands out the clients to reach them.
+/// does, and hands out the clients to reach them.
 ///
 /// Key mapping: `"/" + normalize(key, safe chars + !"()*)` must start with the path prefix,
 /// which is removed; the rest is joined under the base directory, without a leading `/`.

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 /// The default for [`S3Loader::max_size`]: 64 MiB, the same constant as the file and HTTP
 /// loaders'.
-pub use crate::loader::file::DEFAULT_MAX_SIZE;
+pub use crate::loader::DEFAULT_MAX_SIZE;
 
 /// Loads source images from S3 (imagor's `S3_LOADER_*` settings).
 ///

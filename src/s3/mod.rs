@@ -1,5 +1,5 @@
 //! S3 loader, storage and result storage over `object_store` (imagor's `S3_*` and `AWS_*`
-//! settings, `SERVER.md` §5.5).
+//! settings).
 //!
 //! * [`S3Options`] holds one role's settings: bucket (`name`, `name/dir` or the wildcard
 //!   `*`), base directory, path prefix, safe characters, endpoint and addressing style,

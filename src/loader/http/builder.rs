@@ -7,7 +7,7 @@ use super::loader::{Forward, HttpLoader, Inner, Route, media_type};
 use super::network::{BlockingResolver, Cidr, NetworkPolicy};
 use super::source::{AllowList, UrlRules};
 use crate::Error;
-use crate::loader::file::DEFAULT_MAX_SIZE;
+use crate::loader::DEFAULT_MAX_SIZE;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use regex::Regex;
 use reqwest::Url;

@@ -1,6 +1,6 @@
 //! [`HttpLoader`]: source images over HTTP(S) (imagor's `HTTP_LOADER_*` settings).
 //!
-//! The image key is turned into a URL (`SERVER.md` §5.3): under the base URL when one is
+//! The image key is turned into a URL as imagor does: under the base URL when one is
 //! set; a full `http(s)://` key as is; otherwise the default scheme (`https`) is prefixed,
 //! unless the key contains a `%XX` escape, which marks it as a file name for other loaders
 //! ([`Error::Invalid`]). The fragment is dropped and the path cleaned, then the allow-list
@@ -91,6 +91,6 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-pub use crate::loader::file::DEFAULT_MAX_SIZE;
+pub use crate::loader::DEFAULT_MAX_SIZE;
 pub use builder::{DEFAULT_USER_AGENT, HttpLoaderBuilder};
 pub use loader::HttpLoader;

@@ -148,7 +148,7 @@ impl RoutingRule {
     }
 }
 
-/// The bucket router's routing file (`S3_LOADER_BUCKET_ROUTER_CONFIG`, `SERVER.md` §5.6).
+/// The bucket router's routing file (`S3_LOADER_BUCKET_ROUTER_CONFIG`).
 ///
 /// ```yaml
 /// routing_pattern: "^[a-f0-9]{4}-(?P<bucket>[A-Za-z0-9]+)-"

@@ -1,4 +1,5 @@
-//! [`BucketRouter`]: imagor's S3 loader bucket router (`SERVER.md` §5.6) as a loader service.
+//! [`BucketRouter`]: imagor's S3 loader bucket router (`S3_LOADER_BUCKET_ROUTER_CONFIG`) as a loader
+//! service.
 //!
 //! A regular expression with a named group `bucket` picks, for each image key, one of a set
 //! of per-bucket [`S3Loader`]s: the rule whose `match` equals the captured text, else the
@@ -52,7 +53,7 @@ use tower::Service;
 pub const DEFAULT_PASSTHROUGH_CACHE_SIZE: usize = 64;
 
 /// Routes each image key to one of several S3 buckets (imagor's
-/// `S3_LOADER_BUCKET_ROUTER_CONFIG`, `SERVER.md` §5.6), as a loader service.
+/// `S3_LOADER_BUCKET_ROUTER_CONFIG`), as a loader service.
 ///
 /// Routing one key:
 ///
