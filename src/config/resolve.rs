@@ -294,7 +294,7 @@ impl Values {
                 return Err(self.invalid(
                     K::ImagorSignerTruncate,
                     "a signature segment shorter than 17 characters is never recognised as a \
-                     signature, so every signed URL would fail with 403; use 0 for \
+                     signature (URL.md 3.2), so every signed URL would fail with 403; use 0 for \
                      the full length, or 17 or more",
                 ));
             }

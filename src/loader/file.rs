@@ -47,14 +47,15 @@
 //! ```
 
 use crate::Error;
-use crate::blob::{Blob, Stat};
+use crate::blob::Blob;
 use crate::key::{self, SafeChars};
+use crate::loader::with_content_type_of;
+use crate::storage::object::{ReadRules, read_object};
 use object_store::ObjectStoreExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path as ObjectPath, PathPart};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// The default of [`FileLoader::max_size`], shared by every loader.
 pub use super::limits::DEFAULT_MAX_SIZE;
@@ -160,21 +161,14 @@ impl FileLoader {
         // Read through the resolved path, so that what was checked is what is opened.
         let checked = inner.contained(&target).ok_or(Error::NotFound)?;
         let result = inner.store.get(&checked).await?;
-        let size = result.meta.size;
-        if inner.max_size > 0 && size > inner.max_size {
-            return Err(Error::MaxSizeExceeded);
-        }
-        let modified = SystemTime::from(result.meta.last_modified);
-        let bytes = result.bytes().await?;
-        let mut blob = Blob::new(bytes.clone()).with_stat(
-            Stat::new()
-                .with_size(u64::try_from(bytes.len()).unwrap_or(size))
-                .with_modified(modified),
-        );
-        if let Some(content_type) = sniff_content_type(&bytes) {
-            blob = blob.with_content_type(content_type);
-        }
-        Ok(blob)
+        // No entity tag, as imagor's file loader; the type comes from the bytes.
+        let rules = ReadRules {
+            max_size: inner.max_size,
+            expiration: None,
+            etag: false,
+        };
+        let blob = read_object(result, rules, Error::from).await?;
+        Ok(with_content_type_of(blob))
     }
 }
 

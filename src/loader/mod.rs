@@ -36,7 +36,10 @@ mod layer;
 mod limits;
 mod request;
 
-pub use content_type::is_image_content_type;
+pub(crate) use content_type::with_content_type_of;
+pub use content_type::{
+    FALLBACK_CONTENT_TYPE, content_type_of, content_type_or_fallback, is_image_content_type,
+};
 pub use fallback::Fallback;
 pub use file::FileLoader;
 pub use http::HttpLoader;

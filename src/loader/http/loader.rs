@@ -7,7 +7,7 @@ use super::source::{UrlRules, shown_url};
 use crate::Error;
 use crate::blob::{Blob, Stat};
 use crate::loader::SourceRequest;
-use crate::loader::file::sniff_content_type;
+use crate::loader::with_content_type_of;
 use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::Url;
@@ -230,7 +230,6 @@ impl HttpLoader {
         }
         let bytes = body.freeze();
         stat = stat.with_size(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
-        let content_type = content_type.or_else(|| sniff_content_type(&bytes).map(str::to_owned));
         let mut blob = Blob::new(bytes).with_stat(stat);
         if !inner.response_headers.is_empty() {
             let mut copied = HeaderMap::new();
@@ -244,7 +243,7 @@ impl HttpLoader {
         if let Some(content_type) = content_type {
             blob = blob.with_content_type(content_type);
         }
-        Ok(blob)
+        Ok(with_content_type_of(blob))
     }
 
     /// The upstream request headers: user agent, accept, forwarded, overrides.
