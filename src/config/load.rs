@@ -17,7 +17,7 @@ use super::{args, dotenv};
 
 /// The validated, typed configuration.
 ///
-/// Sections are public fields; see the [module docs](self) for how it is built.
+/// Sections are public fields; see the [module docs](crate::config) for how it is built.
 /// `Debug` output redacts every secret.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -136,7 +136,7 @@ enum FileSource {
 
 /// Collects configuration sources; [`build`](Self::build) parses and validates them.
 ///
-/// Setters never fail; every error is reported by `build`. See the [module docs](self) for an
+/// Setters never fail; every error is reported by `build`. See the [module docs](crate::config) for an
 /// example.
 pub struct ConfigBuilder {
     args: Vec<String>,

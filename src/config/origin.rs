@@ -12,6 +12,6 @@ pub enum Origin {
     Environment,
     /// A command-line flag.
     CommandLine,
-    /// [`ConfigBuilder::with_config`].
+    /// [`ConfigBuilder::with_config`](super::ConfigBuilder::with_config).
     Code,
 }

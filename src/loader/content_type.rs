@@ -54,7 +54,7 @@ pub(crate) fn with_content_type_of(blob: Blob) -> Blob {
 /// parameters ignored. Anything else (HTML, JSON, text, `application/octet-stream`, a
 /// malformed value) is not.
 ///
-/// Loaders keep the upstream's content type on the [`Blob`](crate::Blob) (the HTTP loader
+/// Loaders keep the upstream's content type on the [`Blob`] (the HTTP loader
 /// sniffs one when the upstream sent none); check it with this function before serving a
 /// source body as is (`raw()`), so the service cannot be used to relay arbitrary documents
 /// from its own origin. `image/svg+xml` counts as an image: serve it with a

@@ -22,7 +22,7 @@
 //!   [`Error::MaxSizeExceeded`] before any byte is read.
 //!
 //! The blob carries the content type sniffed from the first bytes and a
-//! [`Stat`] with the size and modification time (no etag, as imagor).
+//! [`Stat`](crate::blob::Stat) with the size and modification time (no etag, as imagor).
 //!
 //! # Example
 //!

@@ -1,7 +1,7 @@
 //! Where source images come from: the source stack.
 //!
 //! A loader is a [`tower::Service`] that takes a [`SourceRequest`] (the decoded image key from
-//! the URL, plus the client's request headers) and answers with a [`Blob`] or an [`Error`].
+//! the URL, plus the client's request headers) and answers with a [`Blob`](crate::Blob) or an [`Error`](crate::Error).
 //! Leaf loaders fetch from one place ([`FileLoader`], [`HttpLoader`]); [`Fallback`] tries a
 //! second source when the first has nothing, the way imagor walks its loader list. Because
 //! every piece is an ordinary service, `tower::timeout`, `retry` and `limit` apply to loading

@@ -26,7 +26,7 @@ pub use crate::loader::DEFAULT_MAX_SIZE;
 ///   [`Error::Internal`] whose message names the bucket and the cause.
 ///
 /// The blob keeps the object's `Content-Type` (sniffed from the bytes when S3 has none) and
-/// a [`Stat`] with size, ETag and last modification. Cloning is cheap.
+/// a [`Stat`](crate::blob::Stat) with size, ETag and last modification. Cloning is cheap.
 ///
 /// ```
 /// use imagor_tower::s3::{S3Loader, S3Options};

@@ -34,11 +34,11 @@ pub fn default_retry() -> RetryConfig {
 }
 
 /// Settings of one S3 role (loader, storage or result storage), built into an
-/// [`S3Backend`] with [`build`](Self::build).
+/// [`S3Backend`](super::S3Backend) with [`build`](Self::build).
 ///
 /// The bucket is `name`, `name/dir` (the part after the first `/` is the base directory,
 /// unless [`with_base_dir`](Self::with_base_dir) sets one) or `*`: the bucket is then taken
-/// from each key (see [`S3Backend`]).
+/// from each key (see [`S3Backend`](super::S3Backend)).
 ///
 /// Network defaults: virtual-hosted addressing, a 3 s connect timeout, a 30 s request
 /// timeout and [`default_retry`]. `http://` endpoints are allowed automatically.
@@ -146,7 +146,7 @@ impl S3Options {
     }
 
     /// Only keys under this prefix are served, and the prefix is removed
-    /// (`*_PATH_PREFIX`); other keys are [`Error::Invalid`].
+    /// (`*_PATH_PREFIX`); other keys are [`Error::Invalid`](crate::Error::Invalid).
     #[must_use]
     pub fn with_path_prefix(mut self, path_prefix: impl Into<String>) -> Self {
         self.path_prefix = path_prefix.into();
@@ -201,7 +201,7 @@ impl S3Options {
         self
     }
 
-    /// Any credential provider, for example an [`AwsChainCredentials`] for a named profile.
+    /// Any credential provider, for example an [`AwsChainCredentials`](super::AwsChainCredentials) for a named profile.
     #[must_use]
     pub fn with_credentials(mut self, provider: AwsCredentialProvider) -> Self {
         self.credentials.signing = Signing::Provider(provider);

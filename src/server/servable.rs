@@ -7,10 +7,11 @@ use std::convert::Infallible;
 use std::time::Duration;
 use tower::Service;
 
-/// What [`Server`](super::Server) and [`serve`](super::serve) run: a cloneable Tower service of hyper requests that
-/// answers with [`Body`](crate::body::Body) responses, never fails, and can move to other threads. Every such
-/// service has it (an [`ImageService`](crate::ImageService) stack, an axum `Router` mapped
-/// to [`Body`](crate::body::Body), a `service_fn`); there is nothing to implement.
+/// What [`Server`](super::Server) and [`serve`](super::serve) run: a cloneable Tower
+/// service of hyper requests that answers with [`Body`] responses, never fails, and can move
+/// to other threads. Every such service has it (an [`ImageService`](crate::ImageService)
+/// stack, an axum `Router` mapped to [`Body`], a `service_fn`); there is nothing to
+/// implement.
 ///
 /// # Example
 ///

@@ -110,7 +110,7 @@ pub(super) fn body_error(err: reqwest::Error, image: &str) -> Error {
     upstream_failure(format!("reading the upstream body failed: {image}"), err)
 }
 
-/// A setting that did not validate at [`HttpLoaderBuilder::build`].
+/// A setting that did not validate at [`HttpLoaderBuilder::build`](super::HttpLoaderBuilder::build).
 #[derive(Debug)]
 pub(super) struct ConfigError {
     setting: &'static str,

@@ -35,7 +35,7 @@ pub(super) const NOT_FORWARDED: [HeaderName; 11] = [
 /// Loads source images over HTTP(S).
 ///
 /// Built with [`HttpLoader::builder`]; cloning is cheap and all clones share one connection
-/// pool. See the [module docs](self) for the rules and an example. Its `Debug` output shows
+/// pool. See the [module docs](super) for the rules and an example. Its `Debug` output shows
 /// neither proxy credentials nor the values of the fixed override headers.
 #[derive(Clone, Debug)]
 pub struct HttpLoader {
@@ -107,7 +107,7 @@ impl HttpLoader {
     ///
     /// # Errors
     ///
-    /// See the table in the [module docs](self).
+    /// See the table in the [module docs](super).
     pub async fn load(&self, req: &SourceRequest) -> Result<Blob, Error> {
         match self.inner.timeout {
             Some(limit) => tokio::time::timeout(limit, self.fetch(req)).await?,

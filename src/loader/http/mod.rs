@@ -3,9 +3,9 @@
 //! The image key is turned into a URL as imagor does: under the base URL when one is
 //! set; a full `http(s)://` key as is; otherwise the default scheme (`https`) is prefixed,
 //! unless the key contains a `%XX` escape, which marks it as a file name for other loaders
-//! ([`Error::Invalid`]). The fragment is dropped and the path cleaned, then the allow-list
+//! ([`Error::Invalid`](crate::Error::Invalid)). The fragment is dropped and the path cleaned, then the allow-list
 //! (host globs OR URL regexp) is checked, on the first URL and on every redirect hop (at
-//! most 10): a miss answers [`Error::SourceNotAllowed`]. The regexp must match the whole
+//! most 10): a miss answers [`Error::SourceNotAllowed`](crate::Error::SourceNotAllowed). The regexp must match the whole
 //! URL or the whole `host[:port]`: `example\.com` allows `https://example.com/a.jpg` but not
 //! `https://evil-example.com.attacker.net/a.jpg`.
 //!
@@ -14,7 +14,7 @@
 //! addresses. The check runs on the address actually dialled, after DNS resolution, on the
 //! first request and on every redirect hop, and IPv6 forms that carry an IPv4 address
 //! (`::ffff:127.0.0.1`) are checked as that address; a refusal answers
-//! [`Error::UnauthorizedRequest`] before any connection is made. Each category is opened with
+//! [`Error::UnauthorizedRequest`](crate::Error::UnauthorizedRequest) before any connection is made. Each category is opened with
 //! its `with_block_*_networks(false)` setting (the metadata addresses go with link-local),
 //! and [`HttpLoaderBuilder::with_allowed_networks`] opens single networks.
 //!
@@ -28,11 +28,11 @@
 //! | upstream | loader |
 //! | --- | --- |
 //! | status ≥ 400 | that status, with its reason phrase (`Not Found`) |
-//! | `Content-Type` not matching the accept globs | [`Error::UnsupportedFormat`] |
-//! | body over [`HttpLoaderBuilder::with_max_allowed_size`] (default [`DEFAULT_MAX_SIZE`]) | [`Error::MaxSizeExceeded`] |
+//! | `Content-Type` not matching the accept globs | [`Error::UnsupportedFormat`](crate::Error::UnsupportedFormat) |
+//! | body over [`HttpLoaderBuilder::with_max_allowed_size`] (default [`DEFAULT_MAX_SIZE`]) | [`Error::MaxSizeExceeded`](crate::Error::MaxSizeExceeded) |
 //! | connection refused, DNS failure, TLS failure | 404 `dial tcp: <reason>: <url>` |
-//! | address in a blocked network | [`Error::UnauthorizedRequest`] with the URL |
-//! | deadline passed | [`Error::Timeout`] |
+//! | address in a blocked network | [`Error::UnauthorizedRequest`](crate::Error::UnauthorizedRequest) with the URL |
+//! | deadline passed | [`Error::Timeout`](crate::Error::Timeout) |
 //! | anything else | 500 with a fixed message and the URL |
 //!
 //! Error messages name the URL the client asked for and a fixed reason (`connection
@@ -40,7 +40,7 @@
 //! target or the system's error text; the details go to the `tracing` debug log.
 //!
 //! gzip bodies are decompressed; the blob keeps the upstream content type (sniffed when the
-//! upstream sent none) and a [`Stat`] from `Last-Modified`, `ETag` and the body size. Use
+//! upstream sent none) and a [`Stat`](crate::blob::Stat) from `Last-Modified`, `ETag` and the body size. Use
 //! [`is_image_content_type`](crate::loader::is_image_content_type) on that content type
 //! before passing a body through unprocessed.
 //!
