@@ -49,7 +49,6 @@
 use crate::Error;
 use crate::blob::Blob;
 use crate::key::{self, SafeChars};
-use crate::loader::with_content_type_of;
 use crate::storage::object::{ReadRules, read_object};
 use object_store::ObjectStoreExt as _;
 use object_store::local::LocalFileSystem;
@@ -168,7 +167,10 @@ impl FileLoader {
             etag: false,
         };
         let blob = read_object(result, rules, Error::from).await?;
-        Ok(with_content_type_of(blob))
+        Ok(match sniff_content_type(blob.bytes()) {
+            Some(content_type) => blob.with_content_type(content_type),
+            None => blob,
+        })
     }
 }
 
