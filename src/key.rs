@@ -1,7 +1,7 @@
 //! Storage keys: how an image key from the URL becomes a file path or an object key.
 //!
 //! Loaders and storages that map keys onto files or objects (file, S3, GCS) do not use the
-//! image text verbatim. They [`normalize`] it the way imagor does (`URL.md` §4):
+//! image text verbatim. They [`normalize`] it the way imagor does:
 //!
 //! 1. clean the path lexically (repeated `/`, `.` and `..` segments, trailing `/`);
 //! 2. delete line-break characters (CR, LF, VT, FF, U+0085, U+2028, U+2029);
@@ -242,7 +242,7 @@ pub fn normalize_prefix(path_prefix: &str) -> String {
 }
 
 /// Maps an image key to a path relative to a storage's base directory, as imagor's file
-/// loader and storages do (`SERVER.md` §5.4).
+/// loader and storages do.
 ///
 /// The key is [normalised](normalize) and prefixed with `/`; it must then start with the
 /// path prefix ([`normalize_prefix`]), which is removed. The result never starts with `/`,

@@ -123,6 +123,7 @@ pub mod path;
 pub mod processing;
 pub mod render;
 pub mod s3;
+mod secret;
 pub mod server;
 pub mod service;
 pub mod storage;

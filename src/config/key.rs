@@ -52,7 +52,8 @@ impl ValueKind {
     }
 }
 
-/// The group an option belongs to (the sections of `SERVER.md` §2).
+/// The group an option belongs to (the sections of imagor's configuration reference: server, imagor, HTTP loader, file,
+/// ..., processing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Section {
@@ -136,7 +137,7 @@ macro_rules! config_keys {
         }
 
         impl ConfigKey {
-            /// All options in the order of `SERVER.md` §2.
+            /// All options, grouped by section in the order of imagor's configuration reference.
             pub const ALL: &'static [ConfigKey] = &[$($(ConfigKey::$variant,)*)*];
 
             fn spec(self) -> &'static Spec {
@@ -540,7 +541,8 @@ impl ConfigKey {
         self.spec().kind
     }
 
-    /// imagor's flag default, as text (`SERVER.md` §2 notes where the effective value differs).
+    /// imagor's flag default, as text (the typed [`Config`](super::Config) sections say where the
+    /// effective value differs).
     pub fn default_value(self) -> &'static str {
         self.spec().default
     }
@@ -720,7 +722,7 @@ mod tests {
     fn http_loader_defaults_are_the_safe_ones() {
         assert_eq!(
             ConfigKey::HttpLoaderMaxAllowedSize.default_value(),
-            crate::loader::file::DEFAULT_MAX_SIZE.to_string()
+            crate::loader::DEFAULT_MAX_SIZE.to_string()
         );
         for key in [
             ConfigKey::HttpLoaderBlockLoopbackNetworks,

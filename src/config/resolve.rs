@@ -2,8 +2,9 @@
 //!
 //! Every known option is validated by its [`ValueKind`] first, supported or not, so a bad value
 //! fails start-up even for an option that is not implemented yet (as it would in imagor).
-//! Then each supported option is converted, with the extra checks and effective defaults of
-//! `SERVER.md`.
+//! Then each supported option is converted, with its extra checks and effective defaults
+//! (zero timeouts become the built-in ones, zero limits become unlimited or the built-in
+//! maximum, as imagor does).
 //!
 //! # Example
 //!
@@ -28,15 +29,16 @@ use ipnet::IpNet;
 use regex::Regex;
 
 use super::sections::{
-    AwsCredentials, DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL,
-    DEFAULT_MAX_DIMENSION, DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
+    DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL, DEFAULT_MAX_DIMENSION,
+    DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
     DEFAULT_UNSAFE_MAX_FILTER_OPS, FileConfig, FileLoaderConfig, FileStorageConfig,
     HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
-    S3Config, S3LoaderConfig, S3Role, S3StorageClass, S3StorageConfig, ServerConfig, SignerType,
-    StoragePathStyle,
+    S3Config, S3LoaderConfig, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
 };
 use super::value::{parse_bool, parse_go_duration, parse_int, parse_list, parse_permission};
-use super::{CannedAcl, ConfigError, ConfigKey, Origin, Secret, ValueKind};
+use super::{ConfigError, ConfigKey, Origin, ValueKind};
+use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass};
+use crate::secret::Secret;
 
 type Result<T> = std::result::Result<T, ConfigError>;
 

@@ -1,4 +1,4 @@
-//! The typed option groups of a [`Config`](super::Config), one per section of `SERVER.md` §2.
+//! The typed option groups of a [`Config`](super::Config), one per section of imagor's configuration.
 //!
 //! Values are already *effective*: zero timeouts have become their built-in defaults, "0 means
 //! unlimited" has become `None`, and empty strings that switch a feature off have become `None`.
@@ -31,7 +31,8 @@ use http::HeaderName;
 use ipnet::IpNet;
 use regex::Regex;
 
-use super::Secret;
+use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass, role_or_global};
+use crate::secret::Secret;
 
 /// Built-in request timeout (`IMAGOR_REQUEST_TIMEOUT` 0 keeps it).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -53,7 +54,7 @@ pub const DEFAULT_UNSAFE_MAX_FILTER_OPS: usize = 20;
 
 // ===== A. Server =====
 
-/// Process, listener and observability options (`SERVER.md` §2 A).
+/// Process, listener and observability options (`PORT`, `BIND`, `SERVER_*`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -197,7 +198,7 @@ impl SignerType {
     }
 }
 
-/// Source storage key style (`IMAGOR_STORAGE_PATH_STYLE`, `SERVER.md` §7).
+/// Source storage key style (`IMAGOR_STORAGE_PATH_STYLE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum StoragePathStyle {
@@ -208,7 +209,7 @@ pub enum StoragePathStyle {
     Digest,
 }
 
-/// Result storage key style (`IMAGOR_RESULT_STORAGE_PATH_STYLE`, `SERVER.md` §7).
+/// Result storage key style (`IMAGOR_RESULT_STORAGE_PATH_STYLE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ResultStoragePathStyle {
@@ -223,8 +224,8 @@ pub enum ResultStoragePathStyle {
     Size,
 }
 
-/// Core service options: signing, caching headers, limits, timeouts, key styles
-/// (`SERVER.md` §2 B).
+/// Core service options (`IMAGOR_*`): signing, caching headers, limits, timeouts, key
+/// styles.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ImagorConfig {
@@ -276,7 +277,7 @@ pub struct ImagorConfig {
     /// `IMAGOR_SIGNER_TYPE`.
     pub signer_type: SignerType,
     /// `IMAGOR_SIGNER_TRUNCATE`: signature length kept; `None` is the full length. Always 17 or
-    /// more, because shorter signatures are never recognised (`URL.md` §3.2).
+    /// more, because shorter signatures are never recognised as a signature.
     pub signer_truncate: Option<usize>,
     /// `IMAGOR_STORAGE_PATH_STYLE`.
     pub storage_path_style: StoragePathStyle,
@@ -318,7 +319,7 @@ impl Default for ImagorConfig {
 
 // ===== C. HTTP loader =====
 
-/// HTTP loader options (`SERVER.md` §2 C).
+/// HTTP loader options (`HTTP_LOADER_*`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpLoaderConfig {
@@ -338,7 +339,7 @@ pub struct HttpLoaderConfig {
     pub allowed_sources: Vec<String>,
     /// `HTTP_LOADER_MAX_ALLOWED_SIZE`: largest source in bytes, counted after decompression;
     /// `None` (an explicit `0`) is no limit. Default
-    /// [`DEFAULT_MAX_SIZE`](crate::loader::file::DEFAULT_MAX_SIZE) (imagor: no limit).
+    /// [`DEFAULT_MAX_SIZE`](crate::loader::DEFAULT_MAX_SIZE) (imagor: no limit).
     pub max_allowed_size: Option<u64>,
     /// `HTTP_LOADER_INSECURE_SKIP_VERIFY_TRANSPORT`: do not verify upstream certificates.
     pub insecure_skip_verify_transport: bool,
@@ -375,7 +376,7 @@ impl Default for HttpLoaderConfig {
             forward_client_headers: false,
             allowed_source_regexp: None,
             allowed_sources: Vec::new(),
-            max_allowed_size: Some(crate::loader::file::DEFAULT_MAX_SIZE),
+            max_allowed_size: Some(crate::loader::DEFAULT_MAX_SIZE),
             insecure_skip_verify_transport: false,
             base_url: None,
             default_scheme: Some("https".to_owned()),
@@ -393,7 +394,7 @@ impl Default for HttpLoaderConfig {
 
 // ===== D. File =====
 
-/// File loader, storage and result storage options (`SERVER.md` §2 D).
+/// File loader, storage and result storage options (`FILE_*`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct FileConfig {
@@ -447,155 +448,6 @@ impl Default for FileStorageConfig {
 
 // ===== F. S3 =====
 
-/// AWS region and static credentials, global or for one role.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct AwsCredentials {
-    /// Region.
-    pub region: Option<String>,
-    /// Static access key id.
-    pub access_key_id: Option<String>,
-    /// Static secret key.
-    pub secret_access_key: Option<Secret>,
-    /// Session token for the static keys.
-    pub session_token: Option<Secret>,
-}
-
-impl AwsCredentials {
-    /// The static keys `(access key id, secret key, session token)`, when both the key id and
-    /// the secret are set (otherwise the default AWS credential chain applies).
-    pub fn static_keys(&self) -> Option<(&str, &Secret, Option<&Secret>)> {
-        match (&self.access_key_id, &self.secret_access_key) {
-            (Some(id), Some(secret)) => Some((id, secret, self.session_token.as_ref())),
-            _ => None,
-        }
-    }
-
-    /// Whether region, access key id and secret key are all set: the condition for a role's
-    /// `AWS_<ROLE>_*` settings to replace the global ones.
-    pub fn is_complete(&self) -> bool {
-        self.region.is_some() && self.access_key_id.is_some() && self.secret_access_key.is_some()
-    }
-
-    pub(crate) fn is_partly_set(&self) -> bool {
-        self.region.is_some()
-            || self.access_key_id.is_some()
-            || self.secret_access_key.is_some()
-            || self.session_token.is_some()
-    }
-}
-
-/// A role that has its own S3 client settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum S3Role {
-    /// The S3 loader (and bucket router).
-    Loader,
-    /// S3 source storage.
-    Storage,
-    /// S3 result storage.
-    ResultStorage,
-}
-
-/// S3 storage class of writes (`S3_STORAGE_CLASS`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum S3StorageClass {
-    /// `STANDARD` (the default, and what any unrecognised value means).
-    #[default]
-    Standard,
-    /// `REDUCED_REDUNDANCY`.
-    ReducedRedundancy,
-    /// `STANDARD_IA`.
-    StandardIa,
-    /// `ONEZONE_IA`.
-    OnezoneIa,
-    /// `INTELLIGENT_TIERING`.
-    IntelligentTiering,
-    /// `GLACIER`.
-    Glacier,
-    /// `DEEP_ARCHIVE`.
-    DeepArchive,
-}
-
-impl S3StorageClass {
-    /// The name S3 uses (`x-amz-storage-class`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "STANDARD",
-            Self::ReducedRedundancy => "REDUCED_REDUNDANCY",
-            Self::StandardIa => "STANDARD_IA",
-            Self::OnezoneIa => "ONEZONE_IA",
-            Self::IntelligentTiering => "INTELLIGENT_TIERING",
-            Self::Glacier => "GLACIER",
-            Self::DeepArchive => "DEEP_ARCHIVE",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Standard,
-            Self::ReducedRedundancy,
-            Self::StandardIa,
-            Self::OnezoneIa,
-            Self::IntelligentTiering,
-            Self::Glacier,
-            Self::DeepArchive,
-        ]
-        .into_iter()
-        .find(|class| class.as_str() == text)
-    }
-}
-
-/// An S3 canned ACL (`S3_STORAGE_ACL`, `S3_RESULT_STORAGE_ACL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CannedAcl {
-    /// `private`.
-    Private,
-    /// `public-read`.
-    PublicRead,
-    /// `public-read-write`.
-    PublicReadWrite,
-    /// `authenticated-read`.
-    AuthenticatedRead,
-    /// `aws-exec-read`.
-    AwsExecRead,
-    /// `bucket-owner-read`.
-    BucketOwnerRead,
-    /// `bucket-owner-full-control`.
-    BucketOwnerFullControl,
-}
-
-impl CannedAcl {
-    /// The name sent in `x-amz-acl`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Private => "private",
-            Self::PublicRead => "public-read",
-            Self::PublicReadWrite => "public-read-write",
-            Self::AuthenticatedRead => "authenticated-read",
-            Self::AwsExecRead => "aws-exec-read",
-            Self::BucketOwnerRead => "bucket-owner-read",
-            Self::BucketOwnerFullControl => "bucket-owner-full-control",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Private,
-            Self::PublicRead,
-            Self::PublicReadWrite,
-            Self::AuthenticatedRead,
-            Self::AwsExecRead,
-            Self::BucketOwnerRead,
-            Self::BucketOwnerFullControl,
-        ]
-        .into_iter()
-        .find(|acl| acl.as_str() == text)
-    }
-}
-
 /// The S3 loader (`AWS_LOADER_*`, `S3_LOADER_*`).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -636,7 +488,7 @@ pub struct S3StorageConfig {
     pub expiration: Option<Duration>,
 }
 
-/// AWS S3 options (`SERVER.md` §2 F).
+/// AWS S3 options (`AWS_*`, `S3_*`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct S3Config {
@@ -689,8 +541,7 @@ impl S3Config {
     /// The credentials a role uses: its own when region, key id and secret are all set,
     /// else the global ones.
     pub fn credentials(&self, role: S3Role) -> &AwsCredentials {
-        let own = self.role_aws(role);
-        if own.is_complete() { own } else { &self.aws }
+        role_or_global(&self.aws, self.role_aws(role))
     }
 
     /// The endpoint a role uses: its own, else `S3_ENDPOINT`.
@@ -714,7 +565,7 @@ impl S3Config {
 
 // ===== H. Processing =====
 
-/// Image processor limits and encoding options (`SERVER.md` §2 H, the supported subset).
+/// Image processor limits and encoding options (`VIPS_*`, the supported subset).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProcessingConfig {

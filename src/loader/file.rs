@@ -1,7 +1,7 @@
 //! [`FileLoader`]: source images from a directory (imagor's `FILE_LOADER_*` settings).
 //!
 //! The image key is mapped to a file with [`crate::key::file_path`]: it is
-//! normalised and escaped (`URL.md` §4), must sit under the path prefix, and may not name a
+//! normalised and escaped as imagor does, must sit under the path prefix, and may not name a
 //! dot file. The file is then read through `object_store`'s [`LocalFileSystem`] rooted at the
 //! base directory.
 //!
@@ -22,7 +22,7 @@
 //!   [`Error::MaxSizeExceeded`] before any byte is read.
 //!
 //! The blob carries the content type sniffed from the first bytes and a
-//! [`Stat`] with the size and modification time (no etag, as imagor).
+//! [`Stat`](crate::blob::Stat) with the size and modification time (no etag, as imagor).
 //!
 //! # Example
 //!
@@ -47,18 +47,17 @@
 //! ```
 
 use crate::Error;
-use crate::blob::{Blob, Stat};
+use crate::blob::Blob;
 use crate::key::{self, SafeChars};
+use crate::storage::object::{ReadRules, read_object};
 use object_store::ObjectStoreExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path as ObjectPath, PathPart};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
-/// The default largest source of [`FileLoader::max_size`], the HTTP loader's
-/// `with_max_allowed_size` and the S3 loader's `max_size`: 64 MiB.
-pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
+/// The default of [`FileLoader::max_size`], shared by every loader.
+pub use super::limits::DEFAULT_MAX_SIZE;
 
 /// Loads source images from files under a base directory.
 ///
@@ -161,21 +160,17 @@ impl FileLoader {
         // Read through the resolved path, so that what was checked is what is opened.
         let checked = inner.contained(&target).ok_or(Error::NotFound)?;
         let result = inner.store.get(&checked).await?;
-        let size = result.meta.size;
-        if inner.max_size > 0 && size > inner.max_size {
-            return Err(Error::MaxSizeExceeded);
-        }
-        let modified = SystemTime::from(result.meta.last_modified);
-        let bytes = result.bytes().await?;
-        let mut blob = Blob::new(bytes.clone()).with_stat(
-            Stat::new()
-                .with_size(u64::try_from(bytes.len()).unwrap_or(size))
-                .with_modified(modified),
-        );
-        if let Some(content_type) = sniff_content_type(&bytes) {
-            blob = blob.with_content_type(content_type);
-        }
-        Ok(blob)
+        // No entity tag, as imagor's file loader; the type comes from the bytes.
+        let rules = ReadRules {
+            max_size: inner.max_size,
+            expiration: None,
+            etag: false,
+        };
+        let blob = read_object(result, rules, Error::from).await?;
+        Ok(match sniff_content_type(blob.bytes()) {
+            Some(content_type) => blob.with_content_type(content_type),
+            None => blob,
+        })
     }
 }
 

@@ -1,22 +1,21 @@
 //! [`S3Backend`]: S3 buckets as a storage [`Backend`], with imagor's key mapping.
 
+use super::bucket::is_bucket_name;
+use super::cache::BoundedCache;
+use super::client::{Clients, clients};
 use super::options::S3Options;
+use super::settings::S3Role;
 use crate::Error;
-use crate::config::S3Role;
 use crate::key::{self, SafeChars};
 use crate::storage::{Backend, Location};
 use object_store::path::Path;
-use object_store::{Attribute, AttributeValue, Attributes, ObjectStore};
-use std::collections::{HashMap, VecDeque};
+use object_store::{Attribute, AttributeValue, Attributes};
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The characters S3 keys keep unescaped on top of the configured safe characters.
 const S3_EXTRA_SAFE: &str = "!\"()*";
-
-/// The longest bucket name accepted from a key (S3's own limit is 63).
-const MAX_BUCKET_LEN: usize = 255;
 
 /// Where a key lives: a bucket and an object key inside it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,15 +26,8 @@ pub struct S3Object {
     pub key: String,
 }
 
-/// The reader and writer clients of one bucket.
-#[derive(Clone, Debug)]
-pub(super) struct Clients {
-    pub(super) reader: Arc<dyn ObjectStore>,
-    pub(super) writer: Arc<dyn ObjectStore>,
-}
-
 /// S3 buckets as a storage backend: maps image and result keys to objects the way imagor
-/// does (`SERVER.md` §5.5), and hands out the clients to reach them.
+/// does, and hands out the clients to reach them.
 ///
 /// Key mapping: `"/" + normalize(key, safe chars + !"()*)` must start with the path prefix,
 /// which is removed; the rest is joined under the base directory, without a leading `/`.
@@ -53,7 +45,7 @@ pub(super) struct Clients {
 /// Cloning is cheap. Built with [`S3Options::build`].
 ///
 /// ```
-/// use imagor_tower::config::S3Role;
+/// use imagor_tower::s3::S3Role;
 /// use imagor_tower::s3::S3Options;
 ///
 /// let results = S3Options::new("*").with_role(S3Role::ResultStorage).build().unwrap();
@@ -79,26 +71,39 @@ struct Inner {
 }
 
 enum Buckets {
-    Fixed { name: String, clients: Clients },
-    Wildcard(Mutex<ClientCache>),
+    Fixed {
+        name: String,
+        clients: Clients,
+    },
+    /// Clients of wildcard buckets, made on first use.
+    Wildcard(BoundedCache<Clients>),
 }
 
-/// Clients of wildcard buckets, oldest first out.
-struct ClientCache {
-    clients: HashMap<String, Clients>,
-    order: VecDeque<String>,
-    capacity: usize,
+impl S3Options {
+    /// Builds the backend; a fixed bucket gets its clients now, a wildcard bucket on first
+    /// use of each bucket.
+    ///
+    /// # Errors
+    ///
+    /// An [`Error::Internal`] naming the problem when the bucket name or endpoint is not
+    /// valid or a client cannot be built.
+    pub fn build(self) -> Result<S3Backend, Error> {
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(Error::internal(format!(
+                "S3 endpoint {endpoint:?}: expected an http:// or https:// URL"
+            )));
+        }
+        S3Backend::new(self)
+    }
 }
 
 impl S3Backend {
-    pub(super) fn new(options: S3Options) -> Result<Self, Error> {
+    fn new(options: S3Options) -> Result<Self, Error> {
         let (bucket_dir, buckets) = if options.bucket == "*" {
-            let cache = ClientCache {
-                clients: HashMap::new(),
-                order: VecDeque::new(),
-                capacity: options.bucket_cache_size.max(1),
-            };
-            (String::new(), Buckets::Wildcard(Mutex::new(cache)))
+            let cache = BoundedCache::new(options.bucket_cache_size);
+            (String::new(), Buckets::Wildcard(cache))
         } else {
             let (name, dir) = match options.bucket.split_once('/') {
                 Some((name, dir)) => (name, dir),
@@ -110,7 +115,7 @@ impl S3Backend {
                     options.bucket
                 )));
             }
-            let clients = options.clients(name)?;
+            let clients = clients(&options, name)?;
             let buckets = Buckets::Fixed {
                 name: name.to_owned(),
                 clients,
@@ -197,11 +202,7 @@ impl S3Backend {
     pub fn cached_buckets(&self) -> usize {
         match &self.inner.buckets {
             Buckets::Fixed { .. } => 0,
-            Buckets::Wildcard(cache) => cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clients
-                .len(),
+            Buckets::Wildcard(cache) => cache.len(),
         }
     }
 
@@ -209,22 +210,7 @@ impl S3Backend {
         match &self.inner.buckets {
             Buckets::Fixed { clients, .. } => Ok(clients.clone()),
             Buckets::Wildcard(cache) => {
-                let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(clients) = cache.clients.get(bucket) {
-                    return Ok(clients.clone());
-                }
-                let clients = self.inner.options.clients(bucket)?;
-                while cache.clients.len() >= cache.capacity {
-                    match cache.order.pop_front() {
-                        Some(oldest) => {
-                            cache.clients.remove(&oldest);
-                        }
-                        None => break,
-                    }
-                }
-                cache.order.push_back(bucket.to_owned());
-                cache.clients.insert(bucket.to_owned(), clients.clone());
-                Ok(clients)
+                cache.get_or_try_insert(bucket, || clients(&self.inner.options, bucket))
             }
         }
     }
@@ -262,16 +248,6 @@ fn split_bucket(key: &str) -> Result<(&str, &str), Error> {
     } else {
         Err(Error::Invalid)
     }
-}
-
-/// A plausible bucket name: 1 to 255 ASCII letters, digits, `.`, `-` or `_`, not only dots.
-fn is_bucket_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_BUCKET_LEN
-        && name.bytes().any(|b| b != b'.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 impl S3Backend {
@@ -390,7 +366,7 @@ mod tests {
     #[test]
     fn storage_class_is_a_put_attribute() {
         let b = backend(
-            S3Options::new("b").with_storage_class(crate::config::S3StorageClass::StandardIa),
+            S3Options::new("b").with_storage_class(super::super::S3StorageClass::StandardIa),
         );
         let attributes = b.put_attributes();
         let class = attributes.get(&Attribute::StorageClass).unwrap();
@@ -414,7 +390,7 @@ mod tests {
     fn acl_gives_a_separate_writer_client() {
         let plain = backend(S3Options::new("b")).locate("k", "").unwrap();
         assert!(Arc::ptr_eq(&plain.reader, &plain.writer));
-        let acl = backend(S3Options::new("b").with_acl(crate::config::CannedAcl::PublicRead))
+        let acl = backend(S3Options::new("b").with_acl(super::super::CannedAcl::PublicRead))
             .locate("k", "")
             .unwrap();
         assert!(!Arc::ptr_eq(&acl.reader, &acl.writer));

@@ -1,219 +1,469 @@
-//! [`AwsChainCredentials`]: the standard AWS credential chain (aws-config) as an
-//! `object_store` credential provider.
+//! Which region and credentials an S3 client uses.
+//!
+//! [`AwsCredentials`] holds one level of settings (the global `AWS_*`, a role's
+//! `AWS_<ROLE>_*`, or a bucket router entry). [`choose`] is the one place that decides
+//! between the levels; every client is built from its answer.
+//!
+//! The rule, most specific first:
+//!
+//! 1. a bucket router entry's own keys, when its key id and secret are both set: they are
+//!    used with the entry's session token only (never the loader-wide one). A set entry
+//!    region replaces the region in any case;
+//! 2. a role's `AWS_<ROLE>_*` settings, when region, key id and secret are all set: its
+//!    region, keys and session token;
+//! 3. otherwise the global `AWS_*` settings: their region when set, and their keys (with
+//!    their session token) when key id and secret are both set;
+//! 4. whatever the options carried before (the builder's keys or provider; by default the
+//!    standard AWS chain, [`AwsChainCredentials`](super::AwsChainCredentials), in the
+//!    chosen region).
+//!
+//! An empty value counts as not set.
 
-use aws_config::default_provider::credentials::DefaultCredentialsChain;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use object_store::CredentialProvider;
-use object_store::aws::AwsCredential;
-use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use tokio::sync::{Mutex, OnceCell};
+use crate::secret::Secret;
+use object_store::aws::AwsCredentialProvider;
 
-/// How long before their expiry cached credentials are fetched again.
-const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
-
-/// Credentials from the standard AWS chain, for `object_store`'s S3 client.
-///
-/// `object_store`'s own chain knows static keys, web identity, ECS/EKS and the instance
-/// metadata service, but not profile files (`~/.aws/credentials`, `~/.aws/config`,
-/// `AWS_PROFILE`) or `credential_process`. This provider asks aws-config's default chain
-/// instead: environment variables, profile files (with `credential_process` and role
-/// chains), web identity, ECS and IMDS. The chain is built on first use, and the
-/// credentials it returns are kept until five minutes before they expire.
-///
-/// [`S3Options`](super::S3Options) uses it when no static keys are configured.
+/// AWS region and static credentials of one level: global, one role, or one bucket.
 ///
 /// ```
-/// use imagor_tower::s3::AwsChainCredentials;
+/// use imagor_tower::config::{AwsCredentials, ConfigBuilder, S3Role};
 ///
-/// let chain = AwsChainCredentials::new().with_region("eu-west-1").with_profile("images");
-/// assert!(format!("{chain:?}").contains("images"));
+/// let config = ConfigBuilder::new()
+///     .env([("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "secret")])
+///     .build()
+///     .unwrap();
+/// let global: &AwsCredentials = config.s3.credentials(S3Role::Loader);
+/// let (id, secret, token) = global.static_keys().unwrap();
+/// assert_eq!((id, secret.expose(), token.is_none()), ("AKID", "secret", true));
 /// ```
-pub struct AwsChainCredentials {
-    source: Source,
-    provider: OnceCell<SharedCredentialsProvider>,
-    cached: Mutex<Option<Cached>>,
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AwsCredentials {
+    /// Region.
+    pub region: Option<String>,
+    /// Static access key id.
+    pub access_key_id: Option<String>,
+    /// Static secret key.
+    pub secret_access_key: Option<Secret>,
+    /// Session token for the static keys.
+    pub session_token: Option<Secret>,
 }
 
-/// Where the underlying provider comes from.
-#[derive(Debug, Clone)]
-enum Source {
-    /// aws-config's default chain, built lazily with these settings.
-    Chain {
-        region: Option<String>,
-        profile: Option<String>,
-    },
+impl AwsCredentials {
+    /// The static keys `(access key id, secret key, session token)`, when both the key id and
+    /// the secret are set and not empty (otherwise the default AWS credential chain
+    /// applies). An empty session token counts as none.
+    pub fn static_keys(&self) -> Option<(&str, &Secret, Option<&Secret>)> {
+        let id = self.access_key_id.as_deref().filter(|id| !id.is_empty())?;
+        let secret = self
+            .secret_access_key
+            .as_ref()
+            .filter(|secret| !secret.is_empty())?;
+        let token = self
+            .session_token
+            .as_ref()
+            .filter(|token| !token.is_empty());
+        Some((id, secret, token))
+    }
+
+    /// Whether region, access key id and secret key are all set: the condition for a role's
+    /// `AWS_<ROLE>_*` settings to replace the global ones.
+    pub fn is_complete(&self) -> bool {
+        self.region().is_some() && self.static_keys().is_some()
+    }
+
+    pub(crate) fn is_partly_set(&self) -> bool {
+        self.region.is_some()
+            || self.access_key_id.is_some()
+            || self.secret_access_key.is_some()
+            || self.session_token.is_some()
+    }
+
+    /// The region, when set and not empty.
+    fn region(&self) -> Option<&str> {
+        self.region.as_deref().filter(|region| !region.is_empty())
+    }
+}
+
+/// The settings a role uses: its own when complete, else the global ones (step 2 and 3 of
+/// the [module rule](self)).
+pub(crate) fn role_or_global<'a>(
+    global: &'a AwsCredentials,
+    role: &'a AwsCredentials,
+) -> &'a AwsCredentials {
+    if role.is_complete() { role } else { global }
+}
+
+/// How requests are signed.
+#[derive(Clone, Debug)]
+pub(crate) enum Signing {
+    /// Static keys; the session token is [`Choice::session_token`].
+    Static { key_id: String, secret: Secret },
+    /// The standard AWS chain through aws-config, in the chosen region.
+    Chain,
     /// A provider given by the caller.
-    Given,
+    Provider(AwsCredentialProvider),
 }
 
-/// Credentials already fetched, and when they stop being valid.
-struct Cached {
-    credential: Arc<AwsCredential>,
-    expiry: Option<SystemTime>,
+/// The region and credentials of one client.
+#[derive(Clone, Debug)]
+pub(crate) struct Choice {
+    /// The region (`None`: `us-east-1`).
+    pub(crate) region: Option<String>,
+    /// How requests are signed.
+    pub(crate) signing: Signing,
+    /// The session token sent with static keys.
+    pub(crate) session_token: Option<Secret>,
 }
 
-impl AwsChainCredentials {
-    /// The default chain, with the region and profile aws-config finds itself.
-    pub fn new() -> Self {
-        Self {
-            source: Source::Chain {
-                region: None,
-                profile: None,
-            },
-            provider: OnceCell::new(),
-            cached: Mutex::new(None),
-        }
-    }
-
-    /// Wraps any aws-config credential provider (an assume-role provider, fixed test
-    /// credentials …), with the same caching.
-    pub fn from_provider(provider: impl ProvideCredentials + 'static) -> Self {
-        Self {
-            source: Source::Given,
-            provider: OnceCell::new_with(Some(SharedCredentialsProvider::new(provider))),
-            cached: Mutex::new(None),
-        }
-    }
-
-    /// The region the chain uses for its STS calls (web identity, role chains).
-    #[must_use]
-    pub fn with_region(mut self, region: impl Into<String>) -> Self {
-        if let Source::Chain { region: slot, .. } = &mut self.source {
-            *slot = Some(region.into());
-        }
-        self
-    }
-
-    /// The profile read from the profile files, instead of `AWS_PROFILE` or `default`.
-    #[must_use]
-    pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
-        if let Source::Chain { profile: slot, .. } = &mut self.source {
-            *slot = Some(profile.into());
-        }
-        self
-    }
-
-    async fn provider(&self) -> &SharedCredentialsProvider {
-        self.provider
-            .get_or_init(|| async {
-                let mut builder = DefaultCredentialsChain::builder();
-                if let Source::Chain { region, profile } = &self.source {
-                    if let Some(region) = region {
-                        builder = builder.region(aws_config::Region::new(region.clone()));
-                    }
-                    if let Some(profile) = profile {
-                        builder = builder.profile_name(profile);
-                    }
-                }
-                SharedCredentialsProvider::new(builder.build().await)
-            })
-            .await
-    }
-}
-
-impl Default for AwsChainCredentials {
+impl Default for Choice {
+    /// No region, the standard chain.
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for AwsChainCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AwsChainCredentials")
-            .field("source", &self.source)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Whether credentials that expire at `expiry` may still be used at `now`.
-fn still_fresh(expiry: Option<SystemTime>, now: SystemTime) -> bool {
-    match expiry {
-        None => true,
-        Some(expiry) => now
-            .checked_add(REFRESH_BEFORE_EXPIRY)
-            .is_some_and(|deadline| expiry > deadline),
-    }
-}
-
-#[async_trait::async_trait]
-impl CredentialProvider for AwsChainCredentials {
-    type Credential = AwsCredential;
-
-    async fn get_credential(&self) -> object_store::Result<Arc<AwsCredential>> {
-        let mut slot = self.cached.lock().await;
-        if let Some(cached) = slot.as_ref()
-            && still_fresh(cached.expiry, SystemTime::now())
-        {
-            return Ok(Arc::clone(&cached.credential));
+        Self {
+            region: None,
+            signing: Signing::Chain,
+            session_token: None,
         }
-        let provider = self.provider().await;
-        let fetched =
-            provider
-                .provide_credentials()
-                .await
-                .map_err(|err| object_store::Error::Generic {
-                    store: "S3",
-                    source: Box::new(err),
-                })?;
-        let credential = Arc::new(AwsCredential {
-            key_id: fetched.access_key_id().to_owned(),
-            secret_key: fetched.secret_access_key().to_owned(),
-            token: fetched.session_token().map(str::to_owned),
-        });
-        *slot = Some(Cached {
-            credential: Arc::clone(&credential),
-            expiry: fetched.expiry(),
-        });
-        Ok(credential)
     }
+}
+
+/// The settings that may apply to one client, from least to most specific.
+#[derive(Debug, Default)]
+pub(crate) struct Sources<'a> {
+    /// What the options already carry: builder calls, or what a bucket entry inherits.
+    pub(crate) inherited: Choice,
+    /// The global `AWS_*` settings.
+    pub(crate) global: Option<&'a AwsCredentials>,
+    /// The role's own `AWS_<ROLE>_*` settings.
+    pub(crate) role: Option<&'a AwsCredentials>,
+    /// A bucket router entry.
+    pub(crate) entry: Option<&'a AwsCredentials>,
+}
+
+/// Decides the region and credentials of a client (see the [module rule](self)).
+pub(crate) fn choose(sources: Sources<'_>) -> Choice {
+    let mut choice = sources.inherited;
+    let configured = match (sources.global, sources.role) {
+        (Some(global), Some(role)) => Some(role_or_global(global, role)),
+        (Some(level), None) => Some(level),
+        (None, Some(role)) => Some(role).filter(|role| role.is_complete()),
+        (None, None) => None,
+    };
+    for level in configured.into_iter().chain(sources.entry) {
+        if let Some(region) = level.region() {
+            choice.region = Some(region.to_owned());
+        }
+        if let Some((key_id, secret, token)) = level.static_keys() {
+            choice.signing = Signing::Static {
+                key_id: key_id.to_owned(),
+                secret: secret.clone(),
+            };
+            choice.session_token = token.cloned();
+        }
+    }
+    choice
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_credential_types::Credentials;
+    use object_store::StaticCredentialProvider;
+    use object_store::aws::AwsCredential;
+    use std::sync::Arc;
+
+    fn level(region: &str, id: &str, secret: &str, token: &str) -> AwsCredentials {
+        let some = |text: &str| Some(text.to_owned()).filter(|t| !t.is_empty());
+        AwsCredentials {
+            region: some(region),
+            access_key_id: some(id),
+            secret_access_key: some(secret).map(Secret::new),
+            session_token: some(token).map(Secret::new),
+        }
+    }
+
+    /// What a choice comes to, as text: `region|signing|token`.
+    fn show(choice: &Choice) -> String {
+        let signing = match &choice.signing {
+            Signing::Static { key_id, secret } => format!("{key_id}:{}", secret.expose()),
+            Signing::Chain => "chain".to_owned(),
+            Signing::Provider(_) => "provider".to_owned(),
+        };
+        format!(
+            "{}|{signing}|{}",
+            choice.region.as_deref().unwrap_or("-"),
+            choice.session_token.as_ref().map_or("-", Secret::expose)
+        )
+    }
 
     #[test]
-    fn freshness_keeps_a_margin_before_expiry() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        assert!(still_fresh(None, now));
-        assert!(still_fresh(Some(now + Duration::from_secs(301)), now));
-        assert!(!still_fresh(Some(now + Duration::from_secs(300)), now));
-        assert!(!still_fresh(Some(now - Duration::from_secs(1)), now));
+    fn precedence_table() {
+        let none = level("", "", "", "");
+        let global_keys = level("g-reg", "G", "gs", "gt");
+        let global_region = level("g-reg", "", "", "");
+        let global_half = level("g-reg", "G", "", "gt");
+        let role_full = level("r-reg", "R", "rs", "rt");
+        let role_no_token = level("r-reg", "R", "rs", "");
+        let role_no_region = level("", "R", "rs", "rt");
+        let entry_keys = level("e-reg", "E", "es", "et");
+        let entry_keys_no_token = level("", "E", "es", "");
+        let entry_region = level("e-reg", "", "", "");
+        let entry_half = level("", "E", "", "");
+        let builder_static = Choice {
+            region: Some("b-reg".to_owned()),
+            signing: Signing::Static {
+                key_id: "B".to_owned(),
+                secret: Secret::new("bs"),
+            },
+            session_token: Some(Secret::new("bt")),
+        };
+        let provider = Choice {
+            region: None,
+            signing: Signing::Provider(Arc::new(StaticCredentialProvider::new(AwsCredential {
+                key_id: "P".to_owned(),
+                secret_key: "ps".to_owned(),
+                token: None,
+            }))),
+            session_token: None,
+        };
+        type Row<'a> = (
+            &'a str,
+            Choice,
+            Option<&'a AwsCredentials>,
+            Option<&'a AwsCredentials>,
+            Option<&'a AwsCredentials>,
+            &'a str,
+        );
+        let rows: Vec<Row<'_>> = vec![
+            // Nothing configured: the standard chain, no region.
+            ("defaults", Choice::default(), None, None, None, "-|chain|-"),
+            (
+                "empty config",
+                Choice::default(),
+                Some(&none),
+                Some(&none),
+                None,
+                "-|chain|-",
+            ),
+            // Global settings.
+            (
+                "global keys",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&none),
+                None,
+                "g-reg|G:gs|gt",
+            ),
+            (
+                "global region only",
+                Choice::default(),
+                Some(&global_region),
+                Some(&none),
+                None,
+                "g-reg|chain|-",
+            ),
+            (
+                "global id without secret",
+                Choice::default(),
+                Some(&global_half),
+                Some(&none),
+                None,
+                "g-reg|chain|-",
+            ),
+            // A complete role replaces the global settings, token included.
+            (
+                "role complete",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&role_full),
+                None,
+                "r-reg|R:rs|rt",
+            ),
+            (
+                "role without token",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&role_no_token),
+                None,
+                "r-reg|R:rs|-",
+            ),
+            (
+                "role alone",
+                Choice::default(),
+                None,
+                Some(&role_full),
+                None,
+                "r-reg|R:rs|rt",
+            ),
+            // An incomplete role is ignored as a whole.
+            (
+                "role without region",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&role_no_region),
+                None,
+                "g-reg|G:gs|gt",
+            ),
+            (
+                "role without region, no global",
+                Choice::default(),
+                Some(&none),
+                Some(&role_no_region),
+                None,
+                "-|chain|-",
+            ),
+            (
+                "incomplete role alone",
+                Choice::default(),
+                None,
+                Some(&role_no_region),
+                None,
+                "-|chain|-",
+            ),
+            // Router entries on top of what the loader chose.
+            (
+                "entry keys over global",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&none),
+                Some(&entry_keys),
+                "e-reg|E:es|et",
+            ),
+            (
+                "entry keys drop the loader token",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&none),
+                Some(&entry_keys_no_token),
+                "g-reg|E:es|-",
+            ),
+            (
+                "entry keys over role",
+                Choice::default(),
+                Some(&none),
+                Some(&role_full),
+                Some(&entry_keys),
+                "e-reg|E:es|et",
+            ),
+            (
+                "entry region keeps the keys",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&none),
+                Some(&entry_region),
+                "e-reg|G:gs|gt",
+            ),
+            (
+                "entry half keys are ignored",
+                Choice::default(),
+                Some(&global_keys),
+                Some(&none),
+                Some(&entry_half),
+                "g-reg|G:gs|gt",
+            ),
+            (
+                "entry region with the chain",
+                Choice::default(),
+                None,
+                None,
+                Some(&entry_region),
+                "e-reg|chain|-",
+            ),
+            (
+                "entry keys over the chain",
+                Choice::default(),
+                None,
+                None,
+                Some(&entry_keys),
+                "e-reg|E:es|et",
+            ),
+            // Builder settings are kept unless a level overrides them.
+            (
+                "builder keys kept",
+                builder_static.clone(),
+                None,
+                None,
+                None,
+                "b-reg|B:bs|bt",
+            ),
+            (
+                "builder keys, entry region",
+                builder_static.clone(),
+                None,
+                None,
+                Some(&entry_region),
+                "e-reg|B:bs|bt",
+            ),
+            (
+                "builder keys, entry keys",
+                builder_static.clone(),
+                None,
+                None,
+                Some(&entry_keys_no_token),
+                "b-reg|E:es|-",
+            ),
+            (
+                "builder keys, global keys",
+                builder_static,
+                Some(&global_keys),
+                None,
+                None,
+                "g-reg|G:gs|gt",
+            ),
+            (
+                "provider kept",
+                provider.clone(),
+                None,
+                None,
+                Some(&entry_region),
+                "e-reg|provider|-",
+            ),
+            (
+                "provider, entry keys",
+                provider,
+                None,
+                None,
+                Some(&entry_keys),
+                "e-reg|E:es|et",
+            ),
+        ];
+        for (name, inherited, global, role, entry, expected) in rows {
+            let choice = choose(Sources {
+                inherited,
+                global,
+                role,
+                entry,
+            });
+            assert_eq!(show(&choice), expected, "{name}");
+        }
     }
 
-    #[tokio::test]
-    async fn given_provider_is_used_and_cached() {
-        let chain = AwsChainCredentials::from_provider(Credentials::new(
-            "AKID",
-            "secret",
-            Some("token".to_owned()),
-            None,
-            "test",
-        ));
-        let first = chain.get_credential().await.unwrap();
-        assert_eq!(first.key_id, "AKID");
-        assert_eq!(first.secret_key, "secret");
-        assert_eq!(first.token.as_deref(), Some("token"));
-        let second = chain.get_credential().await.unwrap();
-        assert!(Arc::ptr_eq(&first, &second));
+    #[test]
+    fn completeness_and_static_keys_ignore_empty_values() {
+        assert!(level("r", "id", "s", "").is_complete());
+        assert!(!level("", "id", "s", "").is_complete());
+        assert!(!level("r", "", "s", "").is_complete());
+        let mut empty_region = level("", "id", "s", "");
+        empty_region.region = Some(String::new());
+        assert!(!empty_region.is_complete());
+        let mut empty_token = level("r", "id", "s", "");
+        empty_token.session_token = Some(Secret::new(""));
+        assert!(empty_token.static_keys().unwrap().2.is_none());
+        assert!(level("r", "id", "", "t").static_keys().is_none());
+        assert!(level("", "", "", "t").is_partly_set());
+        assert!(!level("", "", "", "").is_partly_set());
     }
 
-    #[tokio::test]
-    async fn nearly_expired_credentials_are_fetched_again() {
-        let soon = SystemTime::now() + Duration::from_secs(10);
-        let chain = AwsChainCredentials::from_provider(Credentials::new(
-            "AKID",
-            "secret",
-            None,
-            Some(soon),
-            "test",
-        ));
-        let first = chain.get_credential().await.unwrap();
-        let second = chain.get_credential().await.unwrap();
-        assert!(!Arc::ptr_eq(&first, &second));
-        assert_eq!(second.key_id, "AKID");
+    #[test]
+    fn role_or_global_needs_a_complete_role() {
+        let global = level("g", "G", "gs", "");
+        let role = level("r", "R", "rs", "");
+        assert_eq!(
+            role_or_global(&global, &role).access_key_id.as_deref(),
+            Some("R")
+        );
+        let partial = level("", "R", "rs", "");
+        assert_eq!(
+            role_or_global(&global, &partial).access_key_id.as_deref(),
+            Some("G")
+        );
     }
 }

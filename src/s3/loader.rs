@@ -2,15 +2,15 @@
 
 use super::backend::S3Backend;
 use crate::Error;
-use crate::blob::{Blob, Stat};
-use crate::loader::file::sniff_content_type;
+use crate::blob::Blob;
+use crate::loader::with_content_type_of;
 use crate::storage::Backend;
-use object_store::{Attribute, GetOptions, ObjectStore as _};
-use std::time::SystemTime;
+use crate::storage::object::{ReadRules, read_object};
+use object_store::{GetOptions, ObjectStore as _};
 
 /// The default for [`S3Loader::max_size`]: 64 MiB, the same constant as the file and HTTP
 /// loaders'.
-pub use crate::loader::file::DEFAULT_MAX_SIZE;
+pub use crate::loader::DEFAULT_MAX_SIZE;
 
 /// Loads source images from S3 (imagor's `S3_LOADER_*` settings).
 ///
@@ -26,7 +26,7 @@ pub use crate::loader::file::DEFAULT_MAX_SIZE;
 ///   [`Error::Internal`] whose message names the bucket and the cause.
 ///
 /// The blob keeps the object's `Content-Type` (sniffed from the bytes when S3 has none) and
-/// a [`Stat`] with size, ETag and last modification. Cloning is cheap.
+/// a [`Stat`](crate::blob::Stat) with size, ETag and last modification. Cloning is cheap.
 ///
 /// ```
 /// use imagor_tower::s3::{S3Loader, S3Options};
@@ -81,35 +81,13 @@ impl S3Loader {
             .get_opts(&location.path, GetOptions::default())
             .await
             .map_err(failed)?;
-        let meta = &result.meta;
-        if self.max_size > 0 && meta.size > self.max_size {
-            return Err(Error::MaxSizeExceeded);
-        }
-        let modified = SystemTime::from(meta.last_modified);
-        if let Some(expiration) = self.backend.expiration()
-            && SystemTime::now()
-                .duration_since(modified)
-                .is_ok_and(|age| age > expiration)
-        {
-            return Err(Error::Expired);
-        }
-        let mut stat = Stat::new().with_size(meta.size).with_modified(modified);
-        if let Some(etag) = &meta.e_tag {
-            stat = stat.with_etag(etag.clone());
-        }
-        let content_type = result
-            .attributes
-            .get(&Attribute::ContentType)
-            .map(|value| value.to_string());
-        let bytes = result.bytes().await.map_err(failed)?;
-        let content_type = content_type
-            .filter(|value| !value.is_empty())
-            .or_else(|| sniff_content_type(&bytes).map(str::to_owned));
-        let mut blob = Blob::new(bytes).with_stat(stat);
-        if let Some(content_type) = content_type {
-            blob = blob.with_content_type(content_type);
-        }
-        Ok(blob)
+        let rules = ReadRules {
+            max_size: self.max_size,
+            expiration: self.backend.expiration(),
+            etag: true,
+        };
+        let blob = read_object(result, rules, failed).await?;
+        Ok(with_content_type_of(blob))
     }
 }
 

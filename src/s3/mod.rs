@@ -1,5 +1,5 @@
 //! S3 loader, storage and result storage over `object_store` (imagor's `S3_*` and `AWS_*`
-//! settings, `SERVER.md` §5.5).
+//! settings).
 //!
 //! * [`S3Options`] holds one role's settings: bucket (`name`, `name/dir` or the wildcard
 //!   `*`), base directory, path prefix, safe characters, endpoint and addressing style,
@@ -25,7 +25,7 @@
 //! # Example
 //!
 //! ```
-//! use imagor_tower::config::S3Role;
+//! use imagor_tower::s3::S3Role;
 //! use imagor_tower::s3::{S3Loader, S3Options};
 //! use imagor_tower::storage::Backend;
 //!
@@ -50,13 +50,20 @@
 //! ```
 
 mod backend;
+mod bucket;
+mod cache;
+mod chain;
+mod client;
 mod credentials;
 mod loader;
 mod options;
 mod router;
+mod settings;
 
 pub use backend::{S3Backend, S3Object};
-pub use credentials::AwsChainCredentials;
+pub use chain::AwsChainCredentials;
+pub use credentials::AwsCredentials;
+pub(crate) use credentials::role_or_global;
 pub use loader::{DEFAULT_MAX_SIZE, S3Loader};
 pub use options::{
     DEFAULT_BUCKET_CACHE_SIZE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, S3Options, default_retry,
@@ -65,3 +72,4 @@ pub use router::{
     BucketConfig, BucketRouter, BucketRouterBuilder, DEFAULT_PASSTHROUGH_CACHE_SIZE,
     MAX_FALLBACK_BUCKETS, Route, RouterConfig, RouterConfigError, RoutingRule,
 };
+pub use settings::{CannedAcl, S3Role, S3StorageClass};

@@ -1,12 +1,11 @@
 //! [`S3Options`]: everything needed to reach one role's bucket, as a builder.
 
-use super::backend::S3Backend;
-use super::credentials::AwsChainCredentials;
-use crate::Error;
-use crate::config::{CannedAcl, S3Config, S3Role, S3StorageClass, Secret};
-use object_store::aws::{AmazonS3Builder, AwsCredentialProvider};
+use super::credentials::{AwsCredentials, Choice, Signing, Sources, choose};
+use super::settings::{CannedAcl, S3Role, S3StorageClass};
+use crate::secret::Secret;
+use object_store::aws::AwsCredentialProvider;
 use object_store::client::DnsResolver;
-use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+use object_store::{BackoffConfig, RetryConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,29 +33,18 @@ pub fn default_retry() -> RetryConfig {
     }
 }
 
-/// Which credentials sign the requests.
-#[derive(Clone, Debug)]
-enum Credentials {
-    /// Static keys (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`).
-    Static { key_id: String, secret: Secret },
-    /// The standard AWS chain through aws-config.
-    Chain,
-    /// A provider given by the caller.
-    Provider(AwsCredentialProvider),
-}
-
 /// Settings of one S3 role (loader, storage or result storage), built into an
-/// [`S3Backend`] with [`build`](Self::build).
+/// [`S3Backend`](super::S3Backend) with [`build`](Self::build).
 ///
 /// The bucket is `name`, `name/dir` (the part after the first `/` is the base directory,
 /// unless [`with_base_dir`](Self::with_base_dir) sets one) or `*`: the bucket is then taken
-/// from each key (see [`S3Backend`]).
+/// from each key (see [`S3Backend`](super::S3Backend)).
 ///
 /// Network defaults: virtual-hosted addressing, a 3 s connect timeout, a 30 s request
 /// timeout and [`default_retry`]. `http://` endpoints are allowed automatically.
 ///
 /// ```
-/// use imagor_tower::config::{CannedAcl, S3Role};
+/// use imagor_tower::s3::{CannedAcl, S3Role};
 /// use imagor_tower::s3::S3Options;
 ///
 /// let backend = S3Options::new("images/originals")
@@ -78,21 +66,20 @@ pub struct S3Options {
     pub(super) base_dir: Option<String>,
     pub(super) path_prefix: String,
     pub(super) safe_chars: String,
-    endpoint: Option<String>,
-    force_path_style: bool,
-    region: Option<String>,
-    credentials: Credentials,
-    session_token: Option<Secret>,
+    pub(super) endpoint: Option<String>,
+    pub(super) force_path_style: bool,
+    /// Region and credentials.
+    pub(super) credentials: Choice,
     pub(super) acl: Option<CannedAcl>,
     pub(super) storage_class: Option<S3StorageClass>,
     pub(super) tagging: Option<String>,
     pub(super) expiration: Option<Duration>,
-    allow_http: Option<bool>,
-    dns_resolver: Option<Arc<dyn DnsResolver>>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    retry: RetryConfig,
-    pool_max_idle_per_host: Option<usize>,
+    pub(super) allow_http: Option<bool>,
+    pub(super) dns_resolver: Option<Arc<dyn DnsResolver>>,
+    pub(super) timeout: Duration,
+    pub(super) connect_timeout: Duration,
+    pub(super) retry: RetryConfig,
+    pub(super) pool_max_idle_per_host: Option<usize>,
     pub(super) bucket_cache_size: usize,
 }
 
@@ -108,9 +95,7 @@ impl S3Options {
             safe_chars: String::new(),
             endpoint: None,
             force_path_style: false,
-            region: None,
-            credentials: Credentials::Chain,
-            session_token: None,
+            credentials: Choice::default(),
             acl: None,
             storage_class: None,
             tagging: None,
@@ -125,64 +110,23 @@ impl S3Options {
         }
     }
 
-    /// The options of one role from the configuration (`SERVER.md` §2 F), or `None` when
-    /// that role has no bucket.
-    ///
-    /// Endpoint: the role's, else `S3_ENDPOINT`. Credentials: the role's `AWS_<ROLE>_*`
-    /// when region, key id and secret are all set, else the global `AWS_*` when key id and
-    /// secret are set, else the standard AWS chain (in the chosen region). The canned ACL,
-    /// tagging and expiration come from the storage roles; the storage class is sent by
-    /// both storages.
-    pub fn from_config(config: &S3Config, role: S3Role) -> Option<Self> {
-        let (bucket, base_dir, path_prefix, acl, expiration) = match role {
-            S3Role::Loader => {
-                let loader = &config.loader;
-                (
-                    &loader.bucket,
-                    &loader.base_dir,
-                    &loader.path_prefix,
-                    None,
-                    None,
-                )
-            }
-            S3Role::Storage => storage_parts(&config.storage),
-            S3Role::ResultStorage => storage_parts(&config.result_storage),
-        };
-        let mut options = Self::new(bucket.clone()?)
-            .with_role(role)
-            .with_path_prefix(path_prefix.clone())
-            .with_safe_chars(config.safe_chars.clone())
-            .with_force_path_style(config.force_path_style)
-            .with_pool_max_idle_per_host(config.http_max_idle_conns_per_host);
-        if !base_dir.is_empty() {
-            options = options.with_base_dir(base_dir.clone());
-        }
-        if let Some(endpoint) = config.endpoint(role) {
-            options = options.with_endpoint(endpoint);
-        }
-        let aws = config.credentials(role);
-        if let Some(region) = &aws.region {
-            options = options.with_region(region.clone());
-        }
-        if let Some((key_id, secret, token)) = aws.static_keys() {
-            options.credentials = Credentials::Static {
-                key_id: key_id.to_owned(),
-                secret: secret.clone(),
-            };
-            options.session_token = token.cloned();
-        }
-        if role != S3Role::Loader {
-            options.storage_class = Some(config.storage_class);
-        }
-        let tagging = match role {
-            S3Role::Loader => None,
-            S3Role::Storage => config.storage.tagging.clone(),
-            S3Role::ResultStorage => config.result_storage.tagging.clone(),
-        };
-        options.tagging = tagging.filter(|t| !t.trim().is_empty());
-        options.acl = acl;
-        options.expiration = expiration;
-        Some(options)
+    /// Applies credential settings from a configuration or a bucket router entry on top of
+    /// what these options carry, with the crate's one precedence rule (see
+    /// [`AwsCredentials`]'s module).
+    #[must_use]
+    pub(crate) fn with_credential_levels(
+        mut self,
+        global: Option<&AwsCredentials>,
+        role: Option<&AwsCredentials>,
+        entry: Option<&AwsCredentials>,
+    ) -> Self {
+        self.credentials = choose(Sources {
+            inherited: self.credentials,
+            global,
+            role,
+            entry,
+        });
+        self
     }
 
     /// The role these options serve; it decides how a wildcard bucket is found for a key
@@ -202,7 +146,7 @@ impl S3Options {
     }
 
     /// Only keys under this prefix are served, and the prefix is removed
-    /// (`*_PATH_PREFIX`); other keys are [`Error::Invalid`].
+    /// (`*_PATH_PREFIX`); other keys are [`Error::Invalid`](crate::Error::Invalid).
     #[must_use]
     pub fn with_path_prefix(mut self, path_prefix: impl Into<String>) -> Self {
         self.path_prefix = path_prefix.into();
@@ -236,14 +180,14 @@ impl S3Options {
     /// The AWS region (default `us-east-1`).
     #[must_use]
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
-        self.region = Some(region.into());
+        self.credentials.region = Some(region.into());
         self
     }
 
     /// Static credentials, instead of the standard AWS chain.
     #[must_use]
     pub fn with_access_key(mut self, key_id: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.credentials = Credentials::Static {
+        self.credentials.signing = Signing::Static {
             key_id: key_id.into(),
             secret: Secret::new(secret),
         };
@@ -253,14 +197,14 @@ impl S3Options {
     /// The session token sent with static credentials.
     #[must_use]
     pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
-        self.session_token = Some(Secret::new(token));
+        self.credentials.session_token = Some(Secret::new(token));
         self
     }
 
-    /// Any credential provider, for example an [`AwsChainCredentials`] for a named profile.
+    /// Any credential provider, for example an [`AwsChainCredentials`](super::AwsChainCredentials) for a named profile.
     #[must_use]
     pub fn with_credentials(mut self, provider: AwsCredentialProvider) -> Self {
-        self.credentials = Credentials::Provider(provider);
+        self.credentials.signing = Signing::Provider(provider);
         self
     }
 
@@ -346,155 +290,11 @@ impl S3Options {
         self.bucket_cache_size = size.max(1);
         self
     }
-
-    /// Builds the backend; a fixed bucket gets its clients now, a wildcard bucket on first
-    /// use of each bucket.
-    ///
-    /// # Errors
-    ///
-    /// An [`Error::Internal`] naming the problem when the bucket name or endpoint is not
-    /// valid or a client cannot be built.
-    pub fn build(self) -> Result<S3Backend, Error> {
-        if let Some(endpoint) = &self.endpoint
-            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-        {
-            return Err(Error::internal(format!(
-                "S3 endpoint {endpoint:?}: expected an http:// or https:// URL"
-            )));
-        }
-        S3Backend::new(self)
-    }
-
-    /// The reader and writer clients for `bucket`; the writer differs only when an ACL is
-    /// set (its header goes on every request of that client).
-    pub(super) fn clients(&self, bucket: &str) -> Result<super::backend::Clients, Error> {
-        let reader: Arc<dyn object_store::ObjectStore> =
-            Arc::new(self.store_builder(bucket, None)?.build().map_err(|err| {
-                Error::internal(format!("S3 client for bucket {bucket:?}: {err}"))
-            })?);
-        let writer = match self.acl {
-            None => Arc::clone(&reader),
-            Some(acl) => Arc::new(self.store_builder(bucket, Some(acl))?.build().map_err(
-                |err| Error::internal(format!("S3 client for bucket {bucket:?}: {err}")),
-            )?),
-        };
-        Ok(super::backend::Clients { reader, writer })
-    }
-
-    fn store_builder(
-        &self,
-        bucket: &str,
-        acl: Option<CannedAcl>,
-    ) -> Result<AmazonS3Builder, Error> {
-        let mut client = ClientOptions::new()
-            .with_timeout(self.timeout)
-            .with_connect_timeout(self.connect_timeout);
-        if let Some(max) = self.pool_max_idle_per_host {
-            client = client.with_pool_max_idle_per_host(max);
-        }
-        if let Some(resolver) = &self.dns_resolver {
-            client = client.with_dns_resolver(Arc::clone(resolver));
-        }
-        if let Some(acl) = acl {
-            let mut headers = http::HeaderMap::new();
-            headers.insert("x-amz-acl", http::HeaderValue::from_static(acl.as_str()));
-            client = client.with_default_headers(headers);
-        }
-        let allow_http = self.allow_http.unwrap_or_else(|| {
-            self.endpoint
-                .as_deref()
-                .is_some_and(|endpoint| endpoint.starts_with("http://"))
-        });
-        client = client.with_allow_http(allow_http);
-
-        let mut builder = AmazonS3Builder::new()
-            .with_bucket_name(bucket)
-            .with_region(self.region.as_deref().unwrap_or("us-east-1"))
-            .with_retry(self.retry.clone())
-            .with_virtual_hosted_style_request(!self.force_path_style)
-            .with_client_options(client);
-        if let Some(endpoint) = &self.endpoint {
-            let endpoint = if self.force_path_style {
-                endpoint.trim_end_matches('/').to_owned()
-            } else {
-                virtual_hosted_endpoint(endpoint, bucket)?
-            };
-            builder = builder.with_endpoint(endpoint);
-        }
-        builder = match &self.credentials {
-            Credentials::Static { key_id, secret } => {
-                let mut builder = builder
-                    .with_access_key_id(key_id)
-                    .with_secret_access_key(secret.expose());
-                if let Some(token) = &self.session_token {
-                    builder = builder.with_token(token.expose());
-                }
-                builder
-            }
-            Credentials::Provider(provider) => builder.with_credentials(Arc::clone(provider)),
-            Credentials::Chain => {
-                let mut chain = AwsChainCredentials::new();
-                if let Some(region) = &self.region {
-                    chain = chain.with_region(region.clone());
-                }
-                builder.with_credentials(Arc::new(chain))
-            }
-        };
-        Ok(builder)
-    }
-}
-
-/// The storage-role fields `from_config` needs.
-type StorageParts<'a> = (
-    &'a Option<String>,
-    &'a String,
-    &'a String,
-    Option<CannedAcl>,
-    Option<Duration>,
-);
-
-fn storage_parts(storage: &crate::config::S3StorageConfig) -> StorageParts<'_> {
-    (
-        &storage.bucket,
-        &storage.base_dir,
-        &storage.path_prefix,
-        storage.acl,
-        storage.expiration,
-    )
-}
-
-/// `scheme://host…` with the bucket put in front of the host: the endpoint of a bucket
-/// with virtual-hosted addressing.
-fn virtual_hosted_endpoint(endpoint: &str, bucket: &str) -> Result<String, Error> {
-    let (scheme, rest) = endpoint.split_once("://").ok_or_else(|| {
-        Error::internal(format!("S3 endpoint {endpoint:?}: expected an http(s) URL"))
-    })?;
-    let rest = rest.trim_end_matches('/');
-    if rest.is_empty() {
-        return Err(Error::internal(format!(
-            "S3 endpoint {endpoint:?}: no host"
-        )));
-    }
-    Ok(format!("{scheme}://{bucket}.{rest}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn virtual_hosted_endpoints_put_the_bucket_before_the_host() {
-        assert_eq!(
-            virtual_hosted_endpoint("http://localhost:9000/", "images").unwrap(),
-            "http://images.localhost:9000"
-        );
-        assert_eq!(
-            virtual_hosted_endpoint("https://s3.example.com", "b").unwrap(),
-            "https://b.s3.example.com"
-        );
-        assert!(virtual_hosted_endpoint("https://", "b").is_err());
-        assert!(virtual_hosted_endpoint("localhost", "b").is_err());
-    }
 
     #[test]
     fn endpoints_must_be_http_urls() {

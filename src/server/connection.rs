@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep_until};
 use tower::ServiceExt;
 
-use super::{SHUTDOWN_GRACE, Servable};
+use super::servable::{SHUTDOWN_GRACE, Servable};
 
 /// Default cap on open connections (`SERVER_MAX_CONNECTIONS`).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;

@@ -1,4 +1,4 @@
-//! [`Frontend`]: the server-level behaviour imagor puts in front of its handler (SERVER.md §3.1):
+//! [`Frontend`]: the server-level behaviour imagor puts in front of its handler:
 //! path prefix, query-string redirect, CORS and an access log.
 
 use crate::body::Body;

@@ -20,60 +20,17 @@
 
 mod connection;
 mod frontend;
+mod servable;
 
 pub use connection::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_INTERVAL,
     DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server,
 };
 pub use frontend::{Frontend, FrontendLayer};
+pub use servable::{SHUTDOWN_GRACE, Servable};
 
-use crate::body::Body;
-use http::{Request, Response};
-use hyper::body::Incoming;
-use std::convert::Infallible;
 use std::future::Future;
-use std::time::Duration;
 use tokio::net::TcpListener;
-use tower::Service;
-
-/// What [`Server`] and [`serve`] run: a cloneable Tower service of hyper requests that
-/// answers with [`Body`] responses, never fails, and can move to other threads. Every such
-/// service has it (an [`ImageService`](crate::ImageService) stack, an axum `Router` mapped
-/// to [`Body`], a `service_fn`); there is nothing to implement.
-///
-/// # Example
-///
-/// ```
-/// use imagor_tower::ImageService;
-/// use imagor_tower::server::Servable;
-///
-/// fn check<S: Servable>(_: &S) {}
-/// check(&ImageService::new().unsafe_urls(true));
-/// ```
-pub trait Servable:
-    Service<
-        Request<Incoming>,
-        Response = Response<Body>,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + 'static
-{
-}
-
-impl<S> Servable for S
-where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-}
-
-/// How long in-flight requests may run after shutdown starts (imagor uses 10 s).
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Serves `service` on `listener` with the default limits of [`Server`] until `shutdown`
 /// resolves, then stops accepting and lets in-flight requests finish for up to

@@ -33,6 +33,7 @@ mod backend;
 mod file;
 #[cfg(any(unix, test))]
 mod local_writer;
+pub(crate) mod object;
 pub mod result;
 mod source;
 pub(crate) mod store;

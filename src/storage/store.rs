@@ -1,11 +1,12 @@
 //! Reading and writing blobs at a [`Location`], shared by source and result storage.
 
+use super::object::{ReadRules, read_object};
 use super::{Backend, Location};
-use crate::blob::{Blob, Stat};
-use crate::error::BoxError;
-use object_store::{Attribute, AttributeValue, GetResult, ObjectStoreExt, PutOptions, PutPayload};
+use crate::Error;
+use crate::blob::Blob;
+use object_store::{Attribute, AttributeValue, ObjectStoreExt, PutOptions, PutPayload};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Largest object read back from a storage (a guard against a corrupt or hostile store).
 const MAX_OBJECT_SIZE: u64 = 256 * 1024 * 1024;
@@ -34,42 +35,23 @@ pub(crate) async fn get(backend: &dyn Backend, location: &Location, timeout: Dur
             return Lookup::Miss;
         }
     };
-    if let Some(max_age) = backend.expiration() {
-        let modified: SystemTime = result.meta.last_modified.into();
-        if modified.elapsed().is_ok_and(|age| age > max_age) {
-            return Lookup::Miss;
-        }
-    }
-    match read(result, timeout).await {
-        Ok(blob) => Lookup::Hit(Box::new(blob)),
-        Err(err) => {
+    let rules = ReadRules {
+        max_size: MAX_OBJECT_SIZE,
+        expiration: backend.expiration(),
+        etag: true,
+    };
+    match tokio::time::timeout(timeout, read_object(result, rules, Error::from)).await {
+        Ok(Ok(blob)) => Lookup::Hit(Box::new(blob)),
+        Ok(Err(Error::Expired)) => Lookup::Miss,
+        Ok(Err(err)) => {
             tracing::warn!(path = %location.path, error = %err, "storage read failed");
             Lookup::Miss
         }
+        Err(_) => {
+            tracing::warn!(path = %location.path, "storage read timed out");
+            Lookup::Miss
+        }
     }
-}
-
-async fn read(result: GetResult, timeout: Duration) -> Result<Blob, BoxError> {
-    if result.meta.size > MAX_OBJECT_SIZE {
-        return Err("stored object too large".into());
-    }
-    let meta = result.meta.clone();
-    let content_type = result
-        .attributes
-        .get(&Attribute::ContentType)
-        .map(|value| value.as_ref().to_owned());
-    let bytes = tokio::time::timeout(timeout, result.bytes()).await??;
-    let mut stat = Stat::new()
-        .with_modified(meta.last_modified.into())
-        .with_size(meta.size);
-    if let Some(etag) = meta.e_tag {
-        stat = stat.with_etag(etag);
-    }
-    let mut blob = Blob::new(bytes).with_stat(stat);
-    if let Some(content_type) = content_type {
-        blob = blob.with_content_type(content_type);
-    }
-    Ok(blob)
 }
 
 /// Writes `blob` at `location` in the background, detached from the request (see [`put`]).

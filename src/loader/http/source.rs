@@ -1,4 +1,4 @@
-//! From image key to upstream URL (`SERVER.md` §5.3), and the allow-list.
+//! From image key to upstream URL (imagor's rules), and the allow-list.
 
 use super::glob::Glob;
 use crate::Error;

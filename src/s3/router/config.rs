@@ -1,6 +1,8 @@
 //! The routing file: [`RouterConfig`] and its entries, read from YAML with `serde-saphyr`.
 
-use crate::config::Secret;
+use super::super::bucket::is_bucket_name;
+use super::super::credentials::AwsCredentials;
+use crate::secret::Secret;
 use regex::Regex;
 use serde::{Deserialize, Deserializer};
 use std::fmt;
@@ -91,20 +93,15 @@ impl BucketConfig {
         self
     }
 
-    /// The entry's own credentials (key id, secret, token) when id and secret are both set
-    /// and not empty.
-    pub(super) fn static_keys(&self) -> Option<(&str, &str, Option<&str>)> {
-        let id = self.access_key_id.as_deref().filter(|id| !id.is_empty())?;
-        let secret = self
-            .secret_access_key
-            .as_ref()
-            .filter(|secret| !secret.is_empty())?;
-        let token = self
-            .session_token
-            .as_ref()
-            .map(Secret::expose)
-            .filter(|token| !token.is_empty());
-        Some((id, secret.expose(), token))
+    /// The entry's region and credentials as one level of the S3 credential rule: its own
+    /// keys are used only when both `access_key_id` and `secret_access_key` are set.
+    pub(super) fn credentials(&self) -> AwsCredentials {
+        AwsCredentials {
+            region: self.region.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: self.session_token.clone(),
+        }
     }
 }
 
@@ -151,7 +148,7 @@ impl RoutingRule {
     }
 }
 
-/// The bucket router's routing file (`S3_LOADER_BUCKET_ROUTER_CONFIG`, `SERVER.md` §5.6).
+/// The bucket router's routing file (`S3_LOADER_BUCKET_ROUTER_CONFIG`).
 ///
 /// ```yaml
 /// routing_pattern: "^[a-f0-9]{4}-(?P<bucket>[A-Za-z0-9]+)-"
@@ -310,7 +307,7 @@ fn check_bucket_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("a bucket entry needs a non-empty name".to_owned());
     }
-    if !super::is_bucket_name(name) {
+    if !is_bucket_name(name) {
         return Err(format!(
             "{name:?} is not a bucket name (letters, digits, '.', '-', '_')"
         ));

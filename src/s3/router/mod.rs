@@ -1,4 +1,5 @@
-//! [`BucketRouter`]: imagor's S3 loader bucket router (`SERVER.md` §5.6) as a loader service.
+//! [`BucketRouter`]: imagor's S3 loader bucket router (`S3_LOADER_BUCKET_ROUTER_CONFIG`) as a loader
+//! service.
 //!
 //! A regular expression with a named group `bucket` picks, for each image key, one of a set
 //! of per-bucket [`S3Loader`]s: the rule whose `match` equals the captured text, else the
@@ -32,19 +33,18 @@ pub use config::{
     BucketConfig, MAX_FALLBACK_BUCKETS, RouterConfig, RouterConfigError, RoutingRule,
 };
 
-use super::S3Loader;
-use super::loader::DEFAULT_MAX_SIZE;
+use super::bucket::is_bucket_name;
+use super::cache::BoundedCache;
+use super::loader::{DEFAULT_MAX_SIZE, S3Loader};
 use super::options::S3Options;
 use crate::Error;
 use crate::blob::Blob;
 use crate::loader::{LoadFuture, SourceRequest};
-use object_store::StaticCredentialProvider;
-use object_store::aws::AwsCredential;
 use regex::Regex;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
 
@@ -52,11 +52,8 @@ use tower::Service;
 /// passthrough buckets.
 pub const DEFAULT_PASSTHROUGH_CACHE_SIZE: usize = 64;
 
-/// The longest bucket name taken from a key (S3's own limit is 63).
-const MAX_BUCKET_LEN: usize = 255;
-
 /// Routes each image key to one of several S3 buckets (imagor's
-/// `S3_LOADER_BUCKET_ROUTER_CONFIG`, `SERVER.md` §5.6), as a loader service.
+/// `S3_LOADER_BUCKET_ROUTER_CONFIG`), as a loader service.
 ///
 /// Routing one key:
 ///
@@ -95,45 +92,14 @@ struct Inner {
     template: S3Options,
     max_size: u64,
     allow_list: Option<HashSet<String>>,
-    passthrough: Mutex<LoaderCache>,
+    /// Loaders of passthrough buckets, made on first use.
+    passthrough: BoundedCache<S3Loader>,
 }
 
 /// One configured bucket: its entry and its loader.
 struct Routed {
     config: BucketConfig,
     loader: S3Loader,
-}
-
-/// Passthrough loaders, least recently used first.
-struct LoaderCache {
-    loaders: HashMap<String, S3Loader>,
-    order: VecDeque<String>,
-    capacity: usize,
-}
-
-impl LoaderCache {
-    fn get(&mut self, bucket: &str) -> Option<S3Loader> {
-        let loader = self.loaders.get(bucket)?.clone();
-        if let Some(at) = self.order.iter().position(|name| name == bucket)
-            && let Some(name) = self.order.remove(at)
-        {
-            self.order.push_back(name);
-        }
-        Some(loader)
-    }
-
-    fn insert(&mut self, bucket: &str, loader: S3Loader) {
-        while self.loaders.len() >= self.capacity {
-            match self.order.pop_front() {
-                Some(oldest) => {
-                    self.loaders.remove(&oldest);
-                }
-                None => break,
-            }
-        }
-        self.order.push_back(bucket.to_owned());
-        self.loaders.insert(bucket.to_owned(), loader);
-    }
 }
 
 /// Where a key was routed: the bucket, and the object key handed to its loader (before the
@@ -261,11 +227,7 @@ impl BucketRouterBuilder {
             template: self.template,
             max_size: self.max_size,
             allow_list: self.allow_list,
-            passthrough: Mutex::new(LoaderCache {
-                loaders: HashMap::new(),
-                order: VecDeque::new(),
-                capacity: self.cache_size,
-            }),
+            passthrough: BoundedCache::new(self.cache_size),
         };
         Ok(BucketRouter {
             inner: Arc::new(inner),
@@ -277,33 +239,11 @@ impl BucketRouterBuilder {
 fn bucket_options(template: &S3Options, entry: &BucketConfig) -> S3Options {
     let mut options = template.clone();
     options.bucket.clone_from(&entry.name);
-    if let Some(region) = entry.region.as_deref().filter(|r| !r.is_empty()) {
-        options = options.with_region(region);
-    }
     if let Some(endpoint) = entry.endpoint.as_deref().filter(|e| !e.is_empty()) {
         options = options.with_endpoint(endpoint);
     }
-    if let Some((key_id, secret, token)) = entry.static_keys() {
-        // A provider rather than `with_access_key`, so that a session token of the
-        // loader-wide credentials is never sent with the entry's keys.
-        let credential = AwsCredential {
-            key_id: key_id.to_owned(),
-            secret_key: secret.to_owned(),
-            token: token.map(str::to_owned),
-        };
-        options = options.with_credentials(Arc::new(StaticCredentialProvider::new(credential)));
-    }
-    options
-}
-
-/// A plausible bucket name: 1 to 255 ASCII letters, digits, `.`, `-` or `_`, not only dots.
-fn is_bucket_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_BUCKET_LEN
-        && name.bytes().any(|b| b != b'.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    // The entry's keys come with the entry's session token only, never the loader-wide one.
+    options.with_credential_levels(None, None, Some(&entry.credentials()))
 }
 
 /// Which loader serves a key.
@@ -391,14 +331,7 @@ impl BucketRouter {
 
     /// The passthrough buckets that currently have a client, sorted.
     pub fn passthrough_buckets(&self) -> Vec<String> {
-        let cache = self
-            .inner
-            .passthrough
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut names: Vec<String> = cache.loaders.keys().cloned().collect();
-        names.sort();
-        names
+        self.inner.passthrough.names()
     }
 
     /// Routes `key` without fetching: the bucket and the object key (before the loader's
@@ -500,18 +433,11 @@ impl BucketRouter {
     /// The cached passthrough loader of `bucket`, created on first use.
     fn passthrough_loader(&self, bucket: &str) -> Result<S3Loader, Error> {
         let inner = &self.inner;
-        let mut cache = inner
-            .passthrough
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(loader) = cache.get(bucket) {
-            return Ok(loader);
-        }
-        let mut options = inner.template.clone();
-        options.bucket = bucket.to_owned();
-        let loader = S3Loader::new(options.build()?).max_size(inner.max_size);
-        cache.insert(bucket, loader.clone());
-        Ok(loader)
+        inner.passthrough.get_or_try_insert(bucket, || {
+            let mut options = inner.template.clone();
+            options.bucket = bucket.to_owned();
+            Ok(S3Loader::new(options.build()?).max_size(inner.max_size))
+        })
     }
 }
 
@@ -681,23 +607,20 @@ mod tests {
     fn entry_credentials_need_id_and_secret() {
         let mut half = BucketConfig::new("b");
         half.access_key_id = Some("id".to_owned());
-        assert!(half.static_keys().is_none());
+        assert!(half.credentials().static_keys().is_none());
         let full = BucketConfig::new("b")
             .with_access_key("id", "secret")
             .with_session_token("token");
-        assert_eq!(full.static_keys(), Some(("id", "secret", Some("token"))));
+        let credentials = full.credentials();
+        let (id, secret, token) = credentials.static_keys().unwrap();
+        assert_eq!(
+            (id, secret.expose(), token.map(|token| token.expose())),
+            ("id", "secret", Some("token"))
+        );
         let debug = format!("{full:?}");
         assert!(
             !debug.contains("secret\"") && !debug.contains("token\""),
             "{debug}"
         );
-    }
-
-    #[test]
-    fn bucket_names_are_checked() {
-        assert!(is_bucket_name("my-bucket.v2_x"));
-        for bad in ["", "..", "a/b", "*", "a b", &"x".repeat(256)] {
-            assert!(!is_bucket_name(bad), "{bad}");
-        }
     }
 }
