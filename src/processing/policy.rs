@@ -240,4 +240,42 @@ mod tests {
             ["max_frames(6)", "max_frames(1)", "strip_metadata()"]
         );
     }
+
+    #[test]
+    fn max_filter_ops_cuts_exactly_the_registry_ops() {
+        // Every registered filter, at position 1 behind one setting, under a limit of 1.
+        let policy = FilterPolicy::new().max_filter_ops(Some(1));
+        for spec in crate::processing::filter::filters() {
+            let path = format!(
+                "unsafe/filters:quality(80):{}({})/a.jpg",
+                spec.name(),
+                spec.example()
+            );
+            let kept = names(&policy, &path).len() == 2;
+            assert_eq!(kept, !spec.counts_as_op(), "{}", spec.name());
+        }
+        // Unknown names are never cut, and take a position.
+        assert_eq!(
+            names(&policy, "unsafe/filters:no_such(1):blur(2):fill(red)/a.jpg"),
+            ["no_such(1)"]
+        );
+    }
+
+    #[test]
+    fn every_registered_filter_can_be_disabled() {
+        for spec in crate::processing::filter::filters() {
+            let policy = FilterPolicy::new().disable_filters([spec.name()]);
+            let path = format!(
+                "unsafe/filters:{}({}):no_such()/a.jpg",
+                spec.name(),
+                spec.example()
+            );
+            assert_eq!(names(&policy, &path), ["no_such()"], "{}", spec.name());
+        }
+        let policy = FilterPolicy::new().disable_filters(["no_such"]);
+        assert_eq!(
+            names(&policy, "unsafe/filters:no_such():blur(2)/a.jpg"),
+            ["blur(2)"]
+        );
+    }
 }
