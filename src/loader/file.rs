@@ -215,7 +215,10 @@ crate::loader::leaf_loader_service!(FileLoader, |loader, req| loader.load(req.ke
 
 /// The media type of an image (or a PDF) recognised from its first bytes.
 ///
-/// Covers JPEG, PNG, GIF, WebP, AVIF, HEIF/HEIC, TIFF, BMP, JPEG XL, ICO, SVG and PDF.
+/// Covers JPEG, PNG, GIF, WebP, AVIF, HEIF/HEIC, TIFF, BMP, JPEG XL, ICO, SVG and PDF. This
+/// is the engine's sniffer, [`processing::sniff_content_type`](crate::processing::sniff_content_type):
+/// loaders and processing agree on every answer (SVG needs an `<svg` root element after the
+/// XML prolog).
 ///
 /// ```
 /// use imagor_tower::loader::file::sniff_content_type;
@@ -225,53 +228,7 @@ crate::loader::leaf_loader_service!(FileLoader, |loader, req| loader.load(req.ke
 /// assert_eq!(sniff_content_type(b"plain text"), None);
 /// ```
 pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
-    const SIGNATURES: &[(&[u8], &str)] = &[
-        (b"\xFF\xD8\xFF", "image/jpeg"),
-        (b"\x89PNG\r\n\x1A\n", "image/png"),
-        (b"GIF87a", "image/gif"),
-        (b"GIF89a", "image/gif"),
-        (b"II*\0", "image/tiff"),
-        (b"MM\0*", "image/tiff"),
-        (b"BM", "image/bmp"),
-        (b"\xFF\x0A", "image/jxl"),
-        (b"\0\0\0\x0CJXL \r\n\x87\n", "image/jxl"),
-        (b"\0\0\x01\0", "image/x-icon"),
-        (b"%PDF-", "application/pdf"),
-    ];
-    if let Some((_, media_type)) = SIGNATURES
-        .iter()
-        .find(|(magic, _)| bytes.starts_with(magic))
-    {
-        return Some(media_type);
-    }
-    if bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
-        return Some("image/webp");
-    }
-    if bytes.get(4..8) == Some(b"ftyp") {
-        return match bytes.get(8..12)? {
-            b"avif" | b"avis" => Some("image/avif"),
-            b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"hevm" | b"hevs" => {
-                Some("image/heic")
-            }
-            b"mif1" | b"msf1" => Some("image/heif"),
-            _ => None,
-        };
-    }
-    looks_like_svg(bytes).then_some("image/svg+xml")
-}
-
-/// An XML or SVG document whose first kilobyte opens an `<svg` element.
-fn looks_like_svg(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(1024)];
-    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let start = head.iter().position(|b| !b.is_ascii_whitespace());
-    let Some(text) = start.and_then(|i| head.get(i..)) else {
-        return false;
-    };
-    if !text.starts_with(b"<") {
-        return false;
-    }
-    text.windows(4).any(|w| w.eq_ignore_ascii_case(b"<svg"))
+    crate::processing::sniff_content_type(bytes)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Percent-coding used by the grammar: query-style decoding of the image text (URL.md §3.12)
-//! and path-segment escaping when an image is written back into a path (URL.md §5).
+//! Percent-coding used by the grammar: query-style decoding of the image text
+//! and path-segment escaping when an image is written back into a path.
 //!
 //! # Example
 //!
@@ -17,7 +17,7 @@ use std::borrow::Cow;
 ///
 /// Returns `None` when an escape is malformed (`%` not followed by two hex digits) or when the
 /// decoded bytes are not UTF-8. The image text of a path goes through this decoding, and the
-/// service uses it for the "escaped retry" of URL.md §2 step 7.
+/// service uses it to retry a path whose image was sent percent-escaped.
 ///
 /// # Example
 ///

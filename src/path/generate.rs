@@ -1,4 +1,4 @@
-//! [`Params`] → canonical path text (URL.md §5).
+//! [`Params`] → canonical path text.
 //!
 //! # Example
 //!
@@ -18,14 +18,14 @@ use super::escape::push_path_escaped;
 use super::params::{HAlign, Params, TrimBy, VAlign};
 use super::parse::B64_URL_NO_PAD;
 
-/// Image prefixes that would be read as a segment and so force escaping (URL.md §3.12).
+/// Image prefixes that would be read as a segment and so force escaping.
 const KEYWORD_PREFIXES: [&str; 10] = [
     "trim/", "meta/", "fit-in/", "stretch/", "top/", "left/", "right/", "bottom/", "center/",
     "smart/",
 ];
 
 impl Params {
-    /// The canonical path for these fields (URL.md §5), without the signature segment.
+    /// The canonical path for these fields, without the signature segment.
     ///
     /// Prepend `unsafe/` or a signature yourself (see [`Signer::sign_url`](super::Signer::sign_url)).
     /// `params_endpoint`, `path`, `is_unsafe` and `hash` are not used. Segments are written in
@@ -172,12 +172,13 @@ impl fmt::Display for Params {
     }
 }
 
-/// URL.md §5 rule 11: images that would otherwise be misread are percent-escaped.
+/// Images that would otherwise be misread as a segment are percent-escaped, as imagor's
+/// path generator does.
 fn needs_escape(image: &str) -> bool {
     image.contains(['?', '(', ')', ',']) || KEYWORD_PREFIXES.iter().any(|k| image.starts_with(k))
 }
 
-/// The image as it appears in a path (URL.md §5 rule 11).
+/// The image as it appears in a path.
 fn image_text(image: &str, base64: bool) -> String {
     if base64 {
         let mut out = String::from("b64:");
@@ -195,7 +196,7 @@ fn image_text(image: &str, base64: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::path::Filter;
+    use crate::path::params::Filter;
 
     #[test]
     fn every_segment_in_order() {

@@ -1,4 +1,4 @@
-//! The `/params` endpoint body (URL.md §9): imagor's JSON for a parsed path, byte for byte.
+//! The `/params` endpoint body: imagor's JSON for a parsed path, byte for byte.
 //!
 //! # Example
 //!
@@ -14,8 +14,8 @@ use std::fmt::Write as _;
 use super::params::Params;
 
 impl Params {
-    /// The `/params` endpoint body (URL.md §9): JSON indented with two spaces, fields in the
-    /// order of URL.md §1, empty values (false, 0, empty text, empty list) omitted,
+    /// The `/params` endpoint body: JSON indented with two spaces, fields in the
+    /// order of imagor's `imagorpath.Params` struct, empty values (false, 0, empty text, empty list) omitted,
     /// `params_endpoint` never printed, `is_unsafe` printed as `unsafe`, and a filter's
     /// `args` omitted when empty. Numbers and strings are written as Go's `encoding/json`
     /// writes them: whole floats without `.0`, `<` `>` `&` as `\u003c` `\u003e` `\u0026`.
@@ -206,7 +206,7 @@ fn push_json_float(out: &mut String, value: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::path::parse;
+    use crate::path::parse::parse;
 
     #[test]
     fn spec_example() {

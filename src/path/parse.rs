@@ -1,4 +1,4 @@
-//! Path text → [`Params`] (URL.md §2–§3): a hand-written scanner, no regular expressions.
+//! Path text → [`Params`]: a hand-written scanner, no regular expressions.
 //!
 //! The grammar is a fixed sequence of optional segment kinds. Each kind gets one chance, in
 //! order, to consume the next `/`-terminated segment; a kind that does not fit is skipped for
@@ -24,7 +24,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use super::escape::query_unescape_cow;
 use super::params::{Filter, HAlign, Params, TrimBy, VAlign};
 
-/// Shortest first segment read as a signature (URL.md §3.2).
+/// Shortest first segment read as a signature.
 const MIN_HASH_LEN: usize = 17;
 
 /// The one keyword made only of hash characters that is long enough to look like a hash.
@@ -40,7 +40,7 @@ pub(crate) const B64_URL_NO_PAD: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
-/// Parses a request path (URL.md §3) into [`Params`]. Never fails and never panics: text
+/// Parses a request path into [`Params`]. Never fails and never panics: text
 /// that fits no segment ends up in the image, exactly as imagor reads it.
 ///
 /// The path is the raw, still percent-encoded request path without the query string. Leading
@@ -90,9 +90,9 @@ pub fn parse(path: &str) -> Params {
     params
 }
 
-/// Parses a rest-path: the part of a URL after the signature segment (URL.md §3.3), with an
+/// Parses a rest-path: the part of a URL after the signature segment, with an
 /// optional leading `/` and no signature detection. This is the grammar of the nested image
-/// path of the `image()` filter (URL.md §7) and of configured base params.
+/// path of the `image()` filter and of configured base params.
 ///
 /// [`Params::path`] is set to the given text (after line-break deletion).
 ///
@@ -119,7 +119,7 @@ pub fn parse_rest(path: &str) -> Params {
     params
 }
 
-/// Splits a filter's argument text on commas outside parentheses (URL.md §3.13).
+/// Splits a filter's argument text on commas outside parentheses.
 ///
 /// Empty arguments in the middle are kept, a trailing empty argument is dropped, and empty
 /// text gives no arguments.
@@ -156,7 +156,7 @@ pub fn split_args(args: &str) -> Vec<&str> {
     out
 }
 
-/// URL.md §3.1: CR, LF, VT, FF, NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR are deleted.
+/// Control characters as imagor strips them: CR, LF, VT, FF, NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR are deleted.
 fn delete_line_breaks(s: &str) -> Cow<'_, str> {
     fn is_break(c: char) -> bool {
         matches!(
@@ -171,7 +171,7 @@ fn delete_line_breaks(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// URL.md §3.2: 17 or more characters of `A-Za-z0-9-_=`, except the `adaptive-full-fit-in`
+/// A signature segment: 17 or more characters of `A-Za-z0-9-_=`, except the `adaptive-full-fit-in`
 /// keyword.
 fn is_hash(segment: &str) -> bool {
     segment.len() >= MIN_HASH_LEN
@@ -181,7 +181,7 @@ fn is_hash(segment: &str) -> bool {
         && segment != ADAPTIVE_FULL_FIT_IN
 }
 
-/// Reads the segments of a rest-path (URL.md §3.3) into `params`, leaving `params.path` alone.
+/// Reads the segments of a rest-path into `params`, leaving `params.path` alone.
 fn apply_rest(params: &mut Params, rest: &str) {
     let mut cursor = Cursor {
         rest: rest.trim_start_matches('/'),
@@ -265,7 +265,7 @@ fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A run of ASCII digits as an `i64`; a number too large for it reads as 0 (URL.md §3.9).
+/// A run of ASCII digits as an `i64`; a number too large for it reads as 0.
 fn digits_value(s: &str) -> i64 {
     s.parse().unwrap_or(0)
 }
@@ -287,7 +287,7 @@ fn parse_trim(segment: &str) -> Option<(TrimBy, i64)> {
     Some((by, digits_value(digits)))
 }
 
-/// `lt "x" lt ":" rb "x" rb` (URL.md §3.6).
+/// `lt "x" lt ":" rb "x" rb`.
 fn parse_crop(segment: &str) -> Option<[f64; 4]> {
     let (left_top, right_bottom) = segment.split_once(':')?;
     let (left, top) = left_top.split_once('x')?;
@@ -379,7 +379,7 @@ fn parse_padding(segment: &str) -> Option<[i64; 4]> {
     }
 }
 
-/// The `filters:` scanner of URL.md §3.12, given the text after `filters:`. Appends the
+/// The `filters:` scanner (`name(args)` separated by `:`, parentheses nesting), given the text after `filters:`. Appends the
 /// filters and returns the image text (empty when there is none).
 ///
 /// Parentheses are tracked with a signed depth, as imagor does: an unmatched `)` takes the
@@ -429,7 +429,7 @@ fn scan_filters<'a>(list: &'a str, filters: &mut Vec<Filter>) -> &'a str {
     ""
 }
 
-/// URL.md §3.12 image decoding: query-style percent-decoding (kept raw when malformed), then
+/// The image text's decoding: query-style percent-decoding (kept raw when malformed), then
 /// `b64:` base64url without padding. Returns the image and whether it was base64.
 ///
 /// Decoded base64 that is not UTF-8 counts as a failed decode (the text is kept, `b64:`

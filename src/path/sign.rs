@@ -1,4 +1,4 @@
-//! URL signatures (URL.md §6): HMAC over the path, base64url with padding, optionally
+//! URL signatures: HMAC over the path, base64url with padding, optionally
 //! truncated, checked in constant time.
 //!
 //! # Example
@@ -113,7 +113,7 @@ impl fmt::Display for SignerAlgorithm {
     }
 }
 
-/// Signs and verifies imagor URL paths (URL.md §6).
+/// Signs and verifies imagor URL paths.
 ///
 /// `signature = base64url_with_padding(HMAC(secret, path))`, cut to the first `truncate`
 /// characters when that is non-zero and shorter than the signature. The path is the
@@ -223,7 +223,7 @@ impl Signer {
     /// 0 (the default) or a value not below the signature length keeps it whole.
     ///
     /// Beware: the parser reads a first segment as a signature only when it has at least 17
-    /// characters (URL.md §3.2), so with a truncation between 1 and 16 no signed URL is ever
+    /// characters, so with a truncation between 1 and 16 no signed URL is ever
     /// recognised. See [`signature_len`](Self::signature_len).
     ///
     /// # Example

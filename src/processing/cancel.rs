@@ -32,7 +32,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::ProcessError;
+use super::error::ProcessError;
 
 /// A cancel token for one pixel job: cheap to clone (one shared flag), settable from any
 /// thread, and never reset.

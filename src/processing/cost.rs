@@ -53,9 +53,12 @@
 
 use std::io::Cursor;
 
-use super::filter::{OutputRequest, Settings};
+use super::error::ProcessError;
+use super::filter::{FilterSpec, OutputRequest, Settings, Weight, lookup};
+use super::format::Format;
+use super::options::Options;
 use super::plan::Plan;
-use super::{Format, Options, ProcessError, avif, paint, svg};
+use super::{avif, paint, svg};
 use crate::path::Params;
 
 /// The largest blur sigma drawn (`blur(radius)` is sigma radius / 2, so radius 100); larger
@@ -120,7 +123,7 @@ pub fn estimate_color(params: &Params, options: &Options) -> Result<Estimate, Pr
     if paint::source_color(&params.image).is_none() {
         return Err(ProcessError::InvalidColor);
     }
-    let (width, height) = super::color_canvas_size(params, &options.limits)?;
+    let (width, height) = super::paint::color_canvas_size(params, &options.limits)?;
     let source = Source {
         format: Format::Jpeg,
         size: (width, height),
@@ -441,8 +444,9 @@ fn measure(
         let args: Vec<&str> = filter.args.split(',').collect();
         let number = |i: usize| args.get(i).and_then(|v| v.trim().parse::<f64>().ok());
         let before = area(canvas);
-        let (weight, extra_bytes) = match filter.name.as_str() {
-            "fill" => {
+        let weight = lookup(&filter.name).map_or(Weight::Free, FilterSpec::weight);
+        let (weight, extra_bytes) = match weight {
+            Weight::Fill => {
                 let pad = |a: i64, b: i64| {
                     u32::try_from(a.max(0).saturating_add(b.max(0))).unwrap_or(u32::MAX)
                 };
@@ -452,7 +456,7 @@ fn measure(
                 );
                 (PIXEL_WORK, 0)
             }
-            "padding" => {
+            Weight::Padding => {
                 let side =
                     |i: usize| number(i).map_or(0, |v| v.clamp(0.0, f64::from(u32::MAX)) as u32);
                 let (l, t) = (side(1), side(2).max(side(1)));
@@ -463,7 +467,7 @@ fn measure(
                 );
                 (PIXEL_WORK, 0)
             }
-            "blur" if frames == 1 => {
+            Weight::Blur if frames == 1 => {
                 let sigma = match args.as_slice() {
                     [radius] => radius.trim().parse::<f64>().ok().map(|r| r / 2.0),
                     [_, sigma] => sigma.trim().parse::<f64>().ok(),
@@ -473,7 +477,7 @@ fn measure(
                 // Two passes over four channels, and a copy of the canvas.
                 (8 * taps, before.saturating_mul(PIXEL_BYTES))
             }
-            "sharpen" if frames == 1 => {
+            Weight::Sharpen if frames == 1 => {
                 let amount = match args.as_slice() {
                     [_, radius] | [_, radius, _] => radius.trim().parse::<f64>().ok(),
                     [amount] => amount.trim().parse::<f64>().ok(),
@@ -485,8 +489,8 @@ fn measure(
                     before.saturating_mul(SHARPEN_BYTES),
                 )
             }
-            "saturation" | "hue" | "modulate" => (LAB_WORK, before.saturating_mul(PIXEL_BYTES)),
-            "watermark" => {
+            Weight::Lab => (LAB_WORK, before.saturating_mul(PIXEL_BYTES)),
+            Weight::Watermark => {
                 let key = crate::path::split_args(&filter.args)
                     .first()
                     .map(|key| key.to_string())
@@ -495,16 +499,14 @@ fn measure(
                 cost.work(pixels.saturating_mul(frames), DECODE_WORK + RESIZE_WORK);
                 (COMPOSITE_WORK, pixels.saturating_mul(2 * PIXEL_BYTES))
             }
-            "image" => {
+            Weight::Image => {
                 let nested = nested(&filter.args, canvas, options);
                 cost.work(nested.work.saturating_mul(frames), 1);
                 (COMPOSITE_WORK, nested.peak_bytes)
             }
-            "grayscale" | "background_color" | "round_corner" | "rotate" | "crop"
-            | "proportion" | "brightness" | "contrast" | "rgb" | "invert" | "pixelate" | "text"
-            | "label" => (PIXEL_WORK, before.saturating_mul(PIXEL_BYTES)),
-            "trim" if frames == 1 => (PIXEL_WORK, 0),
-            _ => (0, 0),
+            Weight::Pixel => (PIXEL_WORK, before.saturating_mul(PIXEL_BYTES)),
+            Weight::Trim if frames == 1 => (PIXEL_WORK, 0),
+            Weight::Free | Weight::Blur | Weight::Sharpen | Weight::Trim => (0, 0),
         };
         let after = area(canvas);
         let pixels = before.max(after);
@@ -569,7 +571,7 @@ fn nested(args: &str, canvas: (u32, u32), options: &Options) -> Estimate {
     let Some(first) = crate::path::split_args(args).first().map(|a| a.to_string()) else {
         return Estimate::default();
     };
-    if level > super::MAX_DEPTH {
+    if level > super::ops::overlay::MAX_DEPTH {
         return Estimate::default();
     }
     let params = super::ops::overlay::nested_params(&first, canvas.0, canvas.1);

@@ -45,22 +45,12 @@ use image::codecs::tiff::TiffEncoder;
 use image::{Delay, DynamicImage, ExtendedColorType, Frame, ImageEncoder, RgbaImage};
 use jpeg_encoder::{ChromaSubsamplingMethod, ColorType};
 
-use super::decode::LoopCount;
+use super::cancel::Cancel;
+use super::decoded::LoopCount;
+use super::encode_settings::EncodeSettings;
+use super::error::ProcessError;
+use super::format::Format;
 use super::ops::color;
-use super::{Cancel, Format, ProcessError};
-
-/// Encoder settings for one request.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct EncodeSettings<'a> {
-    /// 1–100.
-    pub(crate) quality: u8,
-    /// Lossless WebP.
-    pub(crate) lossless: bool,
-    /// ICC profile to embed where the format allows.
-    pub(crate) icc_profile: Option<&'a [u8]>,
-    /// rav1e speed for AVIF, 1 (slowest) to 10.
-    pub(crate) avif_speed: u8,
-}
 
 /// libwebp's largest side.
 const WEBP_MAX_SIDE: u32 = 16383;

@@ -17,7 +17,7 @@
 //! assert_eq!(err.message(), "unsupported format");
 //! ```
 
-use crate::Error;
+use crate::error::Error;
 
 /// Why an image could not be processed.
 ///

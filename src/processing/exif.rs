@@ -1,4 +1,4 @@
-//! Reading EXIF blocks into the `exif` object of `/meta` (URL.md §10).
+//! Reading EXIF blocks into the `exif` object of `/meta`.
 //!
 //! The block is a TIFF structure (byte order mark, IFD0, and the Exif, GPS, Interoperability
 //! and thumbnail IFDs it points to). Tags get libexif's short names (`Make`, `DateTime`,

@@ -126,7 +126,7 @@ impl Format {
     }
 
     /// The format imagor answers with when the URL names none: the source format if it can be
-    /// written and is not JPEG-like, otherwise JPEG (FILTERS.md 6.1).
+    /// written and is not JPEG-like, otherwise JPEG.
     pub(crate) fn default_output(self) -> Self {
         match self {
             Self::Png | Self::Webp | Self::Tiff | Self::Gif => self,
@@ -151,6 +151,47 @@ impl Format {
             Self::Svg => image::ImageFormat::Png,
             Self::Avif => image::ImageFormat::Avif,
         }
+    }
+}
+
+/// The media type of an image (or a PDF) recognised from its first bytes: one byte sniffer
+/// for the engine and the loaders.
+///
+/// The formats the engine reads answer as [`Format::sniff`] recognises them (SVG only with
+/// an `<svg` root element after the XML prolog); HEIF/HEIC, JPEG XL, ICO and PDF, which it
+/// does not read, are recognised by their signatures so that loaders can still label them.
+///
+/// ```
+/// use imagor_tower::processing::sniff_content_type;
+///
+/// assert_eq!(sniff_content_type(b"\xFF\xD8\xFF\xE0rest"), Some("image/jpeg"));
+/// assert_eq!(sniff_content_type(b"<?xml version=\"1.0\"?><svg/>"), Some("image/svg+xml"));
+/// assert_eq!(sniff_content_type(b"<html><svg/></html>"), None);
+/// assert_eq!(sniff_content_type(b"%PDF-1.7"), Some("application/pdf"));
+/// assert_eq!(sniff_content_type(b"plain text"), None);
+/// ```
+pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
+    if let Some(format) = Format::sniff(bytes) {
+        return Some(format.content_type());
+    }
+    const OTHERS: &[(&[u8], &str)] = &[
+        (b"\xFF\x0A", "image/jxl"),
+        (b"\0\0\0\x0CJXL \r\n\x87\n", "image/jxl"),
+        (b"\0\0\x01\0", "image/x-icon"),
+        (b"%PDF-", "application/pdf"),
+    ];
+    if let Some((_, media_type)) = OTHERS.iter().find(|(magic, _)| bytes.starts_with(magic)) {
+        return Some(media_type);
+    }
+    if bytes.get(4..8) != Some(b"ftyp".as_slice()) {
+        return None;
+    }
+    match bytes.get(8..12)? {
+        b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"hevm" | b"hevs" => {
+            Some("image/heic")
+        }
+        b"mif1" | b"msf1" => Some("image/heif"),
+        _ => None,
     }
 }
 
@@ -213,6 +254,37 @@ impl fmt::Display for Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_types_follow_the_one_sniffer() {
+        let cases: [(&[u8], Option<&str>); 14] = [
+            (b"\x89PNG\r\n\x1A\n\0\0", Some("image/png")),
+            (b"\0\0\0\x1CftypavifXXXX", Some("image/avif")),
+            (b"\0\0\0\x1CftypheicXXXX", Some("image/heic")),
+            (b"\0\0\0\x10ftypmif1\0\0\0\0", Some("image/heif")),
+            (b"\0\0\0\x1Cftypmp42XXXX", None),
+            (b"\xFF\x0A....", Some("image/jxl")),
+            (b"\0\0\x01\0....", Some("image/x-icon")),
+            (b"%PDF-1.4", Some("application/pdf")),
+            // SVG: the strict rule (an `<svg` root after the prolog), for both answers.
+            (b"\xEF\xBB\xBF  <svg xmlns='x'/>", Some("image/svg+xml")),
+            (
+                b"<?xml version=\"1.0\"?>\n<!-- c --><svg/>",
+                Some("image/svg+xml"),
+            ),
+            (b"<html><svg/></html>", None),
+            (b"<?xml?><rss><svg/></rss>", None),
+            (b"<svgfoo/>", None),
+            (b"", None),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(sniff_content_type(bytes), expected, "{bytes:?}");
+            let format = Format::sniff(bytes).map(Format::content_type);
+            if expected.is_some_and(|t| t.starts_with("image/svg")) || format.is_some() {
+                assert_eq!(format, expected, "{bytes:?}");
+            }
+        }
+    }
 
     #[test]
     fn sniffs_each_signature() {

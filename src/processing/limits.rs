@@ -17,7 +17,7 @@
 //! assert!(Limits::no_limits().check(u32::MAX, u32::MAX).is_ok());
 //! ```
 
-use super::ProcessError;
+use super::error::ProcessError;
 
 /// Size limits for decoded and produced images.
 ///

@@ -1,4 +1,4 @@
-//! [`metadata`]: the `/meta` answer (URL.md §10, FILTERS.md §8) — what an image request would
+//! [`metadata`]: the `/meta` answer — what an image request would
 //! produce, described instead of encoded.
 //!
 //! The source is decoded and processed exactly as for an image (geometry, pipeline filters,
@@ -41,10 +41,15 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageDecoder, ImageReader};
 use serde::Serialize;
 
+use super::cancel::Cancel;
+use super::error::ProcessError;
 use super::filter::Settings;
-use super::{
-    Cancel, Format, Options, ProcessError, Rendered, decode, exif, ops, render, render_color,
-};
+use super::format::Format;
+use super::options::Options;
+use super::render::Rendered;
+use super::render::render;
+use super::render::render_color;
+use super::{decode, exif, ops};
 use crate::path::Params;
 
 /// Widest reduction `avgcolor()` and `blurhash(x,y)` are computed on.
@@ -157,8 +162,8 @@ pub fn metadata(
     let params = &*options.policy.apply(params);
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
-    let requested = super::requested_format(&settings)?;
-    super::cost::check(&super::estimate(input, params, options)?, options)?;
+    let requested = super::render::requested_format(&settings)?;
+    super::cost::check(&super::cost::estimate(input, params, options)?, options)?;
     let (orientation, exif) = source_exif(input);
     let (format, image, pages) = match render(input, params, &settings, requested, options)? {
         Rendered::Frames(animation) => {
@@ -217,8 +222,8 @@ pub fn metadata_color(params: &Params, options: &Options) -> Result<Metadata, Pr
     let params = &*options.policy.apply(params);
     let extras = MetaFilters::read(params)?;
     let settings = Settings::from_filters(&params.filters);
-    let requested = super::requested_format(&settings)?;
-    super::cost::check(&super::estimate_color(params, options)?, options)?;
+    let requested = super::render::requested_format(&settings)?;
+    super::cost::check(&super::cost::estimate_color(params, options)?, options)?;
     let image = render_color(params, &settings, options)?;
     let format = requested.unwrap_or(Format::Jpeg);
     let source = Source {

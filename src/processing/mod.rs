@@ -2,7 +2,7 @@
 //!
 //! [`process`] turns the bytes of a source image and the parsed URL ([`Params`]) into the
 //! encoded answer ([`Output`]). It is a plain blocking function: the service runs it on a worker
-//! thread, never on the async runtime. The steps follow imagor (FILTERS.md §2):
+//! thread, never on the async runtime. The steps follow imagor:
 //!
 //! 1. read the filters (`format`, `quality`, `upscale`, ...) and fail early on an output format
 //!    that cannot be written;
@@ -83,28 +83,35 @@ mod avif;
 mod cancel;
 mod cost;
 mod decode;
+mod decoded;
 mod encode;
+mod encode_settings;
 mod error;
 mod exif;
-mod filter;
+pub mod filter;
 mod format;
 mod jpeg;
 mod limits;
 mod meta;
 mod ops;
+mod options;
+mod overlays;
 mod paint;
 mod pipeline;
 mod plan;
 mod policy;
+mod render;
 mod svg;
 
 pub use cancel::Cancel;
 pub use cost::{Estimate, MAX_BLUR_SIGMA, MAX_SHARPEN_SIGMA, estimate, estimate_color};
 pub use error::ProcessError;
-pub use format::Format;
+pub use format::{Format, sniff_content_type};
 pub use limits::Limits;
 pub use meta::{Metadata, metadata, metadata_color};
-pub use ops::overlay::{MAX_DEPTH, Overlays, overlay_sources};
+pub use ops::overlay::{MAX_DEPTH, overlay_sources};
+pub use options::Options;
+pub use overlays::Overlays;
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 pub use policy::FilterPolicy;
@@ -113,205 +120,8 @@ pub use svg::{MAX_SVG_BYTES, MAX_SVG_DEPTH};
 use std::time::{Duration, Instant};
 
 use crate::path::Params;
-use filter::{OutputRequest, Settings};
-
-/// Settings for [`process`] that come from the server, not the URL.
-///
-/// ```
-/// use imagor_tower::processing::{Limits, Options};
-///
-/// let options = Options::default().limits(Limits::no_limits()).default_quality(85);
-/// # let _ = options;
-/// ```
-#[derive(Clone, Debug)]
-pub struct Options {
-    limits: Limits,
-    default_quality: u8,
-    overlays: Overlays,
-    policy: FilterPolicy,
-    avif_speed: u8,
-    work_budget: u64,
-    /// Whether AVIF sources are decoded ([`Options::avif_decode`]).
-    avif_decode: bool,
-    /// How deep inside `image()` overlays this rendering is (0 for the URL's own image).
-    depth: u8,
-    /// Stops the work when cancelled; nested `image()` renderings share it.
-    cancel: Cancel,
-}
-
-impl Options {
-    /// The quality used when the URL gives none, as libvips does for imagor: 75.
-    pub const DEFAULT_QUALITY: u8 = 75;
-
-    /// The AVIF encoder speed when none is set, imagor's `VIPS_AVIF_SPEED` default: 8.
-    pub const DEFAULT_AVIF_SPEED: u8 = 8;
-
-    /// The default work budget of one request: 10 000 000 000, about ten seconds of one core
-    /// at the rough nanosecond per unit of [`Estimate::work`]. Every ordinary request fits
-    /// (a 20-megapixel photo with `fill`, `sharpen` and an overlay is about a third of it);
-    /// a 9999×8100 `color:` canvas with one `blur(0,50)` is ten times over it.
-    pub const DEFAULT_WORK_BUDGET: u64 = 10_000_000_000;
-
-    /// Sets the size limits for sources and outputs (default: [`Limits::default`]).
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets the JPEG/WebP quality used when the URL has no `quality(n)` (1–100, default 75).
-    /// Values are clamped into 1–100.
-    pub fn default_quality(mut self, quality: u8) -> Self {
-        self.default_quality = quality.clamp(1, 100);
-        self
-    }
-
-    /// Sets the encoded sources of the `watermark(...)` and `image(...)` overlays of one
-    /// request (see [`overlay_sources`] for the keys a URL needs). Overlays whose source is
-    /// missing are skipped.
-    pub fn overlays(mut self, overlays: Overlays) -> Self {
-        self.overlays = overlays;
-        self
-    }
-
-    /// Sets the server-side filter rules applied to every URL, nested `image()` paths
-    /// included (default: none).
-    pub fn policy(mut self, policy: FilterPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Sets the AVIF encoder speed, imagor's `VIPS_AVIF_SPEED`: 0 (slowest, smallest files)
-    /// to 9 (fastest), default [`Options::DEFAULT_AVIF_SPEED`]. rav1e counts 1 to 10, so 0
-    /// and 1 both give its slowest setting and n gives rav1e speed n above that; values
-    /// above 9 are clamped to 9.
-    ///
-    /// ```
-    /// use imagor_tower::processing::Options;
-    ///
-    /// // Faster AVIF encodes for slightly larger files.
-    /// let options = Options::default().avif_speed(9);
-    /// # let _ = options;
-    /// ```
-    pub fn avif_speed(mut self, speed: u8) -> Self {
-        self.avif_speed = speed.min(9);
-        self
-    }
-
-    /// Sets the token that cancels the work (default: a token nobody cancels). Once it is
-    /// cancelled, [`process`], [`process_color`] and [`metadata`] stop at their next check
-    /// and return [`ProcessError::Cancelled`]; a token cancelled before the call starts stops
-    /// it before anything is decoded. Nested `image()` overlays use the same token.
-    ///
-    /// ```
-    /// use imagor_tower::path;
-    /// use imagor_tower::processing::{Cancel, Options, ProcessError, process_color};
-    ///
-    /// let token = Cancel::new();
-    /// let options = Options::default().cancel(token.clone());
-    /// let params = path::parse("unsafe/64x64/color:red");
-    /// assert!(process_color(&params, &options).is_ok());
-    /// token.cancel();
-    /// assert!(matches!(process_color(&params, &options), Err(ProcessError::Cancelled)));
-    /// ```
-    pub fn cancel(mut self, token: Cancel) -> Self {
-        self.cancel = token;
-        self
-    }
-
-    /// Sets the work budget of one request, in the units of [`Estimate::work`] (rough
-    /// nanoseconds of one core; default [`Options::DEFAULT_WORK_BUDGET`]). A request whose
-    /// [`estimate`] is over it is refused with [`ProcessError::TooExpensive`] (422) before
-    /// any pixel is decoded. `u64::MAX` turns the check off.
-    ///
-    /// ```
-    /// use imagor_tower::path;
-    /// use imagor_tower::processing::{Options, ProcessError, process_color};
-    ///
-    /// let params = path::parse("unsafe/2000x2000/filters:blur(0,20)/color:red");
-    /// let tight = Options::default().work_budget(1_000_000);
-    /// assert!(matches!(process_color(&params, &tight), Err(ProcessError::TooExpensive)));
-    /// assert!(process_color(&params, &Options::default()).is_ok());
-    /// ```
-    pub fn work_budget(mut self, budget: u64) -> Self {
-        self.work_budget = budget;
-        self
-    }
-
-    /// Turns decoding of AVIF sources (and AVIF overlays) on or off; default on. Off, they
-    /// answer [`ProcessError::UnsupportedFormat`] (406), as formats the server cannot read do:
-    /// a switch for deployments that do not want to run the AV1 decoder on untrusted input.
-    /// Writing AVIF (`format(avif)`) is not affected.
-    ///
-    /// ```
-    /// use imagor_tower::path::{Filter, Params};
-    /// use imagor_tower::processing::{process, process_color, Options, ProcessError};
-    ///
-    /// let avif_params = Params {
-    ///     image: "color:red".into(),
-    ///     width: 8,
-    ///     height: 8,
-    ///     filters: vec![Filter::new("format", "avif")],
-    ///     ..Default::default()
-    /// };
-    /// let avif = process_color(&avif_params, &Options::default()).unwrap();
-    /// let params = Params { width: 4, ..Default::default() };
-    /// assert!(process(avif.bytes(), &params, &Options::default()).is_ok());
-    /// let off = Options::default().avif_decode(false);
-    /// assert!(matches!(
-    ///     process(avif.bytes(), &params, &off),
-    ///     Err(ProcessError::UnsupportedFormat)
-    /// ));
-    /// ```
-    pub fn avif_decode(mut self, enabled: bool) -> Self {
-        self.avif_decode = enabled;
-        self
-    }
-
-    /// Refuses `input` when it is in a format decoding is turned off for.
-    fn check_decodable(&self, input: &[u8]) -> Result<(), ProcessError> {
-        if !self.avif_decode && Format::sniff(input) == Some(Format::Avif) {
-            return Err(ProcessError::UnsupportedFormat);
-        }
-        Ok(())
-    }
-
-    /// The encoder settings for one output: the URL's quality or the default, `lossless()`
-    /// and the AVIF speed.
-    fn encode_settings<'a>(
-        &self,
-        settings: &Settings,
-        icc_profile: Option<&'a [u8]>,
-    ) -> encode::EncodeSettings<'a> {
-        encode::EncodeSettings {
-            quality: settings.quality.unwrap_or(self.default_quality),
-            lossless: settings.lossless,
-            icc_profile,
-            avif_speed: self.avif_speed.max(1),
-        }
-    }
-
-    /// The same options one `image()` level deeper.
-    fn at_depth(mut self, depth: u8) -> Self {
-        self.depth = depth;
-        self
-    }
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            default_quality: Self::DEFAULT_QUALITY,
-            overlays: Overlays::default(),
-            policy: FilterPolicy::default(),
-            avif_speed: Self::DEFAULT_AVIF_SPEED,
-            work_budget: Self::DEFAULT_WORK_BUDGET,
-            avif_decode: true,
-            depth: 0,
-            cancel: Cancel::default(),
-        }
-    }
-}
+use filter::Settings;
+use render::{Rendered, render, render_color, requested_format};
 
 /// An encoded result: bytes, format, size and how long the work took.
 #[derive(Clone, Debug)]
@@ -439,114 +249,7 @@ pub fn process(input: &[u8], params: &Params, options: &Options) -> Result<Outpu
     Ok(output)
 }
 
-/// The canvas after the geometry and the pipeline, before encoding.
-#[derive(Debug)]
-enum Rendered {
-    /// One image, with the source format and ICC profile.
-    Still {
-        image: image::DynamicImage,
-        source: Format,
-        icc_profile: Option<Vec<u8>>,
-    },
-    /// The frames of an animated GIF or WebP, with their delays and loop count.
-    Frames(decode::Animation),
-}
-
-/// Decodes `input` and runs the geometry and the pipeline (steps 2–10 of FILTERS.md §2).
-fn render(
-    input: &[u8],
-    params: &Params,
-    settings: &Settings,
-    requested: Option<Format>,
-    options: &Options,
-) -> Result<Rendered, ProcessError> {
-    options.check_decodable(input)?;
-    let source = Format::sniff(input);
-    let animated_source = matches!(source, Some(Format::Gif | Format::Webp));
-    let animated_output =
-        requested.is_none_or(|format| matches!(format, Format::Gif | Format::Webp));
-    if animated_source && animated_output {
-        let (limits, cancel) = (&options.limits, &options.cancel);
-        let animation =
-            decode::animation(input, limits, settings.max_frames, settings.page, cancel)?;
-        if let Some(mut animation) = animation {
-            animation.frames = animate(animation.frames, params, settings, options)?;
-            return Ok(Rendered::Frames(animation));
-        }
-    }
-
-    // Shrink-on-load: the plan for the full-size source says how far the decoder may reduce.
-    let quarter_orient = settings.orient.is_some_and(|a| a == 90 || a == 270);
-    let upright = |(w, h): (u32, u32)| if quarter_orient { (h, w) } else { (w, h) };
-    let shrink = |w, h| {
-        let (w, h) = upright((w, h));
-        Plan::with_settings(w, h, params, settings).shrink_factor(params)
-    };
-    let decoded = if source == Some(Format::Svg) {
-        // SVG may also be drawn larger than its own size when the resize enlarges it.
-        svg::decode(input, &options.limits, |w, h| {
-            let (w, h) = upright((w, h));
-            svg::scale_for(&Plan::with_settings(w, h, params, settings), params)
-        })?
-    } else {
-        let orient = settings.orient.is_none();
-        decode::decode_scaled(input, &options.limits, orient, shrink, &options.cancel)?
-    };
-    options.cancel.check()?;
-    let mut source = decoded.image;
-    if let Some(angle) = settings.orient
-        && let Some(turned) = ops::canvas::rotate(&source, angle, &options.cancel)?
-    {
-        source = turned;
-    }
-    let full_size = if decoded.shrink > 1 {
-        upright(decoded.source_size)
-    } else {
-        (source.width(), source.height())
-    };
-    let image = still(source, full_size, decoded.shrink, params, settings, options)?;
-    Ok(Rendered::Still {
-        image,
-        source: decoded.format,
-        icc_profile: decoded.icc_profile,
-    })
-}
-
-/// Trim, focal point, geometry (with `smart` placement), flips and pipeline on one upright
-/// image.
-///
-/// `full_size` is the upright size of the source before shrink-on-load, and `shrink` the
-/// factor the decoder reduced it by (1: not reduced). The plan is made in full-size pixels;
-/// trim, focal points and `smart` never run on a reduced image (`Plan::shrink_factor`).
-fn still(
-    source: image::DynamicImage,
-    full_size: (u32, u32),
-    shrink: u32,
-    params: &Params,
-    settings: &Settings,
-    options: &Options,
-) -> Result<image::DynamicImage, ProcessError> {
-    let (width, height) = full_size;
-    let cancel = &options.cancel;
-    let trim = if params.trim {
-        let by = params.trim_by.unwrap_or_default();
-        ops::trim::find(&source, by, params.trim_tolerance as f64, cancel)?
-    } else {
-        None
-    };
-    let focus = filter::focal_point(&params.filters, width, height);
-    let extras = plan::Extras { trim, focus };
-    let mut plan = Plan::with_extras(width, height, params, settings, extras).loaded_at(shrink);
-    if params.smart && focus.is_none() {
-        ops::smart::place(&source, &mut plan, cancel)?;
-    }
-    let (out_width, out_height) = plan.output_size();
-    options.limits.check(out_width, out_height)?;
-    let image = ops::resize::apply(source, &plan, cancel)?;
-    finish(image, &plan, params, options, None)
-}
-
-/// Builds the image of a `color:<c>` source (FILTERS.md §7.1) and runs the URL on it: the
+/// Builds the image of a `color:<c>` source and runs the URL on it: the
 /// manual crop, flips and pipeline filters apply, the resize step does not. `params.image` is
 /// the key (`color:red`, `color:ff000080`, ...). The default output is JPEG.
 ///
@@ -583,112 +286,10 @@ pub fn process_color(params: &Params, options: &Options) -> Result<Output, Proce
     Ok(output)
 }
 
-/// The size of a `color:` canvas: the URL's width and height (one given side is used for
-/// both, none gives 1 × 1), refused past the resolution limit and clamped to the width and
-/// height limits, as imagor does.
-fn color_canvas_size(params: &Params, limits: &Limits) -> Result<(u32, u32), ProcessError> {
-    let side = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
-    let (mut width, mut height) = (side(params.width), side(params.height));
-    match (width, height) {
-        (0, 0) => (width, height) = (1, 1),
-        (0, h) => width = h,
-        (w, 0) => height = w,
-        _ => {}
-    }
-    if limits
-        .max_resolution
-        .is_some_and(|max| u64::from(width) * u64::from(height) > max)
-    {
-        return Err(ProcessError::MaxResolution);
-    }
-    width = limits.max_width.map_or(width, |max| width.min(max));
-    height = limits.max_height.map_or(height, |max| height.min(max));
-    Ok((width, height))
-}
-
-/// The canvas of a `color:` source after crop, flips and pipeline.
-fn render_color(
-    params: &Params,
-    settings: &Settings,
-    options: &Options,
-) -> Result<image::DynamicImage, ProcessError> {
-    let colour = source_color(&params.image).ok_or(ProcessError::InvalidColor)?;
-    let (width, height) = color_canvas_size(params, &options.limits)?;
-    let image = ops::canvas::solid(width, height, colour, &options.cancel)?;
-
-    // Only the manual crop of the geometry applies: plan without a target size.
-    let crop_only = Params {
-        width: 0,
-        height: 0,
-        fit_in: false,
-        stretch: false,
-        ..params.clone()
-    };
-    let plan = Plan::with_settings(width, height, &crop_only, settings);
-    let flips = Plan::with_settings(width, height, params, settings);
-    let image = ops::resize::apply(image, &plan, &options.cancel)?;
-    finish(image, &flips, params, options, None)
-}
-
-/// Runs the geometry and the pipeline on every frame of an animation. `trim` and `smart`
-/// do not apply to animations (FILTERS.md §10); `focal(...)` does.
-fn animate(
-    frames: Vec<(image::RgbaImage, image::Delay)>,
-    params: &Params,
-    settings: &Settings,
-    options: &Options,
-) -> Result<Vec<(image::RgbaImage, image::Delay)>, ProcessError> {
-    let Some((first, _)) = frames.first() else {
-        return Err(ProcessError::image("animation has no frames"));
-    };
-    let (mut width, mut height) = first.dimensions();
-    if settings
-        .orient
-        .is_some_and(|angle| angle == 90 || angle == 270)
-    {
-        std::mem::swap(&mut width, &mut height);
-    }
-    let extras = plan::Extras {
-        trim: None,
-        focus: filter::focal_point(&params.filters, width, height),
-    };
-    let plan = Plan::with_extras(width, height, params, settings, extras);
-    let (out_width, out_height) = plan.output_size();
-    let count = u32::try_from(frames.len()).unwrap_or(u32::MAX);
-    options
-        .limits
-        .check(out_width, out_height.saturating_mul(count))?;
-    let animated = frames.len() > 1;
-    let mut done = Vec::with_capacity(frames.len());
-    let cancel = &options.cancel;
-    for (buffer, delay) in frames {
-        cancel.check()?;
-        let mut frame = image::DynamicImage::ImageRgba8(buffer);
-        if let Some(angle) = settings.orient
-            && let Some(turned) = ops::canvas::rotate(&frame, angle, cancel)?
-        {
-            frame = turned;
-        }
-        let frame = ops::resize::apply(frame, &plan, cancel)?;
-        let index = done.len();
-        let frame = finish(frame, &plan, params, options, animated.then_some(index))?;
-        done.push((frame.into_rgba8(), delay));
-    }
-    let (width, height) = done.first().map_or((0, 0), |(frame, _)| frame.dimensions());
-    // Canvas filters give every frame the same size; guard against a mismatch anyway.
-    if done
-        .iter()
-        .any(|(frame, _)| frame.dimensions() != (width, height))
-    {
-        return Err(ProcessError::image("animation frames differ in size"));
-    }
-    Ok(done)
-}
-
 /// Encodes processed frames as an animated GIF or WebP: the requested format, else the
 /// source's. A single WebP frame (`page(n)`) is written as a still WebP.
 fn encode_animation(
-    animation: decode::Animation,
+    animation: decoded::Animation,
     requested: Option<Format>,
     settings: &Settings,
     options: &Options,
@@ -724,59 +325,7 @@ fn encode_animation(
     })
 }
 
-fn requested_format(settings: &Settings) -> Result<Option<Format>, ProcessError> {
-    match settings.output {
-        OutputRequest::Source => Ok(None),
-        OutputRequest::Format(format) => Ok(Some(format)),
-        OutputRequest::Unsupported => Err(ProcessError::UnsupportedFormat),
-    }
-}
-
-/// Flips, pipeline filters and the final size check. `frame` is the index of an animation
-/// frame, `None` for a still image.
-fn finish(
-    mut image: image::DynamicImage,
-    plan: &Plan,
-    params: &Params,
-    options: &Options,
-    frame: Option<usize>,
-) -> Result<image::DynamicImage, ProcessError> {
-    options.cancel.check()?;
-    if plan.h_flip() {
-        ops::flip::horizontal(&mut image);
-    }
-    if plan.v_flip() {
-        ops::flip::vertical(&mut image);
-    }
-    let padding = [
-        params.padding_left,
-        params.padding_top,
-        params.padding_right,
-        params.padding_bottom,
-    ]
-    .map(|v| u32::try_from(v.max(0)).unwrap_or(u32::MAX));
-    let mut canvas = pipeline::Canvas {
-        image,
-        target: plan.target_size(),
-        padding,
-        quarter_turned: false,
-        animated: frame.is_some(),
-        limits: &options.limits,
-        overlay: Some(ops::overlay::Context {
-            options,
-            frame: frame.unwrap_or(0),
-            animated: frame.is_some(),
-        }),
-        cancel: &options.cancel,
-    };
-    pipeline::run(&mut canvas, &params.filters)?;
-    options
-        .limits
-        .check(canvas.image.width(), canvas.image.height())?;
-    Ok(canvas.image)
-}
-
-/// Encodes, re-encoding at lower quality while `max_bytes(n)` is exceeded (FILTERS.md §6.2).
+/// Encodes, re-encoding at lower quality while `max_bytes(n)` is exceeded.
 fn encode_output(
     image: &image::DynamicImage,
     format: Format,

@@ -1,4 +1,4 @@
-//! Colour arguments (FILTERS.md §7.2) and `color:` sources (§7.1).
+//! Colour arguments and `color:` sources.
 //!
 //! Filters such as `fill`, `background_color`, `padding` and `round_corner` take a colour
 //! argument. It is lower-cased, a leading `#` is removed and only the text before the first
@@ -22,6 +22,10 @@
 //! assert_eq!(source_color("photo.jpg"), None);
 //! ```
 
+use super::error::ProcessError;
+use super::limits::Limits;
+use crate::path::Params;
+
 /// What a colour argument asks to paint with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Paint {
@@ -35,7 +39,7 @@ pub(crate) enum Paint {
     Blur,
 }
 
-/// Parses a filter colour argument (FILTERS.md §7.2).
+/// Parses a filter colour argument.
 pub(crate) fn paint(arg: &str) -> Paint {
     let first = arg.split(',').next().unwrap_or_default().trim();
     let lower = first.to_ascii_lowercase();
@@ -251,6 +255,32 @@ fn named(name: &str) -> Option<[u8; 3]> {
     };
     let [_, r, g, b] = u32::to_be_bytes(rgb);
     Some([r, g, b])
+}
+
+/// The size of a `color:` canvas: the URL's width and height (one given side is used for
+/// both, none gives 1 × 1), refused past the resolution limit and clamped to the width and
+/// height limits, as imagor does.
+pub(super) fn color_canvas_size(
+    params: &Params,
+    limits: &Limits,
+) -> Result<(u32, u32), ProcessError> {
+    let side = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
+    let (mut width, mut height) = (side(params.width), side(params.height));
+    match (width, height) {
+        (0, 0) => (width, height) = (1, 1),
+        (0, h) => width = h,
+        (w, 0) => height = w,
+        _ => {}
+    }
+    if limits
+        .max_resolution
+        .is_some_and(|max| u64::from(width) * u64::from(height) > max)
+    {
+        return Err(ProcessError::MaxResolution);
+    }
+    width = limits.max_width.map_or(width, |max| width.min(max));
+    height = limits.max_height.map_or(height, |max| height.min(max));
+    Ok((width, height))
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The pipeline filters (FILTERS.md §2 step 10, §4, §5.6–5.8), run in URL order on the
+//! The pipeline filters, run in URL order on the
 //! canvas left by the geometry steps.
 //!
 //! Geometry filters (`fill`, `padding`, `rotate`, `crop`, `proportion`, `round_corner`, `trim`)
@@ -28,9 +28,12 @@
 
 use image::DynamicImage;
 
+use super::cancel::Cancel;
+use super::error::ProcessError;
+use super::filter::{FilterKind, FilterSpec, lookup};
+use super::limits::Limits;
 use super::ops::{adjust, canvas, color, overlay, text as lettering, trim};
 use super::paint::{self, Paint};
-use super::{Cancel, Limits, ProcessError};
 use crate::path::{Filter, TrimBy};
 
 /// The canvas and what `fill` needs to know about the geometry.
@@ -38,7 +41,7 @@ use crate::path::{Filter, TrimBy};
 pub(crate) struct Canvas<'a> {
     /// The current image.
     pub(crate) image: DynamicImage,
-    /// The target box of the URL (FILTERS.md §3.3).
+    /// The target box of the URL.
     pub(crate) target: (u32, u32),
     /// URL padding: left, top, right, bottom.
     pub(crate) padding: [u32; 4],
@@ -58,17 +61,13 @@ pub(crate) struct Canvas<'a> {
 pub(crate) fn run(canvas: &mut Canvas<'_>, filters: &[Filter]) -> Result<(), ProcessError> {
     for filter in filters {
         canvas.cancel.check()?;
-        apply(canvas, &filter.name, &filter.args)?;
+        // Only the registry's pipeline operations run here; every other name is read by
+        // another stage or ignored.
+        if let Some(spec) = lookup(&filter.name).filter(|s| s.kind() == FilterKind::Pipeline) {
+            apply(canvas, spec, &filter.args)?;
+        }
     }
     canvas.cancel.check()
-}
-
-fn args(text: &str) -> Vec<&str> {
-    if text.is_empty() {
-        Vec::new()
-    } else {
-        text.split(',').collect()
-    }
 }
 
 fn float(text: &str) -> Option<f64> {
@@ -88,11 +87,12 @@ fn take(image: &mut DynamicImage) -> DynamicImage {
     std::mem::replace(image, DynamicImage::new_luma8(0, 0))
 }
 
-fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessError> {
-    let list = args(text);
+/// Runs one pipeline operation, its arguments split by the registry's parser.
+fn apply(canvas: &mut Canvas<'_>, spec: &FilterSpec, text: &str) -> Result<(), ProcessError> {
+    let list = spec.args(text);
     let cancel = canvas.cancel;
     let image = &mut canvas.image;
-    match name {
+    match spec.name() {
         "grayscale" => *image = color::grayscale(take(image), cancel)?,
         "watermark" => {
             if let Some(cx) = canvas.overlay {
@@ -207,18 +207,18 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
                 _ => None,
             };
             if let Some(sigma) = sigma.filter(|s| *s > 0.0) {
-                *image = adjust::blur(image, sigma.min(super::MAX_BLUR_SIGMA), cancel)?;
+                *image = adjust::blur(image, sigma.min(super::cost::MAX_BLUR_SIGMA), cancel)?;
             }
         }
         "pixelate" => {
-            // FILTERS.md §5.9: a non-integer or non-positive block is 10; 1 changes nothing.
+            // A non-integer or non-positive block is 10, as in imagor; 1 changes nothing.
             let block = int(text).filter(|b| *b > 0).unwrap_or(10);
             if block > 1 {
                 pixelate(canvas, u32::try_from(block).unwrap_or(u32::MAX))?;
             }
         }
         "trim" if !canvas.animated => {
-            // FILTERS.md §4.9: tolerance first (default 1), then the corner.
+            // imagor's order: tolerance first (default 1), then the corner.
             let tolerance = list.first().and_then(|v| int(v)).unwrap_or(0);
             let by = if list.get(1) == Some(&"bottom-right") {
                 TrimBy::BottomRight
@@ -240,7 +240,7 @@ fn apply(canvas: &mut Canvas<'_>, name: &str, text: &str) -> Result<(), ProcessE
             };
             let sigma = 1.0 + 2.0 * amount.unwrap_or(0.0);
             if sigma > 0.0 {
-                *image = adjust::sharpen(image, sigma.min(super::MAX_SHARPEN_SIGMA), cancel)?;
+                *image = adjust::sharpen(image, sigma.min(super::cost::MAX_SHARPEN_SIGMA), cancel)?;
             }
         }
         _ => {}

@@ -51,21 +51,21 @@ impl Rect {
 /// The geometry steps for one image and one URL, worked out from the source size and the
 /// URL alone.
 ///
-/// This is pure arithmetic (no pixels), following FILTERS.md §3 in order:
+/// This is pure arithmetic (no pixels), following imagor's geometry steps in order:
 ///
-/// 1. **Manual crop** `AxB:CxD` (§3.1): fractions when left < 1, top < 1, right ≤ 1 and
+/// 1. **Manual crop** `AxB:CxD`: fractions when left < 1, top < 1, right ≤ 1 and
 ///    bottom ≤ 1 (rounded to the nearest pixel), otherwise pixels. Right/bottom 0 mean "to the
 ///    edge", and, as in imagor, the far edge is `size − 1`, so the last column and row are never
 ///    kept. All four 0 means no crop.
-/// 2. **Target size** (§3.3): `adaptive-` variants swap the box to the image's orientation; a
+/// 2. **Target size**: `adaptive-` variants swap the box to the image's orientation; a
 ///    zero side follows the aspect ratio (rounded, as imagor's shrink-on-load path produces;
 ///    capped at the image size without upscaling); `full-fit-in` enlarges the box so the image
 ///    covers it.
-/// 3. **Resize** by mode: `fit-in` (§3.4) fits inside the box; `stretch` (§3.5) resizes to the
-///    box exactly; otherwise fill-crop (§3.6) scales to cover the box and cuts a window aligned
+/// 3. **Resize** by mode: `fit-in` fits inside the box; `stretch` resizes to the
+///    box exactly; otherwise fill-crop scales to cover the box and cuts a window aligned
 ///    by `left`/`right` or `top`/`bottom` (centre otherwise). Upscaling is on by default, off
 ///    for `fit-in` and `adaptive-fit-in`, and switched by `upscale()` / `no_upscale()`.
-/// 4. **Flips** (§3.8) from a minus sign on the width or height.
+/// 4. **Flips** from a minus sign on the width or height.
 ///
 /// Resized sides are rounded to the nearest pixel (halves away from zero), like libvips.
 /// `trim` and `focal(...)` need the pixels: the engine measures them and passes them in;
@@ -151,7 +151,7 @@ impl Plan {
 
         plan.crop = manual_crop(width, height, params);
         if let Some(trim) = extras.trim {
-            // FILTERS.md §3.2: the kept box is the crop box ∩ the trim box.
+            // The trim segment: the kept box is the crop box ∩ the trim box.
             let base = plan.crop.unwrap_or(Rect::new(0, 0, width, height));
             if let Some(kept) = intersect(base, trim) {
                 plan.crop = (kept != Rect::new(0, 0, width, height)).then_some(kept);
@@ -206,7 +206,7 @@ impl Plan {
             };
             let (left, top) = match extras.focus {
                 Some((fx, fy)) => {
-                    // FILTERS.md §3.7: centre the window on the focal point, clamped.
+                    // `focal(...)`: centre the window on the focal point, clamped.
                     let crop = plan.crop.unwrap_or(Rect::new(0, 0, width, height));
                     let fx = (fx - f64::from(crop.left)) / f64::from(iw);
                     let fy = (fy - f64::from(crop.top)) / f64::from(ih);
@@ -265,7 +265,7 @@ impl Plan {
     }
 
     /// The target box after zero sides, `adaptive-` and `full-fit-in` are worked out
-    /// (FILTERS.md §3.3). `fill(...)` will extend the canvas to this box.
+    /// (imagor's target box). `fill(...)` will extend the canvas to this box.
     pub fn target_size(&self) -> (u32, u32) {
         self.target
     }
@@ -394,7 +394,8 @@ pub(crate) struct SourceArea {
     pub(crate) height: f64,
 }
 
-/// FILTERS.md §3.1, including imagor's `size − 1` far edge.
+/// The manual crop `l x t : r x b` of the URL, in pixels (fractions of the size when
+/// below 1), including imagor's `size − 1` far edge.
 fn manual_crop(width: u32, height: u32, params: &Params) -> Option<Rect> {
     let (l, t, r, b) = (
         params.crop_left,
@@ -434,7 +435,7 @@ fn manual_crop(width: u32, height: u32, params: &Params) -> Option<Rect> {
     (rect.width > 0 && rect.height > 0).then_some(rect)
 }
 
-/// FILTERS.md §3.3: the box the image is resized against.
+/// The target box: the box the image is resized against.
 fn target_size(iw: u32, ih: u32, params: &Params, upscale: bool) -> (u32, u32) {
     let clamp = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
     let (mut w, mut h) = (clamp(params.width), clamp(params.height));

@@ -1,12 +1,14 @@
 //! Server-side rules over a URL's filters: imagor's `VIPS_DISABLE_FILTERS`, `VIPS_DISABLE_BLUR`,
-//! `VIPS_MAX_FILTER_OPS`, `VIPS_MAX_ANIMATION_FRAMES` and `VIPS_STRIP_METADATA` (FILTERS.md §1).
+//! `VIPS_MAX_FILTER_OPS`, `VIPS_MAX_ANIMATION_FRAMES` and `VIPS_STRIP_METADATA`
+//! (imagor's libvips processor options, <https://github.com/cshum/imagor#configuration>).
 //!
 //! A [`FilterPolicy`] rewrites the filter list the processor sees, never the URL: the result
 //! key, `/params` and the signature still use the filters as written.
 //!
 //! * Disabled filters are dropped from every stage (decode planning, pipeline, encoder).
 //! * `disable_blur` disables `blur` and `sharpen` and turns `fill(blur)` into a black fill.
-//! * With a filter-op limit N, pipeline filters (FILTERS.md §1's middle row) at position N or
+//! * With a filter-op limit N, the filters that count as ops (those whose
+//!   [registry entry](super::filter::FilterSpec::counts_as_op) says so) at position N or
 //!   later in the whole list are dropped. Every filter counts toward the position, disabled
 //!   ones and encoder settings included, and encoder settings after N still apply.
 //! * A frame limit caps animations as a `max_frames(N)` filter would; a URL's own
@@ -29,40 +31,8 @@
 
 use std::borrow::Cow;
 
+use super::filter::lookup;
 use crate::path::{Filter, Params};
-
-/// Filters that run in the pipeline loop, the ones `VIPS_MAX_FILTER_OPS` cuts (FILTERS.md §1).
-const PIPELINE: &[&str] = &[
-    "image",
-    "watermark",
-    "round_corner",
-    "rotate",
-    "label",
-    "text",
-    "grayscale",
-    "invert",
-    "brightness",
-    "contrast",
-    "modulate",
-    "hue",
-    "saturation",
-    "rgb",
-    "blur",
-    "sharpen",
-    "background_color",
-    "fill",
-    "padding",
-    "proportion",
-    "crop",
-    "trim",
-    "strip_icc",
-    "strip_exif",
-    "to_colorspace",
-    "pixelate",
-    "draw_detections",
-    "redact",
-    "redact_oval",
-];
 
 /// Server-side limits and switches applied to the filters of every URL (see the
 /// [module docs](self)). The default changes nothing.
@@ -160,7 +130,7 @@ impl FilterPolicy {
             .iter()
             .enumerate()
             .filter(|(_, f)| !self.is_disabled(&f.name))
-            .filter(|(position, f)| *position < limit || !PIPELINE.contains(&f.name.as_str()))
+            .filter(|(position, f)| *position < limit || !counts_as_op(&f.name))
             .map(|(_, f)| {
                 if self.disable_blur && f.name == "fill" && f.args.trim() == "blur" {
                     Filter::new("fill", "black")
@@ -186,6 +156,12 @@ impl FilterPolicy {
             ..params.clone()
         })
     }
+}
+
+/// Whether `name` counts toward the filter-op limit, as its registry entry says (unknown
+/// names do not).
+fn counts_as_op(name: &str) -> bool {
+    lookup(name).is_some_and(|spec| spec.counts_as_op())
 }
 
 #[cfg(test)]
@@ -262,6 +238,44 @@ mod tests {
         assert_eq!(
             names(&policy, "unsafe/filters:max_frames(6)/a.gif"),
             ["max_frames(6)", "max_frames(1)", "strip_metadata()"]
+        );
+    }
+
+    #[test]
+    fn max_filter_ops_cuts_exactly_the_registry_ops() {
+        // Every registered filter, at position 1 behind one setting, under a limit of 1.
+        let policy = FilterPolicy::new().max_filter_ops(Some(1));
+        for spec in crate::processing::filter::filters() {
+            let path = format!(
+                "unsafe/filters:quality(80):{}({})/a.jpg",
+                spec.name(),
+                spec.example()
+            );
+            let kept = names(&policy, &path).len() == 2;
+            assert_eq!(kept, !spec.counts_as_op(), "{}", spec.name());
+        }
+        // Unknown names are never cut, and take a position.
+        assert_eq!(
+            names(&policy, "unsafe/filters:no_such(1):blur(2):fill(red)/a.jpg"),
+            ["no_such(1)"]
+        );
+    }
+
+    #[test]
+    fn every_registered_filter_can_be_disabled() {
+        for spec in crate::processing::filter::filters() {
+            let policy = FilterPolicy::new().disable_filters([spec.name()]);
+            let path = format!(
+                "unsafe/filters:{}({}):no_such()/a.jpg",
+                spec.name(),
+                spec.example()
+            );
+            assert_eq!(names(&policy, &path), ["no_such()"], "{}", spec.name());
+        }
+        let policy = FilterPolicy::new().disable_filters(["no_such"]);
+        assert_eq!(
+            names(&policy, "unsafe/filters:no_such():blur(2)/a.jpg"),
+            ["blur(2)"]
         );
     }
 }

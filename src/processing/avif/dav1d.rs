@@ -55,7 +55,7 @@ use rav1d::src::lib::{
     dav1d_open, dav1d_picture_unref, dav1d_send_data,
 };
 
-use super::super::ProcessError;
+use super::super::error::ProcessError;
 use super::yuv::{Colour, Layout, Picture, Plane, Planes, Siting};
 
 /// dav1d's "try again" result: a negative errno.

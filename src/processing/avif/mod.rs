@@ -51,8 +51,9 @@ use std::borrow::Cow;
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage, RgbaImage};
 use ravif::{AlphaColorMode, BitDepth, ColorModel, Encoder, Img, RGB8, RGBA8};
 
-use super::encode::EncodeSettings;
-use super::{Limits, ProcessError};
+use super::encode_settings::EncodeSettings;
+use super::error::ProcessError;
+use super::limits::Limits;
 use container::Transform;
 
 pub(crate) use container::is_avif;

@@ -27,7 +27,7 @@
 //! assert!(pixel.iter().zip([200, 40, 90]).all(|(a, b)| a.abs_diff(b) <= 6), "{pixel:?}");
 //! ```
 
-use super::super::ProcessError;
+use super::super::error::ProcessError;
 
 /// How the chroma planes are subsampled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,7 +29,7 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::processing::Limits;
+use crate::processing::limits::Limits;
 
 /// Why the DC-only decoder did not produce an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,7 +39,7 @@ mod test_support;
 
 use image::DynamicImage;
 
-use super::Limits;
+use super::limits::Limits;
 
 /// The shrink factor of the DC-only path.
 pub(crate) const DC_FACTOR: u32 = 8;

@@ -23,7 +23,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::{DynamicImage, GrayImage, RgbImage};
 use mozjpeg::{ColorSpace, Decompress};
 
-use crate::processing::Limits;
+use crate::processing::limits::Limits;
 
 /// The most scans a file may have. Each scan can touch every block of the image however few
 /// bytes it has, so thousands of tiny scans would cost thousands of passes over a large image.

@@ -1,4 +1,4 @@
-//! Colour adjustments (FILTERS.md §5.6–5.8): linear ones (`brightness`, `contrast`, `rgb`,
+//! Colour adjustments: linear ones (`brightness`, `contrast`, `rgb`,
 //! `invert`), LCh ones (`saturation`, `hue`, `modulate`), and `blur` / `sharpen`.
 //!
 //! All of them leave alpha untouched. Grey images become RGB first, as libvips turns them
@@ -23,8 +23,9 @@
 
 use image::{DynamicImage, ImageBuffer, Pixel};
 
+use crate::processing::cancel::Cancel;
 use crate::processing::cancel::Meter;
-use crate::processing::{Cancel, ProcessError};
+use crate::processing::error::ProcessError;
 
 /// Applies `out = in × a + b` to R, G and B (rounded and clamped).
 pub(crate) fn linear(

@@ -32,8 +32,9 @@
 
 use image::{DynamicImage, ImageBuffer, Pixel, Rgb, RgbImage, RgbaImage};
 
+use crate::processing::cancel::Cancel;
+use crate::processing::error::ProcessError;
 use crate::processing::paint::Paint;
-use crate::processing::{Cancel, ProcessError};
 
 /// Sigma of the blurred background of `fill(blur)`.
 const FILL_BLUR_SIGMA: f64 = 50.0;

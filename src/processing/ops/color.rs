@@ -27,7 +27,8 @@ use std::sync::OnceLock;
 
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage};
 
-use crate::processing::{Cancel, ProcessError};
+use crate::processing::cancel::Cancel;
+use crate::processing::error::ProcessError;
 
 /// Converts to one grey channel, keeping alpha (libvips `b-w` colourspace).
 ///

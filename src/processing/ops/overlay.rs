@@ -1,5 +1,5 @@
 //! Overlays: `watermark(image,x,y,alpha[,w_ratio,h_ratio])` and
-//! `image(path,x,y[,alpha[,blend]])` (FILTERS.md §5.1–5.3).
+//! `image(path,x,y[,alpha[,blend]])`.
 //!
 //! Processing never loads anything: the encoded overlay sources are handed in through
 //! [`Overlays`] (see [`Options::overlays`](crate::processing::Options::overlays)), keyed by
@@ -44,89 +44,23 @@
 //! ```
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::Arc;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use image::{DynamicImage, RgbaImage};
 
 use crate::path::{self, Filter, Params};
-use crate::processing::filter::Settings;
-use crate::processing::{Cancel, Format, Options, ProcessError, Rendered, decode, paint};
+use crate::processing::cancel::Cancel;
+use crate::processing::decode;
+use crate::processing::error::ProcessError;
+use crate::processing::format::Format;
+use crate::processing::options::Options;
+use crate::processing::paint;
 
 /// How many `image()` levels may nest inside each other (the URL's own image is level 0).
 pub const MAX_DEPTH: u8 = 3;
 
 /// Most overlay filters (`watermark` and `image`, nested ones included) in one URL.
 const MAX_OVERLAYS: usize = 64;
-
-/// The encoded overlay sources of one request, by image key.
-///
-/// Cheap to clone (shared).
-///
-/// ```
-/// use imagor_tower::processing::Overlays;
-///
-/// let overlays = Overlays::new().with_source("logo.png", vec![1, 2, 3]);
-/// assert_eq!(overlays.get("logo.png"), Some(&[1u8, 2, 3][..]));
-/// assert!(overlays.get("other.png").is_none());
-/// assert_eq!(overlays.len(), 1);
-/// ```
-#[derive(Clone, Default)]
-pub struct Overlays {
-    sources: Arc<HashMap<String, Bytes>>,
-}
-
-impl std::fmt::Debug for Overlays {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The keys and sizes only: the bytes would flood logs.
-        let mut map = f.debug_map();
-        for (key, bytes) in self.sources.iter() {
-            map.entry(key, &bytes.len());
-        }
-        map.finish()
-    }
-}
-
-impl Overlays {
-    /// No sources.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds (or replaces) the encoded source of `key`.
-    pub fn insert(&mut self, key: impl Into<String>, bytes: impl Into<Bytes>) {
-        Arc::make_mut(&mut self.sources).insert(key.into(), bytes.into());
-    }
-
-    /// [`insert`](Self::insert), builder style.
-    #[must_use]
-    pub fn with_source(mut self, key: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
-        self.insert(key, bytes);
-        self
-    }
-
-    /// The encoded source of `key`.
-    pub fn get(&self, key: &str) -> Option<&[u8]> {
-        self.sources.get(key).map(|b| b.as_ref())
-    }
-
-    /// How many sources there are.
-    pub fn len(&self) -> usize {
-        self.sources.len()
-    }
-
-    /// Whether there are no sources.
-    pub fn is_empty(&self) -> bool {
-        self.sources.is_empty()
-    }
-
-    /// Every encoded source.
-    pub(crate) fn sources(&self) -> impl Iterator<Item = &[u8]> {
-        self.sources.values().map(|b| b.as_ref())
-    }
-}
 
 /// The image keys the overlay filters of `params` load, nested `image()` paths included,
 /// without duplicates and without `color:` sources, in URL order.
@@ -287,7 +221,7 @@ pub(crate) enum Axis {
     Y,
 }
 
-/// The overlay's leading edge for a position argument (FILTERS.md §5.1), and how many copies
+/// The overlay's leading edge for a position argument, and how many copies
 /// are laid along the axis.
 pub(crate) fn position(arg: &str, axis: Axis, canvas: u32, overlay: u32) -> (i64, u32) {
     let (canvas, overlay) = (i64::from(canvas), i64::from(overlay));
@@ -339,7 +273,7 @@ fn from_edge(value: i64, far: i64) -> i64 {
     }
 }
 
-/// Blend modes of `image()` (FILTERS.md §5.1).
+/// Blend modes of `image()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Blend {
     Normal,
@@ -478,7 +412,17 @@ pub(crate) struct Context<'a> {
     pub(crate) frame: usize,
     /// Whether the canvas is a frame of an animation.
     pub(crate) animated: bool,
+    /// Renders the nested URL of `image()`; see [`RenderNested`].
+    pub(crate) render: RenderNested,
 }
+
+/// How `image()` renders its nested URL (already under the policy, at its depth): given the
+/// nested parameters, the options, whether the canvas is animated and the canvas frame index,
+/// the overlay's image, or `None` when its source was not handed in. The renderer is handed
+/// in by the caller (it runs this module's filters in turn), so that the overlay filters do
+/// not depend on rendering.
+pub(crate) type RenderNested =
+    fn(&Params, &Options, bool, usize) -> Result<Option<DynamicImage>, ProcessError>;
 
 /// `watermark(image, x, y, alpha[, w_ratio, h_ratio])` on `canvas`.
 pub(crate) fn watermark(
@@ -545,21 +489,8 @@ pub(crate) fn image(
     let nested = nested_params(first, width, height);
     let options = cx.options.clone().at_depth(level);
     let nested = options.policy.apply(&nested).into_owned();
-    let settings = Settings::from_filters(&nested.filters);
-    let rendered = if paint::is_color_source(&nested.image) {
-        crate::processing::render_color(&nested, &settings, &options)?
-    } else {
-        let Some(input) = cx.options.overlays.get(&nested.image) else {
-            return Ok(());
-        };
-        // A still canvas takes the first frame; an animated one every frame, cycled.
-        let still = (!cx.animated).then_some(Format::Png);
-        match crate::processing::render(input, &nested, &settings, still, &options)? {
-            Rendered::Still { image, .. } => image,
-            Rendered::Frames(frames) => {
-                pick(frames.into_iter().map(|(f, _)| f).collect(), cx.frame)?
-            }
-        }
+    let Some(rendered) = (cx.render)(&nested, &options, cx.animated, cx.frame)? else {
+        return Ok(());
     };
     let overlay = rendered.into_rgba8();
     let alpha = args.get(3).map_or(0.0, |a| number(a));
@@ -584,7 +515,7 @@ pub(crate) fn number(text: &str) -> f64 {
 }
 
 /// Frame `index` of `frames`, cycling.
-fn pick(mut frames: Vec<RgbaImage>, index: usize) -> Result<DynamicImage, ProcessError> {
+pub(crate) fn pick(mut frames: Vec<RgbaImage>, index: usize) -> Result<DynamicImage, ProcessError> {
     if frames.is_empty() {
         return Err(ProcessError::image("overlay has no frames"));
     }

@@ -51,7 +51,9 @@ use fast_image_resize::images::{CroppedImage, CroppedImageMut};
 use fast_image_resize::{FilterType, MulDiv, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, GrayAlphaImage, GrayImage, RgbImage, RgbaImage};
 
-use crate::processing::{Cancel, Plan, ProcessError};
+use crate::processing::cancel::Cancel;
+use crate::processing::error::ProcessError;
+use crate::processing::plan::Plan;
 
 /// The filter for an axis that shrinks (see the module docs for the choice).
 const DOWNSIZE: ResizeAlg = ResizeAlg::Convolution(FilterType::Lanczos3);
@@ -176,7 +178,7 @@ fn output_bytes(image: &mut DynamicImage) -> &mut [u8] {
 /// Resamples the `area` of `image` to `width × height` (aspect ratio not kept).
 pub(crate) fn scale_area(
     image: &DynamicImage,
-    area: crate::processing::Rect,
+    area: crate::processing::plan::Rect,
     width: u32,
     height: u32,
     cancel: &Cancel,

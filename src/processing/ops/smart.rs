@@ -1,5 +1,5 @@
 //! `smart` crop: where to put the fill-crop window, from a saliency map in the spirit of
-//! libvips' *attention* strategy (FILTERS.md §3.6).
+//! libvips' *attention* strategy.
 //!
 //! The (cropped) source is reduced to at most [`WORK_SIDE`] pixels on its long side. Each
 //! pixel scores for three things people look at:
@@ -35,8 +35,11 @@
 
 use image::{DynamicImage, RgbImage};
 
+use crate::processing::cancel::Cancel;
+use crate::processing::error::ProcessError;
 use crate::processing::ops::resize;
-use crate::processing::{Cancel, Plan, ProcessError, Rect};
+use crate::processing::plan::Plan;
+use crate::processing::plan::Rect;
 
 /// Long side of the image the saliency is measured on.
 const WORK_SIDE: u32 = 160;

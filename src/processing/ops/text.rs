@@ -1,6 +1,6 @@
 //! Text overlays: `text(text, x, y[, font[, color[, alpha[, blend[, width[, align[, justify[,
 //! wrap[, spacing[, dpi]]]]]]]]]])` and the older `label(text, x, y[, size[, color[, alpha[,
-//! font]]]])` (FILTERS.md §5.4–5.5).
+//! font]]]])`.
 //!
 //! The text is laid out with one of three bundled DejaVu faces (no system fonts are read):
 //!
@@ -64,8 +64,9 @@ use image::{DynamicImage, RgbaImage};
 
 use super::overlay::{self, Axis, Blend, Placement};
 use crate::path;
+use crate::processing::cancel::Cancel;
+use crate::processing::error::ProcessError;
 use crate::processing::paint::{self, Paint};
-use crate::processing::{Cancel, ProcessError};
 
 /// Most characters of text one `text` or `label` filter draws.
 pub(crate) const MAX_TEXT_CHARS: usize = 1000;
@@ -694,7 +695,7 @@ struct Draw<'a> {
     min_height: u32,
 }
 
-/// Places the text's ink box on `canvas` (FILTERS.md §5.1), rasterises the visible part and
+/// Places the text's ink box on `canvas`, rasterises the visible part and
 /// composites it.
 fn draw(
     canvas: &mut DynamicImage,

@@ -1,5 +1,5 @@
 //! `trim`: the box inside a uniform border, measured as libvips' `find_trim` does
-//! (FILTERS.md §3.2 for the URL segment, §4.9 for the filter).
+//! (for the `trim` URL segment and the `trim(tolerance, corner)` filter).
 //!
 //! The reference colour is the top-left or bottom-right pixel of a copy of the image with any
 //! alpha flattened onto magenta, so transparent borders are trimmable. The copy is smoothed
@@ -29,8 +29,10 @@
 use image::{DynamicImage, RgbImage};
 
 use crate::path::TrimBy;
+use crate::processing::cancel::Cancel;
+use crate::processing::error::ProcessError;
 use crate::processing::ops::canvas;
-use crate::processing::{Cancel, ProcessError, Rect};
+use crate::processing::plan::Rect;
 
 /// Magenta: the colour alpha is flattened onto before measuring.
 const MAGENTA: [u8; 3] = [255, 0, 255];

@@ -29,8 +29,8 @@
 //! assert_eq!(output.format(), Format::Webp);
 //! ```
 
-use super::Format;
 use crate::path::Filter;
+use crate::processing::format::Format;
 
 /// The output format asked for by the filters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl Settings {
     }
 }
 
-/// The focal point of every `focal(...)` filter (FILTERS.md §3.7) on an upright image of
+/// The focal point of every `focal(...)` filter on an upright image of
 /// `width` × `height`: the centres of the rectangles weighted by their areas, in pixels.
 ///
 /// `focal(l,t,r,b)` is a rectangle and `focal(x,y)` a point (a 1×1 rectangle); the numbers
