@@ -86,11 +86,16 @@
 //!
 //! # Adding a filter
 //!
-//! 1. Declare it in the filter registry of [`processing`] (its name, its kind, how its
-//!    arguments parse and what it costs); the limits on filter counts and disabled filters read
-//!    the registry, so they cannot miss it.
-//! 2. Implement the pixel operation under `processing/ops/` and call it from the pipeline at
-//!    the place imagor applies it.
+//! 1. Add one entry to the registry in `processing/filter/registry.rs`
+//!    ([`processing::filter::lookup`]): the filter's name, its
+//!    [`FilterKind`](processing::filter::FilterKind) (a pipeline operation, a plan input, an
+//!    encoder setting, a `/meta` summary, or a setting the HTTP face acts on), how its
+//!    arguments split, whether it counts toward `VIPS_MAX_FILTER_OPS`, and how the work budget
+//!    weighs it. The filter-count limit, `VIPS_DISABLE_FILTERS` and the cost estimate read the
+//!    registry, so none of them can miss it; a test fails when the pipeline runs a name the
+//!    registry does not know.
+//! 2. Implement the pixel operation under `processing/ops/` and call it from the pipeline
+//!    (`processing/pipeline.rs`) under its name.
 //! 3. Test it: a unit test of the operation, an end-to-end URL test, and a golden row where
 //!    imagor's suite has one.
 //!

@@ -294,8 +294,9 @@ impl Values {
                 return Err(self.invalid(
                     K::ImagorSignerTruncate,
                     "a signature segment shorter than 17 characters is never recognised as a \
-                     signature (URL.md 3.2), so every signed URL would fail with 403; use 0 for \
-                     the full length, or 17 or more",
+                     signature (imagor reads such a first segment as part of the path), so \
+                     every signed URL would fail with 403; use 0 for the full length, or 17 or \
+                     more",
                 ));
             }
             _ => Some(self.non_negative::<usize>(K::ImagorSignerTruncate)?),

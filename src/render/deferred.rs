@@ -9,7 +9,8 @@ use tower::Service;
 /// with.
 pub(crate) struct Deferred<S> {
     inner: Option<S>,
-    req: Option<ImageRequest>,
+    /// Boxed: a request is large, and the futures that hold it move.
+    req: Option<Box<ImageRequest>>,
 }
 
 impl<S: Service<ImageRequest> + Clone> Deferred<S> {
@@ -19,7 +20,7 @@ impl<S: Service<ImageRequest> + Clone> Deferred<S> {
         let clone = slot.clone();
         Self {
             inner: Some(std::mem::replace(slot, clone)),
-            req: Some(req),
+            req: Some(Box::new(req)),
         }
     }
 }
@@ -27,13 +28,13 @@ impl<S: Service<ImageRequest> + Clone> Deferred<S> {
 impl<S: Service<ImageRequest>> Deferred<S> {
     /// The request, to adjust before the call.
     pub(crate) fn request_mut(&mut self) -> Option<&mut ImageRequest> {
-        self.req.as_mut()
+        self.req.as_deref_mut()
     }
 
     /// Calls the service. Only the first call reaches it.
     pub(crate) fn call(&mut self) -> Result<S::Future, Error> {
         match (self.inner.take(), self.req.take()) {
-            (Some(mut inner), Some(req)) => Ok(inner.call(req)),
+            (Some(mut inner), Some(req)) => Ok(inner.call(*req)),
             _ => Err(Error::internal("response future polled after it ended")),
         }
     }

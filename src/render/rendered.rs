@@ -2,6 +2,7 @@
 
 use crate::Blob;
 use crate::blob::Stat;
+use crate::loader::content_type_or_fallback;
 use bytes::Bytes;
 use http::HeaderMap;
 use std::time::SystemTime;
@@ -44,7 +45,7 @@ impl Rendered {
 
     /// A stored result read back: its stored content type, else the one its bytes show.
     pub(crate) fn from_stored(stored: Blob) -> Self {
-        let content_type = stored_content_type(&stored);
+        let content_type = content_type_or_fallback(&stored).to_owned();
         Self {
             modified: stored.stat().and_then(Stat::modified),
             content_type,
@@ -94,15 +95,4 @@ impl Rendered {
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
-}
-
-/// A stored result's content type: the one stored with it, else the one its bytes show.
-fn stored_content_type(stored: &Blob) -> String {
-    stored
-        .content_type()
-        .map(str::to_owned)
-        .or_else(|| {
-            crate::processing::Format::sniff(stored.bytes()).map(|f| f.content_type().to_owned())
-        })
-        .unwrap_or_else(|| "application/octet-stream".to_owned())
 }

@@ -221,3 +221,32 @@ impl ImageRequest {
         self.metrics.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::processing::filter::{self, FilterKind};
+
+    #[test]
+    fn the_service_filters_are_registered_as_such() {
+        for name in ["expire", "max_age", "attachment", "raw", "preview"] {
+            let spec = filter::lookup(name).unwrap_or_else(|| panic!("{name} is not registered"));
+            assert_eq!(spec.kind(), FilterKind::Service, "{name}");
+        }
+    }
+
+    #[test]
+    fn expire_max_age_and_attachment_leave_the_key() {
+        let mut params = crate::path::parse(
+            "unsafe/filters:expire(100):max_age(5):attachment():raw():preview()/a.png",
+        );
+        let filters = ServiceFilters::take(&mut params);
+        assert_eq!(filters.expire_ms(), Some(100));
+        assert!(filters.expired_at(UNIX_EPOCH + Duration::from_secs(1)));
+        assert!(!filters.expired_at(UNIX_EPOCH));
+        assert_eq!(filters.attachment(), Some(""));
+        assert!(filters.raw() && filters.preview());
+        let left: Vec<_> = params.filters.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(left, ["raw", "preview"]);
+    }
+}

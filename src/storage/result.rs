@@ -258,13 +258,8 @@ where
                     if let Lookup::Hit(stored) = found {
                         return Poll::Ready(Ok(Rendered::from_stored(*stored)));
                     }
-                    let (Some(mut inner), Some(req)) = (inner.take(), req.take()) else {
-                        return Poll::Ready(Err(Error::internal(
-                            "result storage polled after end",
-                        )));
-                    };
                     let write = write.take();
-                    let fut = inner.call(req);
+                    let fut = call.call()?;
                     state.set(State::Miss { fut, write });
                 }
                 StateProj::Miss { fut, write } => {
