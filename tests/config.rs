@@ -1063,6 +1063,7 @@ fn keys_parse_from_either_name() {
     assert!(!ConfigKey::AwsAccessKeyId.is_secret());
 }
 
+#[cfg(feature = "server")]
 #[test]
 fn connection_limits_have_defaults_flags_and_zero_keeps_the_default() {
     use imagor_tower::server::{

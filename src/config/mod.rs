@@ -81,6 +81,8 @@ mod resolve;
 mod sections;
 mod stack;
 mod value;
+#[cfg(not(feature = "s3"))]
+mod without_s3;
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -97,7 +99,9 @@ pub use sections::{
     S3Config, S3LoaderConfig, S3Role, S3StorageClass, S3StorageConfig, ServerConfig, SignerType,
     StoragePathStyle,
 };
-pub use stack::{BoxSource, ConfiguredService};
+pub use stack::BoxSource;
+#[cfg(feature = "server")]
+pub use stack::ConfiguredService;
 pub use value::Secret;
 
 use resolve::Values;
@@ -439,6 +443,8 @@ impl ConfigBuilder {
             }
         }
 
+        #[cfg(not(feature = "s3"))]
+        without_s3::refuse_s3_options(&values)?;
         let resolved = values.resolve()?;
         warnings.extend(resolved.warnings);
         let unsupported = ConfigKey::ALL

@@ -121,8 +121,9 @@ impl Format {
     }
 
     /// Whether the engine can write this format. Formats it cannot write are answered as JPEG.
+    /// AVIF needs the `avif` cargo feature.
     pub fn can_encode(self) -> bool {
-        !matches!(self, Self::Bmp | Self::Svg)
+        !matches!(self, Self::Bmp | Self::Svg) && (cfg!(feature = "avif") || self != Self::Avif)
     }
 
     /// The format imagor answers with when the URL names none: the source format if it can be

@@ -79,6 +79,7 @@
 //! assert_eq!((output.width(), output.height()), (200, 150));
 //! ```
 
+#[cfg_attr(not(feature = "avif"), path = "avif_off.rs")]
 mod avif;
 mod cancel;
 mod cost;
@@ -96,6 +97,7 @@ mod paint;
 mod pipeline;
 mod plan;
 mod policy;
+#[cfg_attr(not(feature = "svg"), path = "svg_off.rs")]
 mod svg;
 
 pub use cancel::Cancel;
@@ -108,6 +110,7 @@ pub use ops::overlay::{MAX_DEPTH, Overlays, overlay_sources};
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 pub use policy::FilterPolicy;
+#[cfg(feature = "svg")]
 pub use svg::{MAX_SVG_BYTES, MAX_SVG_DEPTH};
 
 use std::time::{Duration, Instant};
@@ -727,6 +730,8 @@ fn encode_animation(
 fn requested_format(settings: &Settings) -> Result<Option<Format>, ProcessError> {
     match settings.output {
         OutputRequest::Source => Ok(None),
+        #[cfg(not(feature = "avif"))]
+        OutputRequest::Format(Format::Avif) => Err(avif::not_built_in()),
         OutputRequest::Format(format) => Ok(Some(format)),
         OutputRequest::Unsupported => Err(ProcessError::UnsupportedFormat),
     }

@@ -19,12 +19,11 @@
 //! ```
 
 mod connection;
+mod defaults;
 mod frontend;
 
-pub use connection::{
-    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_INTERVAL,
-    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server,
-};
+pub use connection::{DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_KEEP_ALIVE_TIMEOUT, Server};
+pub use defaults::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 pub use frontend::{Frontend, FrontendLayer};
 
 use crate::body::Body;
