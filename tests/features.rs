@@ -42,6 +42,7 @@ async fn answer(uri: &str, accept: Option<&str>, auto_avif: bool) -> (StatusCode
 }
 
 /// The `message` of a JSON error body.
+#[cfg(not(all(feature = "avif", feature = "svg")))]
 fn message(body: &[u8]) -> String {
     let json: serde_json::Value = serde_json::from_slice(body).expect("a JSON error body");
     json["message"].as_str().expect("a message").to_owned()
