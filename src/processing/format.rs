@@ -120,8 +120,9 @@ impl Format {
         }
     }
 
-    /// Whether the engine can write this format. Formats it cannot write are answered as JPEG.
-    /// AVIF needs the `avif` cargo feature.
+    /// Whether the engine can write this format. Formats it cannot write are answered as JPEG,
+    /// except AVIF in a build without the `avif` cargo feature: `format(avif)` then answers
+    /// 406 naming the feature, and `Accept` negotiation never picks it.
     pub fn can_encode(self) -> bool {
         !matches!(self, Self::Bmp | Self::Svg) && (cfg!(feature = "avif") || self != Self::Avif)
     }
