@@ -526,6 +526,7 @@ fn cache_ttl_and_swr_ignore_zero() {
     assert!(config.imagor.cache_header_no_cache);
 }
 
+#[cfg(feature = "s3")]
 #[test]
 fn zero_means_never_or_unlimited() {
     let config = env_ok(&[
@@ -748,6 +749,7 @@ fn urls_must_be_absolute() {
     assert!(!err.contains("hunter2"), "proxy credentials leaked: {err}");
 }
 
+#[cfg(feature = "s3")]
 #[test]
 fn enumerations_and_their_fallbacks() {
     let config = env_ok(&[
@@ -808,6 +810,7 @@ fn deprecated_forward_all_headers_alias() {
 
 // ===== S3 =====
 
+#[cfg(feature = "s3")]
 #[test]
 fn s3_role_credentials_apply_only_when_complete() {
     let config = env_ok(&[
@@ -856,6 +859,7 @@ fn s3_role_credentials_apply_only_when_complete() {
     assert_eq!(config.s3.storage.bucket, None);
 }
 
+#[cfg(feature = "s3")]
 #[test]
 fn s3_disabled_without_buckets() {
     let config = env_ok(&[("AWS_REGION", "us-east-1")]);
@@ -902,6 +906,7 @@ fn nothing_set_means_nothing_unsupported() {
 
 // ===== redaction =====
 
+#[cfg(feature = "s3")]
 #[test]
 fn debug_output_never_shows_secrets() {
     let config = env_ok(&[

@@ -302,6 +302,7 @@ mod tests {
         assert_eq!(Format::Webp.default_output(), Format::Webp);
         assert_eq!(Format::Tiff.default_output(), Format::Tiff);
         assert_eq!(Format::Avif.default_output(), Format::Avif);
+        #[cfg(feature = "avif")]
         assert!(Format::Avif.can_encode());
         assert!(!Format::Bmp.can_encode());
         assert_eq!(Format::Svg.default_output(), Format::Jpeg);

@@ -173,6 +173,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "jpeg-scaled")]
     #[test]
     fn eighths_go_to_the_dc_decoder_only_for_progressive_files() {
         let limits = Limits::default();
@@ -194,6 +195,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "jpeg-scaled")]
     #[test]
     fn at_an_eighth_the_other_decoder_is_tried_when_the_first_refuses() {
         // An Adobe segment saying "no transform": RGB-coded samples, which the DC-only decoder
