@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imagor_tower::config::{Config, ConfigBuilder, ConfigError, ConfigKey, Origin};
+// The tests that set S3 options need the `s3` feature; so do these names.
+#[cfg(feature = "s3")]
 use imagor_tower::config::{
-    CannedAcl, Config, ConfigBuilder, ConfigError, ConfigKey, Origin, ResultStoragePathStyle,
-    S3Role, S3StorageClass, SignerType, StoragePathStyle,
+    CannedAcl, ResultStoragePathStyle, S3Role, S3StorageClass, SignerType, StoragePathStyle,
 };
 
 fn build_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

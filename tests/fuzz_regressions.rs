@@ -172,7 +172,6 @@ fn a_header_over_the_limits_is_refused() {
     ));
 }
 
-#[cfg(feature = "avif")]
 #[test]
 fn filter_inputs_never_panic() {
     let (regressions, seeds) = inputs("filter_args");
@@ -183,6 +182,10 @@ fn filter_inputs_never_panic() {
     let refused: Vec<&PathBuf> = seeds
         .iter()
         .filter(|path| common::filter_args(&read(path)).is_err())
+        // Without the `avif` feature, `format(avif)` is refused by design.
+        .filter(|path| {
+            cfg!(feature = "avif") || !read(path).windows(12).any(|w| w == b"format(avif)")
+        })
         .collect();
     // Every seed is a valid filter list (`format(avif)` included, now that AVIF is written).
     assert!(refused.is_empty(), "{refused:?}");
