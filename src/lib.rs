@@ -127,9 +127,15 @@ pub mod metrics;
 pub mod path;
 pub mod processing;
 pub mod render;
+#[cfg(feature = "s3")]
 pub mod s3;
 mod secret;
+#[cfg(feature = "server")]
 pub mod server;
+// Without the server, the connection defaults alone remain (the configuration's defaults).
+#[cfg(not(feature = "server"))]
+#[path = "server/defaults.rs"]
+mod server;
 pub mod service;
 pub mod storage;
 

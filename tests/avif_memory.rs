@@ -4,6 +4,7 @@
 //! LeakSanitizer); `processing::avif` frees it, and this test keeps it that way.
 //!
 //! This file is its own test binary because it installs a global allocator.
+#![cfg(feature = "avif")]
 
 use std::alloc::System;
 use std::path::PathBuf;

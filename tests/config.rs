@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imagor_tower::config::{Config, ConfigBuilder, ConfigError, ConfigKey, Origin};
+// The tests that set S3 options need the `s3` feature; so do these names.
+#[cfg(feature = "s3")]
 use imagor_tower::config::{
-    CannedAcl, Config, ConfigBuilder, ConfigError, ConfigKey, Origin, ResultStoragePathStyle,
-    S3Role, S3StorageClass, SignerType, StoragePathStyle,
+    CannedAcl, ResultStoragePathStyle, S3Role, S3StorageClass, SignerType, StoragePathStyle,
 };
 
 fn build_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -526,6 +528,7 @@ fn cache_ttl_and_swr_ignore_zero() {
     assert!(config.imagor.cache_header_no_cache);
 }
 
+#[cfg(feature = "s3")]
 #[test]
 fn zero_means_never_or_unlimited() {
     let config = env_ok(&[
@@ -751,6 +754,7 @@ fn urls_must_be_absolute() {
     assert!(!err.contains("hunter2"), "proxy credentials leaked: {err}");
 }
 
+#[cfg(feature = "s3")]
 #[test]
 fn enumerations_and_their_fallbacks() {
     let config = env_ok(&[
@@ -811,6 +815,7 @@ fn deprecated_forward_all_headers_alias() {
 
 // ===== S3 =====
 
+#[cfg(feature = "s3")]
 #[test]
 fn s3_role_credentials_apply_only_when_complete() {
     let config = env_ok(&[
@@ -859,6 +864,7 @@ fn s3_role_credentials_apply_only_when_complete() {
     assert_eq!(config.s3.storage.bucket, None);
 }
 
+#[cfg(feature = "s3")]
 #[test]
 fn s3_disabled_without_buckets() {
     let config = env_ok(&[("AWS_REGION", "us-east-1")]);
@@ -905,6 +911,7 @@ fn nothing_set_means_nothing_unsupported() {
 
 // ===== redaction =====
 
+#[cfg(feature = "s3")]
 #[test]
 fn debug_output_never_shows_secrets() {
     let config = env_ok(&[
@@ -1066,6 +1073,7 @@ fn keys_parse_from_either_name() {
     assert!(!ConfigKey::AwsAccessKeyId.is_secret());
 }
 
+#[cfg(feature = "server")]
 #[test]
 fn connection_limits_have_defaults_flags_and_zero_keeps_the_default() {
     use imagor_tower::server::{

@@ -1,6 +1,7 @@
 //! Connection handling of the standalone server: first-request and idle timeouts, the
 //! connection cap, HTTP/2 keep-alive pings and graceful shutdown, against the real server
 //! (`Config::http_server` serving `Config::service`) on 127.0.0.1.
+#![cfg(feature = "server")]
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -336,6 +336,7 @@ fn meta_counts_animated_webp_pages() {
 // ---------------------------------------------------------------------------------------------
 // SVG
 
+#[cfg(feature = "svg")]
 #[test]
 fn svg_becomes_jpeg_at_its_own_size() {
     let input = fixture("test.svg");
@@ -353,6 +354,7 @@ fn svg_becomes_jpeg_at_its_own_size() {
     assert!(r < 40 && g > 230 && b > 230, "{:?}", [r, g, b]);
 }
 
+#[cfg(feature = "svg")]
 #[test]
 fn svg_to_png_keeps_transparency_and_resizes() {
     let svg = br##"<?xml version="1.0"?>
@@ -375,6 +377,7 @@ fn svg_to_png_keeps_transparency_and_resizes() {
     assert_eq!(image.get_pixel(16, 5).0[3], 0);
 }
 
+#[cfg(feature = "svg")]
 #[test]
 fn svg_enlargements_are_drawn_sharp() {
     // A 10×10 drawing asked at 100×100: drawn at the larger size, the edge between the halves
@@ -398,6 +401,7 @@ fn svg_enlargements_are_drawn_sharp() {
     assert!(row[45] < 8 && row[55] > 247);
 }
 
+#[cfg(feature = "svg")]
 #[test]
 fn svg_meta_names_svg() {
     let input = fixture("test.svg");
@@ -454,6 +458,7 @@ async fn fetch(uri: &str) -> (StatusCode, http::HeaderMap, bytes::Bytes) {
     (parts.status, parts.headers, bytes)
 }
 
+#[cfg(feature = "svg")]
 #[tokio::test]
 async fn service_answers_animated_webp_and_svg() {
     let (status, headers, bytes) = fetch("/unsafe/fit-in/60x60/demo3.webp").await;

@@ -4,6 +4,7 @@
 //!
 //! The fixtures are imagor's test pictures in `tests/fixtures/images/` (Apache-2.0, see the
 //! README there); broken variants are made from them in memory.
+#![cfg(feature = "avif")]
 
 mod support;
 

@@ -116,6 +116,7 @@ fn a_webp_chunk_past_the_end_is_refused() {
     }
 }
 
+#[cfg(feature = "avif")]
 #[test]
 fn avif_inputs_never_panic() {
     let (ok, failed) = replay_decoder("decode_avif", Format::Avif);
@@ -140,6 +141,7 @@ fn an_avif_box_past_the_end_is_refused() {
     }
 }
 
+#[cfg(feature = "svg")]
 #[test]
 fn svg_inputs_never_panic() {
     let (ok, _) = replay_decoder("decode_svg", Format::Svg);
@@ -180,6 +182,10 @@ fn filter_inputs_never_panic() {
     let refused: Vec<&PathBuf> = seeds
         .iter()
         .filter(|path| common::filter_args(&read(path)).is_err())
+        // Without the `avif` feature, `format(avif)` is refused by design.
+        .filter(|path| {
+            cfg!(feature = "avif") || !read(path).windows(12).any(|w| w == b"format(avif)")
+        })
         .collect();
     // Every seed is a valid filter list (`format(avif)` included, now that AVIF is written).
     assert!(refused.is_empty(), "{refused:?}");

@@ -497,6 +497,7 @@ fn write_known_misses(report: &Report) {
         .expect("write the known-misses list");
 }
 
+#[cfg(feature = "svg")]
 #[tokio::test]
 async fn vendored_subset() {
     let dir = manifest_path("tests/fixtures/golden");

@@ -242,6 +242,7 @@ async fn metrics_count_requests_stages_and_result_storage() {
     assert!(text.contains("# TYPE img_http_request_duration_seconds histogram\n"));
 }
 
+#[cfg(feature = "server")]
 #[tokio::test]
 async fn configured_metrics_count_source_storage_hits() {
     let originals = tempfile::tempdir().unwrap();
@@ -451,6 +452,7 @@ async fn a_queued_client_that_leaves_gives_its_slot_back() {
     assert_eq!(b.unwrap().status(), StatusCode::OK);
 }
 
+#[cfg(feature = "s3")]
 mod s3_outage {
     //! An S3 server (s3s-fs) that can be stopped and started again on the same port.
 

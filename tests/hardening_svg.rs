@@ -2,6 +2,7 @@
 //! documents and nesting deeper than the renderer can recurse. Each must answer a 4xx JSON
 //! error quickly, with the process's peak memory staying bounded; the deepest document that
 //! is accepted must render on a pixel thread.
+#![cfg(feature = "svg")]
 
 mod support;
 

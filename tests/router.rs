@@ -1,6 +1,7 @@
 //! The S3 loader bucket router: the vectors of `bucket-router-cases.json`, the routing file's
 //! errors, and real requests to buckets on two in-process S3 servers (s3s + s3s-fs, SigV4
 //! checked) with different keys standing in for two regions or providers.
+#![cfg(feature = "s3")]
 
 use bytes::Bytes;
 use imagor_tower::Error;

@@ -1,5 +1,6 @@
 //! S3 loader and backends against a real S3 protocol server (s3s + s3s-fs) in-process,
 //! with SigV4 checked, plus the key-mapping vectors of `key-cases.json`.
+#![cfg(feature = "s3")]
 
 use bytes::Bytes;
 use imagor_tower::Error;

@@ -285,6 +285,7 @@ async fn conditional_requests() {
     }
 }
 
+#[cfg(feature = "server")]
 #[tokio::test]
 async fn file_storages_from_imagor_environment_variables() {
     let dir = tempfile::tempdir().unwrap();

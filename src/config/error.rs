@@ -103,8 +103,21 @@ pub enum ConfigError {
     },
     /// The bucket router's routing file (`S3_LOADER_BUCKET_ROUTER_CONFIG`) cannot be read or
     /// is not valid; the message names the file and, where YAML tells them, the line and field.
+    #[cfg(feature = "s3")]
     #[error(transparent)]
     BucketRouter(#[from] crate::s3::RouterConfigError),
+    /// An option that needs a cargo feature this build leaves out, such as
+    /// `S3_LOADER_BUCKET` without the `s3` feature: refused rather than ignored, so that a
+    /// deployment never runs without the loader or storage it asked for.
+    #[error(
+        "{key} needs the `{feature}` cargo feature, which this build of imagor-tower leaves out"
+    )]
+    NotBuiltIn {
+        /// The option that was set.
+        key: ConfigKey,
+        /// The cargo feature it needs.
+        feature: &'static str,
+    },
     /// `-h`, `-help` or `--help` was given: print [`Config::help_text`](super::Config::help_text)
     /// and exit successfully.
     #[error("help requested")]

@@ -336,6 +336,8 @@ impl ConfigBuilder {
             }
         }
 
+        #[cfg(not(feature = "s3"))]
+        super::without_s3::refuse_s3_options(&values)?;
         let resolved = values.resolve()?;
         warnings.extend(resolved.warnings);
         let unsupported = ConfigKey::ALL

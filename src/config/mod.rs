@@ -80,10 +80,13 @@ mod key;
 mod load;
 mod origin;
 mod resolve;
+#[cfg(feature = "s3")]
 mod s3;
 mod sections;
 mod stack;
 mod value;
+#[cfg(not(feature = "s3"))]
+mod without_s3;
 
 pub use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass};
 pub use crate::secret::Secret;
@@ -98,7 +101,9 @@ pub use sections::{
     HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
     S3Config, S3LoaderConfig, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
 };
-pub use stack::{BoxSource, ConfiguredService};
+pub use stack::BoxSource;
+#[cfg(feature = "server")]
+pub use stack::ConfiguredService;
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,10 @@
 //! Assembling the service stack from a [`Config`]: what the standalone server runs, available
 //! to library users who configure through imagor's names.
 
+#[cfg(feature = "s3")]
+use super::S3Role;
 use super::{
-    Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, S3Role, SignerType,
-    StoragePathStyle,
+    Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, SignerType, StoragePathStyle,
 };
 use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest};
@@ -11,10 +12,13 @@ use crate::metrics::Metrics;
 use crate::path::{Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
 use crate::render::Stack;
+#[cfg(feature = "s3")]
 use crate::s3::{BucketRouter, S3Loader, S3Options};
+#[cfg(feature = "server")]
 use crate::server::{Frontend, FrontendLayer, Server};
 use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
 use crate::{Blob, Error, ImageService};
+#[cfg(feature = "server")]
 use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
@@ -22,6 +26,7 @@ use tower::util::BoxCloneSyncService;
 pub type BoxSource = BoxCloneSyncService<SourceRequest, Blob, Error>;
 
 /// The HTTP stack [`Config::service`] builds.
+#[cfg(feature = "server")]
 pub type ConfiguredService = Frontend<ImageService<Stack<BoxSource>>>;
 
 impl Config {
@@ -117,6 +122,7 @@ impl Config {
     }
 
     /// The S3 backend of `role`, when that role's bucket is set.
+    #[cfg(feature = "s3")]
     pub fn s3_backend(&self, role: S3Role) -> Result<Option<crate::s3::S3Backend>, Error> {
         match S3Options::from_config(&self.s3, role) {
             Some(options) => options.build().map(Some),
@@ -134,6 +140,7 @@ impl Config {
     /// A [`ConfigError::BucketRouter`](super::ConfigError::BucketRouter) (as an [`Error`])
     /// naming the file, and where known the line and field, when the file cannot be read or
     /// is not valid.
+    #[cfg(feature = "s3")]
     pub fn s3_bucket_router(&self) -> Result<Option<BucketRouter>, Error> {
         let Some(path) = &self.s3.loader.bucket_router_config else {
             return Ok(None);
@@ -151,6 +158,7 @@ impl Config {
     /// The S3 loader is the bucket router when a routing file is set.
     pub fn source(&self) -> Result<Option<BoxSource>, Error> {
         let mut loaders: Vec<BoxSource> = Vec::new();
+        #[cfg(feature = "s3")]
         if let Some(router) = self.s3_bucket_router()? {
             loaders.push(BoxSource::new(router));
         } else if let Some(backend) = self.s3_backend(S3Role::Loader)? {
@@ -201,6 +209,7 @@ impl Config {
                 .save_timeout(self.imagor.save_timeout)
         };
         let mut layers = Vec::new();
+        #[cfg(feature = "s3")]
         if let Some(backend) = self.s3_backend(S3Role::Storage)? {
             layers.push(configure(StorageLayer::new(backend)));
         }
@@ -225,6 +234,7 @@ impl Config {
                 .load_timeout(self.imagor.load_timeout)
                 .save_timeout(self.imagor.save_timeout)
         };
+        #[cfg(feature = "s3")]
         if let Some(backend) = self.s3_backend(S3Role::ResultStorage)? {
             if self.file.result_storage.base_dir.is_some() {
                 tracing::warn!(
@@ -313,6 +323,7 @@ impl Config {
 
     /// The server-level layer from `SERVER_PATH_PREFIX`, `SERVER_STRIP_QUERY_STRING`,
     /// `SERVER_CORS` and `SERVER_ACCESS_LOG`.
+    #[cfg(feature = "server")]
     pub fn frontend_layer(&self) -> FrontendLayer {
         let s = &self.server;
         FrontendLayer::new()
@@ -338,6 +349,7 @@ impl Config {
     /// assert_eq!(config.http_server().connection_limit(), 500);
     /// // then: config.http_server().serve(listener, config.service()?, shutdown).await
     /// ```
+    #[cfg(feature = "server")]
     pub fn http_server(&self) -> Server {
         let s = &self.server;
         Server::new()
@@ -366,12 +378,14 @@ impl Config {
     /// let service = config.service().unwrap();
     /// # let _ = service;
     /// ```
+    #[cfg(feature = "server")]
     pub fn service(&self) -> Result<ConfiguredService, Error> {
         self.service_with_metrics(None)
     }
 
     /// [`service`](Self::service), recording into `metrics` when given (see
     /// [`metrics`](Self::metrics)).
+    #[cfg(feature = "server")]
     pub fn service_with_metrics(
         &self,
         metrics: Option<&Metrics>,

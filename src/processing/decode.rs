@@ -678,6 +678,7 @@ mod tests {
         assert!(decode(&webp, &Limits::default(), true).is_ok());
     }
 
+    #[cfg(feature = "jpeg-scaled")]
     #[test]
     fn jpeg_shrinks_on_load_when_asked() {
         let fixture = |name: &str| {

@@ -11,5 +11,6 @@ pub(crate) struct EncodeSettings<'a> {
     /// ICC profile to embed where the format allows.
     pub(crate) icc_profile: Option<&'a [u8]>,
     /// rav1e speed for AVIF, 1 (slowest) to 10.
+    #[cfg_attr(not(feature = "avif"), allow(dead_code))]
     pub(crate) avif_speed: u8,
 }

@@ -120,9 +120,11 @@ impl Format {
         }
     }
 
-    /// Whether the engine can write this format. Formats it cannot write are answered as JPEG.
+    /// Whether the engine can write this format. Formats it cannot write are answered as JPEG,
+    /// except AVIF in a build without the `avif` cargo feature: `format(avif)` then answers
+    /// 406 naming the feature, and `Accept` negotiation never picks it.
     pub fn can_encode(self) -> bool {
-        !matches!(self, Self::Bmp | Self::Svg)
+        !matches!(self, Self::Bmp | Self::Svg) && (cfg!(feature = "avif") || self != Self::Avif)
     }
 
     /// The format imagor answers with when the URL names none: the source format if it can be
@@ -372,6 +374,7 @@ mod tests {
         assert_eq!(Format::Webp.default_output(), Format::Webp);
         assert_eq!(Format::Tiff.default_output(), Format::Tiff);
         assert_eq!(Format::Avif.default_output(), Format::Avif);
+        #[cfg(feature = "avif")]
         assert!(Format::Avif.can_encode());
         assert!(!Format::Bmp.can_encode());
         assert_eq!(Format::Svg.default_output(), Format::Jpeg);

@@ -79,6 +79,7 @@
 //! assert_eq!((output.width(), output.height()), (200, 150));
 //! ```
 
+#[cfg_attr(not(feature = "avif"), path = "avif_off.rs")]
 mod avif;
 mod cancel;
 mod cost;
@@ -101,6 +102,7 @@ mod pipeline;
 mod plan;
 mod policy;
 mod render;
+#[cfg_attr(not(feature = "svg"), path = "svg_off.rs")]
 mod svg;
 
 pub use cancel::Cancel;
@@ -115,6 +117,8 @@ pub use overlays::Overlays;
 pub use paint::{is_color_source, source_color};
 pub use plan::{Plan, Rect};
 pub use policy::FilterPolicy;
+#[cfg(feature = "svg")]
+#[cfg(feature = "svg")]
 pub use svg::{MAX_SVG_BYTES, MAX_SVG_DEPTH};
 
 use std::time::{Duration, Instant};

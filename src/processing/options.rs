@@ -139,6 +139,7 @@ impl Options {
     /// Writing AVIF (`format(avif)`) is not affected.
     ///
     /// ```
+    /// # #[cfg(feature = "avif")] {
     /// use imagor_tower::path::{Filter, Params};
     /// use imagor_tower::processing::{process, process_color, Options, ProcessError};
     ///
@@ -157,6 +158,7 @@ impl Options {
     ///     process(avif.bytes(), &params, &off),
     ///     Err(ProcessError::UnsupportedFormat)
     /// ));
+    /// # }
     /// ```
     pub fn avif_decode(mut self, enabled: bool) -> Self {
         self.avif_decode = enabled;

@@ -207,6 +207,8 @@ fn animate(
 pub(super) fn requested_format(settings: &Settings) -> Result<Option<Format>, ProcessError> {
     match settings.output {
         OutputRequest::Source => Ok(None),
+        #[cfg(not(feature = "avif"))]
+        OutputRequest::Format(Format::Avif) => Err(super::avif::not_built_in()),
         OutputRequest::Format(format) => Ok(Some(format)),
         OutputRequest::Unsupported => Err(ProcessError::UnsupportedFormat),
     }

@@ -21,16 +21,9 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep_until};
 use tower::ServiceExt;
 
+use super::defaults::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 use super::servable::{SHUTDOWN_GRACE, Servable};
 
-/// Default cap on open connections (`SERVER_MAX_CONNECTIONS`).
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 10_000;
-/// Default time a new connection has to deliver its first request head
-/// (`SERVER_HEADER_TIMEOUT`).
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time a connection may stay open with no request in flight after its last answer
-/// (`SERVER_IDLE_TIMEOUT`).
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default interval of HTTP/2 keep-alive pings.
 pub const DEFAULT_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Default time an HTTP/2 client has to acknowledge a keep-alive ping before the connection

@@ -1,5 +1,5 @@
-//! [`Frontend`]: the server-level behaviour imagor puts in front of its handler:
-//! path prefix, query-string redirect, CORS and an access log.
+//! [`Frontend`]: the server-level behaviour imagor puts in front of its handler: path prefix,
+//! query-string redirect, CORS and an access log.
 
 use crate::body::Body;
 use futures::future::BoxFuture;

@@ -19,13 +19,12 @@
 //! ```
 
 mod connection;
+mod defaults;
 mod frontend;
 mod servable;
 
-pub use connection::{
-    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE_INTERVAL,
-    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Server,
-};
+pub use connection::{DEFAULT_KEEP_ALIVE_INTERVAL, DEFAULT_KEEP_ALIVE_TIMEOUT, Server};
+pub use defaults::{DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 pub use frontend::{Frontend, FrontendLayer};
 pub use servable::{SHUTDOWN_GRACE, Servable};
 

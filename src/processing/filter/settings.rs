@@ -170,6 +170,9 @@ pub(crate) fn focal_point(filters: &[Filter], width: u32, height: u32) -> Option
 /// What `format(name)` asks for; `None` when imagor ignores the name.
 fn output_request(name: &str) -> Option<OutputRequest> {
     match Format::from_name(name) {
+        // Refused by name when processing starts (406), rather than quietly written as JPEG.
+        #[cfg(not(feature = "avif"))]
+        Some(Format::Avif) => Some(OutputRequest::Format(Format::Avif)),
         Some(format) if format.can_encode() => Some(OutputRequest::Format(format)),
         // Recognised but not writable (imagor: bmp, pdf, svg): written as JPEG.
         Some(_) => Some(OutputRequest::Format(Format::Jpeg)),

@@ -33,6 +33,7 @@
 //! ```
 
 pub(crate) mod dc;
+#[cfg_attr(not(feature = "jpeg-scaled"), path = "scaled_off.rs")]
 mod scaled;
 #[cfg(test)]
 mod test_support;
@@ -144,6 +145,7 @@ fn is_progressive(data: &[u8]) -> bool {
 }
 
 /// How many scans (SOS segments) `data` has. A damaged file counts those before the damage.
+#[cfg_attr(not(feature = "jpeg-scaled"), allow(dead_code))]
 fn scan_count(data: &[u8]) -> usize {
     Markers::new(data).filter(|&marker| marker == 0xDA).count()
 }
@@ -171,6 +173,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "jpeg-scaled")]
     #[test]
     fn eighths_go_to_the_dc_decoder_only_for_progressive_files() {
         let limits = Limits::default();
@@ -192,6 +195,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "jpeg-scaled")]
     #[test]
     fn at_an_eighth_the_other_decoder_is_tried_when_the_first_refuses() {
         // An Adobe segment saying "no transform": RGB-coded samples, which the DC-only decoder
