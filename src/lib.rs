@@ -129,6 +129,11 @@ pub mod processing;
 pub mod render;
 #[cfg(feature = "s3")]
 pub mod s3;
+// Without the `s3` feature only the S3 option types remain: the configuration still reads S3
+// options, to refuse them by name.
+#[cfg(not(feature = "s3"))]
+#[path = "s3/settings_only.rs"]
+mod s3;
 mod secret;
 #[cfg(feature = "server")]
 pub mod server;

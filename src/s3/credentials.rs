@@ -20,6 +20,7 @@
 //! An empty value counts as not set.
 
 use crate::secret::Secret;
+#[cfg(feature = "s3")]
 use object_store::aws::AwsCredentialProvider;
 
 /// AWS region and static credentials of one level: global, one role, or one bucket.
@@ -101,6 +102,7 @@ pub(crate) enum Signing {
     /// The standard AWS chain through aws-config, in the chosen region.
     Chain,
     /// A provider given by the caller.
+    #[cfg(feature = "s3")]
     Provider(AwsCredentialProvider),
 }
 
@@ -163,7 +165,7 @@ pub(crate) fn choose(sources: Sources<'_>) -> Choice {
     choice
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "s3"))]
 mod tests {
     use super::*;
     use object_store::StaticCredentialProvider;
