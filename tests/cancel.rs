@@ -4,7 +4,7 @@
 //!
 //! Every heavy job runs on its own thread for about 200 ms (the test fails if it finished
 //! sooner, since it would then show nothing), is cancelled, and must return having used at
-//! most [`CPU_AFTER_CANCEL`] of CPU time after the cancel (read from `/proc` on Linux), and
+//! most [`CPU_AFTER_CANCEL`] of user CPU time after the cancel (read from `/proc` on Linux), and
 //! within [`WALL_AFTER_CANCEL`] of wall-clock time, a bound loose enough for a loaded machine
 //! where the thread waits for a core. The jobs run one at a time (a lock), so that they do
 //! not compete with each other for the cores and for memory.
@@ -32,6 +32,12 @@ const RUN_FOR: Duration = Duration::from_millis(200);
 
 /// The goal: a cancelled job stops within 100 ms of work. (The jobs themselves would run for
 /// seconds to hours.)
+///
+/// This is user time, the work of our own code. The kernel's time for the thread (faulting in
+/// and giving back the pages of its buffers) is not counted here: on a machine whose memory
+/// is busy with other work, such as a parallel build, freeing a few hundred megabytes alone
+/// can take more than this, however promptly the job stops. That time is bounded by
+/// [`WALL_AFTER_CANCEL`] instead.
 const CPU_AFTER_CANCEL: Duration = Duration::from_millis(100);
 
 /// Wall-clock bound between the cancel and the job's return: the goal, with slack for a
@@ -44,15 +50,14 @@ fn current_task() -> Option<String> {
     link.file_name()?.to_str().map(str::to_owned)
 }
 
-/// The CPU time (user and system) the thread `task` has used, from
-/// `/proc/self/task/<task>/stat` in clock ticks of 10 ms.
+/// The user CPU time the thread `task` has used, from `/proc/self/task/<task>/stat` in clock
+/// ticks of 10 ms.
 fn thread_cpu(task: &str) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/self/task/{task}/stat")).ok()?;
     // The fields after the command name: state is the first, utime the 12th, stime the 13th.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let user: u64 = fields.get(11)?.parse().ok()?;
-    let system: u64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_millis((user + system) * 10))
+    Some(Duration::from_millis(user * 10))
 }
 
 /// One heavy job at a time.
@@ -67,7 +72,7 @@ fn serial() -> MutexGuard<'static, ()> {
 /// Runs `job` on a thread with a fresh token in its options (the caller holds [`serial`]
 /// from before it makes the job's input), cancels the token after
 /// [`RUN_FOR`], and checks that the job answers `Cancelled` within [`CPU_AFTER_CANCEL`] of
-/// CPU time and [`WALL_AFTER_CANCEL`] of wall-clock time, and that its memory is given back.
+/// user CPU time and [`WALL_AFTER_CANCEL`] of wall-clock time, and that its memory is given back.
 fn stops_promptly<T: Send + 'static>(
     name: &str,
     job: impl FnOnce(Options) -> Result<T, ProcessError> + Send + 'static,
@@ -121,7 +126,7 @@ fn stops_promptly<T: Send + 'static>(
     if let Some(cpu) = cpu {
         assert!(
             cpu <= CPU_AFTER_CANCEL,
-            "{name}: used {cpu:?} of CPU after the cancel"
+            "{name}: used {cpu:?} of user CPU after the cancel"
         );
     }
     // The job held its buffers when it was cancelled, and gave them all back.
@@ -135,7 +140,9 @@ fn stops_promptly<T: Send + 'static>(
         "{name}: {} bytes still held after the cancel",
         after.saturating_sub(before)
     );
-    eprintln!("{name}: stopped {took:?} after the cancel ({cpu:?} of CPU), {peak} bytes held then");
+    eprintln!(
+        "{name}: stopped {took:?} after the cancel ({cpu:?} of user CPU), {peak} bytes held then"
+    );
 }
 
 /// A `width × height` RGB PNG with a pattern that does not compress to nothing.

@@ -220,14 +220,16 @@ pub(crate) fn sharpen(
     let (width, height) = rgba.dimensions();
     let (w, h) = (width as usize, height as usize);
     let mut lab: Vec<[f64; 3]> = Vec::with_capacity(w * h);
+    let mut lightness: Vec<i64> = Vec::with_capacity(w * h);
+    // Row by row, so that a cancel stops the conversion too.
     for row in rgba.rows() {
         meter.tick(w * LAB_UNITS)?;
-        lab.extend(row.map(|p| to_lab([p.0[0], p.0[1], p.0[2]])));
+        for p in row {
+            let [l, a, b] = to_lab([p.0[0], p.0[1], p.0[2]]);
+            lightness.push((l * LABS_SCALE).round().clamp(0.0, 32767.0) as i64);
+            lab.push([l, a, b]);
+        }
     }
-    let lightness: Vec<i64> = lab
-        .iter()
-        .map(|[l, _, _]| (l * LABS_SCALE).round().clamp(0.0, 32767.0) as i64)
-        .collect();
     let mut blurred = lightness.clone();
     convolve_plane(&mut blurred, &mask, [h, w, w, 1], &mut meter)?;
     convolve_plane(&mut blurred, &mask, [w, h, 1, w], &mut meter)?;
