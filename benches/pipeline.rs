@@ -17,35 +17,14 @@
 //!   with `/usr/bin/time -v`).
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use imagor_tower::path::Params;
 use imagor_tower::processing::{Options, process};
+use support::corpus;
 
-fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
-    let dir = std::env::var_os("IMAGOR_BENCH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/corpus")
-        });
-    let entries = std::fs::read_dir(&dir).ok()?;
-    let mut photos: Vec<(String, Vec<u8>)> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|ext| ext.eq_ignore_ascii_case("jpg"))
-        })
-        .filter_map(|path| {
-            let name = path.file_stem()?.to_string_lossy().into_owned();
-            Some((name, std::fs::read(&path).ok()?))
-        })
-        .collect();
-    photos.sort();
-    (!photos.is_empty()).then_some(photos)
-}
+mod support;
 
 fn cases() -> [(&'static str, Params); 3] {
     [

@@ -109,6 +109,7 @@ pub use cancel::Cancel;
 pub use cost::{Estimate, MAX_BLUR_SIGMA, MAX_SHARPEN_SIGMA, estimate, estimate_color};
 pub use error::ProcessError;
 pub use format::{Format, sniff_content_type};
+pub use jpeg::decode_reduced as decode_jpeg_reduced;
 pub use limits::Limits;
 pub use meta::{Metadata, metadata, metadata_color};
 pub use ops::overlay::{MAX_DEPTH, overlay_sources};

@@ -6,9 +6,11 @@
 //! block's average, so the 1/8-scale image comes without any inverse DCT. libjpeg, and so
 //! libvips, decodes every scan even at 1/8 scale. See [`dc`] for that decoder.
 //!
-//! Everything else that can be reduced (1/2 and 1/4, and 1/8 of a sequential file, whose
-//! Huffman data has to be read in full anyway) is decoded by libjpeg's scaled IDCT: see
-//! [`scaled`].
+//! At 1/2 and 1/4 a progressive file is decoded by [`progressive`]: each block keeps only the
+//! coefficients the scaled IDCT reads, the correction bits of the others are stepped over in
+//! bulk, and scans that only carry unneeded frequencies are skipped. Sequential files, whose
+//! Huffman data has to be read in full whatever the factor, are decoded by libjpeg's scaled
+//! IDCT: see [`scaled`].
 //!
 //! The choice of factor is made by the plan (`Plan::shrink_factor`): never below the output
 //! size, and not at all for requests that look at the whole source (`trim`, `smart`,
@@ -33,6 +35,10 @@
 //! ```
 
 pub(crate) mod dc;
+mod entropy;
+mod header;
+mod pixels;
+mod progressive;
 #[cfg_attr(not(feature = "jpeg-scaled"), path = "scaled_off.rs")]
 mod scaled;
 #[cfg(test)]
@@ -45,38 +51,65 @@ use super::limits::Limits;
 /// The shrink factor of the DC-only path.
 pub(crate) const DC_FACTOR: u32 = 8;
 
-/// Decodes `input` at 1/`factor` scale when a fast path exists for that factor; `None`
-/// means "use the full decoder" (unsupported layout, damaged data, or no fast path).
+/// Decodes the JPEG `input` at a reduced scale: 1/2, 1/4 or 1/8, the largest of them not
+/// above `factor`. Returns the image (⌈w/k⌉ × ⌈h/k⌉, RGB or grey) and the factor `k` used;
+/// `None` means "use the full decoder" (not a JPEG, `factor` below 2, an unsupported layout
+/// such as CMYK, or damaged data). The limits are checked on the header before anything large
+/// is allocated.
 ///
-/// 1/2 and 1/4 go to libjpeg ([`scaled`]). At 1/8 a progressive file goes to the DC-only
-/// decoder ([`dc`]), which reads its DC scans alone; a sequential file has to be
-/// Huffman-decoded in full either way, and libjpeg does that faster, so it goes to [`scaled`].
-/// At 1/8, when the first choice refuses a file (the DC decoder does not read RGB-coded
-/// files, for one), the other is tried before giving up.
-pub(crate) fn decode_reduced(
-    input: &[u8],
-    limits: &Limits,
-    factor: u32,
-) -> Option<(DynamicImage, u32)> {
+/// A progressive file goes to our own decoders: at 1/2 and 1/4 to the low-frequency decoder,
+/// which keeps only the coefficients the scaled IDCT reads, and at 1/8 to the DC-only decoder,
+/// which reads the DC scans alone. A sequential file has to be Huffman-decoded in full
+/// whatever the factor, and libjpeg does that fastest (with the `jpeg-scaled` feature). When
+/// the first choice refuses a file (RGB-coded or unusually subsampled files, damaged data),
+/// the other is tried before giving up.
+///
+/// Public as `processing::decode_jpeg_reduced`, for hosts that want the shrink-on-load decode
+/// alone; [`process`](crate::processing::process) picks the factor from the request.
+///
+/// # Example
+///
+/// ```
+/// use imagor_tower::processing::{Limits, decode_jpeg_reduced};
+///
+/// # let mut jpeg = Vec::new();
+/// # image::RgbImage::from_pixel(1000, 600, image::Rgb([30, 120, 200]))
+/// #     .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+/// #     .unwrap();
+/// // Asking for 1/3 gives the largest supported factor below it, 1/2: 500×300.
+/// let (image, factor) = decode_jpeg_reduced(&jpeg, &Limits::default(), 3).unwrap();
+/// assert_eq!((factor, image.width(), image.height()), (2, 500, 300));
+/// // Not a JPEG, or no reduction asked for: use the full decoder.
+/// assert!(decode_jpeg_reduced(b"GIF89a", &Limits::default(), 2).is_none());
+/// assert!(decode_jpeg_reduced(&jpeg, &Limits::default(), 1).is_none());
+/// ```
+pub fn decode_reduced(input: &[u8], limits: &Limits, factor: u32) -> Option<(DynamicImage, u32)> {
     let factor = match factor {
         0 | 1 => return None,
         2 | 3 => 2,
         4..DC_FACTOR => 4,
         _ => DC_FACTOR,
     };
-    let from_dc = || dc::decode(input, limits).map_err(|err| format!("DC-only decoder: {err:?}"));
+    let ours = || {
+        if factor == DC_FACTOR {
+            dc::decode(input, limits).map_err(|err| format!("DC-only decoder: {err:?}"))
+        } else {
+            progressive::decode(input, limits, factor)
+                .map_err(|err| format!("progressive decoder: {err:?}"))
+        }
+    };
     let from_libjpeg = || scaled::decode(input, limits, factor);
-    let decoded = if factor < DC_FACTOR {
-        from_libjpeg()
-    } else if is_progressive(input) {
-        from_dc().or_else(|first| {
-            tracing::debug!(%first, "trying libjpeg at 1/8");
+    let decoded = if is_progressive(input) {
+        ours().or_else(|first| {
+            tracing::debug!(%first, "trying libjpeg");
             from_libjpeg()
         })
+    } else if factor < DC_FACTOR {
+        from_libjpeg()
     } else {
         from_libjpeg().or_else(|first| {
             tracing::debug!(%first, "trying the DC-only decoder");
-            from_dc()
+            ours()
         })
     };
     match decoded {
@@ -129,7 +162,7 @@ impl Iterator for Markers<'_> {
             };
             self.pos += length;
             if marker == 0xDA {
-                self.pos = dc::next_marker(data, self.pos, false);
+                self.pos = entropy::next_marker(data, self.pos, false);
             }
             return Some(marker);
         }

@@ -23,12 +23,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::{DynamicImage, GrayImage, RgbImage};
 use mozjpeg::{ColorSpace, Decompress};
 
+use super::header::MAX_SCANS;
 use crate::processing::limits::Limits;
-
-/// The most scans a file may have. Each scan can touch every block of the image however few
-/// bytes it has, so thousands of tiny scans would cost thousands of passes over a large image.
-/// Encoders write at most a few dozen.
-const MAX_SCANS: usize = 256;
 
 /// Decodes `input` at exactly 1/`factor` scale (`factor` 2, 4 or 8): the result is
 /// ⌈width / factor⌉ × ⌈height / factor⌉, RGB for colour sources and grey for greyscale ones.

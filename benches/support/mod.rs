@@ -1,0 +1,28 @@
+//! What the benches share: the photo corpus.
+
+use std::path::PathBuf;
+
+/// Every `*.jpg` of `../shared/bench/corpus` (relative to the crate; override with
+/// `IMAGOR_BENCH_CORPUS`), as `(file stem, bytes)` sorted by name; `None` when there is none.
+pub fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
+    let dir = std::env::var_os("IMAGOR_BENCH_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/corpus")
+        });
+    let entries = std::fs::read_dir(&dir).ok()?;
+    let mut photos: Vec<(String, Vec<u8>)> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("jpg"))
+        })
+        .filter_map(|path| {
+            let name = path.file_stem()?.to_string_lossy().into_owned();
+            Some((name, std::fs::read(&path).ok()?))
+        })
+        .collect();
+    photos.sort();
+    (!photos.is_empty()).then_some(photos)
+}
