@@ -77,6 +77,33 @@ fn jpeg_inputs_never_panic() {
 }
 
 #[test]
+fn reduced_jpeg_inputs_never_panic() {
+    let (regressions, seeds) = inputs("decode_jpeg_reduced");
+    assert!(!seeds.is_empty(), "decode_jpeg_reduced has no seeds");
+    let (mut ok, mut refused) = (0, 0);
+    for path in regressions.iter().chain(&seeds) {
+        let bytes = read(path);
+        // Every factor for every input, whatever its selector byte says.
+        for selector in 0..3u8 {
+            let mut input = bytes.clone();
+            if let Some(first) = input.first_mut() {
+                *first = selector;
+            }
+            match common::decode_jpeg_reduced(&input) {
+                Some((width, height)) => {
+                    assert!(width > 0 && height > 0, "{}", path.display());
+                    ok += 1;
+                }
+                None => refused += 1,
+            }
+        }
+    }
+    // Real pictures decode at every factor; the corrupt frame header is refused.
+    assert!(ok >= 30, "{ok} decoded");
+    assert!(refused >= 3, "{refused} refused");
+}
+
+#[test]
 fn png_inputs_never_panic() {
     let (ok, _) = replay_decoder("decode_png", Format::Png);
     assert!(ok >= 6, "{ok} decoded");

@@ -19,6 +19,8 @@
 //! cargo run --release --example standalone -- -h
 //! ```
 
+mod allocator;
+
 use imagor_tower::config::{Config, ConfigBuilder, ConfigError, ConfigKey};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -27,6 +29,7 @@ use tracing_subscriber::EnvFilter;
 const SAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/images");
 
 fn main() -> ExitCode {
+    allocator::tune();
     let config = match load_config() {
         Ok(config) => config,
         Err(ConfigError::HelpRequested) => {

@@ -79,6 +79,20 @@ pub(crate) fn decode(expected: Format, data: &[u8]) -> Option<Result<(u32, u32),
     Some(result)
 }
 
+/// Runs the JPEG shrink-on-load decoders alone: the first byte picks the factor (2, 4 or 8),
+/// the rest is the file. The answer, when there is one, has the reduced size of the frame.
+pub(crate) fn decode_jpeg_reduced(data: &[u8]) -> Option<(u32, u32)> {
+    let (&selector, image) = data.split_first()?;
+    let factor = [2, 4, 8][usize::from(selector) % 3];
+    let limits = decode_limits();
+    let (decoded, used) = processing::decode_jpeg_reduced(image, &limits, factor)?;
+    assert!(
+        used <= factor && matches!(used, 2 | 4 | 8),
+        "factor {used} for {factor}"
+    );
+    Some(checked_size(&limits, decoded.width(), decoded.height()))
+}
+
 /// Parses a URL whose filter list is the input, then processes a small PNG with it and
 /// describes the result as `/meta` does: the filter arguments are read and validated exactly
 /// as for a request. Every overlay source the filters name (`watermark`, `image`) is the same

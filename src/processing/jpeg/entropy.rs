@@ -141,6 +141,25 @@ impl<'a> Bits<'a> {
 
     #[inline]
     fn fill(&mut self) {
+        // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): take
+        // as many of them as fit in one go.
+        if let Some(chunk) = self.data.get(self.pos..self.pos + 8)
+            && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
+        {
+            let word = u64::from_be_bytes(chunk);
+            let inverted = !word;
+            let has_ff =
+                inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080
+                    != 0;
+            if !has_ff && self.count <= 56 {
+                let bytes = (64 - self.count) / 8;
+                let fresh = word >> (64 - 8 * bytes);
+                self.acc |= fresh.checked_shl(64 - self.count - 8 * bytes).unwrap_or(0);
+                self.pos += bytes as usize;
+                self.count += 8 * bytes;
+                return;
+            }
+        }
         while self.count <= 56 {
             let byte = match self.data.get(self.pos) {
                 Some(0xFF) if self.data.get(self.pos + 1) == Some(&0) => {
@@ -310,6 +329,21 @@ mod tests {
         counts[0] = 2;
         assert!(Huffman::new(&counts, &[1, 2]).is_ok());
         assert!(Huffman::new(&counts, &[1]).is_err());
+    }
+
+    #[test]
+    fn long_runs_without_stuffing_read_back_in_order() {
+        let data: Vec<u8> = (1..=40).collect();
+        let mut bits = Bits::new(&data, 0);
+        assert_eq!(bits.take(3).unwrap(), 0);
+        assert_eq!(bits.take(5).unwrap(), 1);
+        for expected in 2..=30u32 {
+            assert_eq!(bits.take(8).unwrap(), expected);
+        }
+        // Misaligned reads across the eight-byte loads.
+        assert_eq!(bits.take(4).unwrap(), 31 >> 4);
+        assert_eq!(bits.take_wide(36).unwrap(), 0xF_2021_2223);
+        assert_eq!(bits.take(12).unwrap(), 0x242);
     }
 
     #[test]

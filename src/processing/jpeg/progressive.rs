@@ -601,14 +601,14 @@ fn render(
     let strip_w = frame.mcus_x * frame.h_max * per_block;
     let strip_h = frame.v_max * per_block;
     let channels = planes.len();
+    let size = out_w
+        .checked_mul(out_h)
+        .and_then(|n| n.checked_mul(channels))
+        .ok_or(ReducedError::TooLarge)?;
     let mut out = Vec::new();
-    out.try_reserve_exact(
-        out_w
-            .checked_mul(out_h)
-            .and_then(|n| n.checked_mul(channels))
-            .ok_or(ReducedError::TooLarge)?,
-    )
-    .map_err(|_| ReducedError::TooLarge)?;
+    out.try_reserve_exact(size)
+        .map_err(|_| ReducedError::TooLarge)?;
+    out.resize(size, 0);
     let mut strips: Vec<Vec<u8>> = planes
         .iter()
         .map(|_| vec![0u8; strip_w * strip_h])
@@ -617,7 +617,8 @@ fn render(
         .iter()
         .map(|plane| Idct::new(plane.cols, plane.rows))
         .collect();
-    for mcu_row in 0..frame.mcus_y {
+    let line = out_w * channels;
+    for (mcu_row, rows) in out.chunks_mut(line * strip_h).enumerate() {
         for (((plane, c), strip), idct) in planes
             .iter()
             .zip(&frame.components)
@@ -626,11 +627,15 @@ fn render(
         {
             transform_row(plane, c.stride, c.v * mcu_row, c.v, idct, strip, strip_w);
         }
-        let first = mcu_row * strip_h;
-        for y in first..(first + strip_h).min(out_h) {
-            let at = (y - first) * strip_w;
+        for (y, row) in rows.chunks_exact_mut(line).enumerate() {
+            let at = y * strip_w;
             match strips.as_slice() {
-                [grey] => out.extend_from_slice(grey.get(at..at + out_w).unwrap_or(&[])),
+                [grey] => {
+                    let source = grey
+                        .get(at..at + out_w)
+                        .ok_or(ReducedError::Corrupt("size mismatch"))?;
+                    row.copy_from_slice(source);
+                }
                 [luma, cb, cr] => {
                     let (Some(luma), Some(cb), Some(cr)) = (
                         luma.get(at..at + out_w),
@@ -639,8 +644,10 @@ fn render(
                     ) else {
                         return Err(ReducedError::Corrupt("size mismatch"));
                     };
-                    for ((&y, &b), &r) in luma.iter().zip(cb).zip(cr) {
-                        out.extend_from_slice(&ycc_to_rgb(y, b, r));
+                    for (pixel, ((&y, &b), &r)) in
+                        row.chunks_exact_mut(3).zip(luma.iter().zip(cb).zip(cr))
+                    {
+                        pixel.copy_from_slice(&ycc_to_rgb(y, b, r));
                     }
                 }
                 _ => return Err(ReducedError::Unsupported("component count")),
