@@ -7,7 +7,9 @@
 //! * `chi-267x200`: the 31 frames of `chi.gif`, composited and resized to 267×200 (what
 //!   `fit-in/300x200` gives), more than 256 colours each;
 //! * `chi-320x240`: the same frames unresized (256 colours or fewer: the exact path);
-//! * `sunset-300x200`: a 300×200 resize of `sunset.jpg`.
+//! * `sunset-300x200`: a 300×200 resize of `sunset.jpg`;
+//! * `demo1-200x200`: `tests/fixtures/images/demo1.jpg` as it is (the photo of the
+//!   quantiser's PSNR test).
 //!
 //! Cases per input, one iteration encoding every frame once (so `elem/s` is frames per
 //! second):
@@ -85,15 +87,18 @@ fn inputs() -> Option<Vec<Input>> {
         .map(|frame| frame.resize_exact(267, 200, FilterType::Triangle))
         .collect();
     let photo = image::load_from_memory(&sunset).ok()?;
-    let photo = DynamicImage::ImageRgb8(
-        photo
-            .resize_exact(300, 200, FilterType::Triangle)
-            .to_rgb8(),
-    );
+    let photo =
+        DynamicImage::ImageRgb8(photo.resize_exact(300, 200, FilterType::Triangle).to_rgb8());
+    let demo = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/demo1.jpg"),
+    )
+    .ok()?;
+    let demo = DynamicImage::ImageRgb8(image::load_from_memory(&demo).ok()?.to_rgb8());
     Some(vec![
         input("chi-267x200", small),
         input("chi-320x240", chi),
         input("sunset-300x200", vec![photo]),
+        input("demo1-200x200", vec![demo]),
     ])
 }
 

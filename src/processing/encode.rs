@@ -8,7 +8,7 @@
 //! * PNG uses the fast deflate level. On two corpus images it encoded 8 to 18 times faster
 //!   than the default level, for files 13% to 60% larger.
 //! * GIF frames are quantised by our own quantiser (`quantize`: exact colours when a frame
-//!   has 256 or fewer, otherwise Wu's cuts refined by k-means, no dithering) and written as
+//!   has 256 or fewer, otherwise Wu's quantiser, nearest colour, no dithering) and written as
 //!   indexed frames with a local palette each. Alpha is thresholded first as libvips' GIF
 //!   writer does: alpha 128 and above is opaque, anything fainter transparent.
 //! * Animated WebP goes through libwebp's animation encoder, which stores each frame as the
@@ -554,16 +554,25 @@ mod tests {
         )
         .expect("gif");
         let decoded = image::load_from_memory(&bytes).expect("decodes").to_rgba8();
+        let mut error = 0u32;
         for (before, after) in image.pixels().zip(decoded.pixels()) {
             if before.0[3] < 128 {
                 assert_eq!(after.0[3], 0);
             } else {
                 assert_eq!(after.0[3], 255);
                 for channel in 0..3 {
-                    assert!(before.0[channel].abs_diff(after.0[channel]) <= 24, "{before:?} {after:?}");
+                    let diff = before.0[channel].abs_diff(after.0[channel]);
+                    assert!(diff <= 48, "{before:?} {after:?}");
+                    error += u32::from(diff);
                 }
             }
         }
+        // 3,000 scattered colours in 255 entries: about 8 per sample on average.
+        assert!(
+            error / (64 * 48 * 3) <= 12,
+            "mean error {}",
+            error / (64 * 48 * 3)
+        );
     }
 
     #[test]
@@ -584,10 +593,7 @@ mod tests {
             decoder.loop_count(),
             image::metadata::LoopCount::Finite(n) if n.get() == 4
         ));
-        let decoded = decoder
-            .into_frames()
-            .collect_frames()
-            .expect("frames");
+        let decoded = decoder.into_frames().collect_frames().expect("frames");
         let delays: Vec<_> = decoded
             .iter()
             .map(|frame| frame.delay().numer_denom_ms())

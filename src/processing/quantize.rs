@@ -11,14 +11,18 @@
 //!    colour cube, the box with the largest squared error is cut in two, on the axis and at the
 //!    plane that leave the smallest total error, until there are 256 boxes (255 when one entry
 //!    is kept for transparency) or nothing left to cut. Each box gives its mean colour.
-//! 3. **Refinement and mapping.** A few Lloyd (k-means) passes over the non-empty histogram
-//!    cells move each entry to the mean of the pixels nearest to it; then every pixel takes its
-//!    nearest entry (squared RGB distance, ties to the lower index).
+//! 3. **Mapping.** Every pixel takes its nearest entry (squared RGB distance, ties to the lower
+//!    index). Lloyd (k-means) passes over the histogram after the cuts were measured too: on
+//!    two photos they gained at most 0.17 dB of PSNR for about 30 % more time each, against a
+//!    lead of 3 to 6 dB over NeuQuant without them, so they are left out.
 //!
 //! The nearest-entry search looks only at the entries that can be nearest somewhere in the
-//! pixel's 16×16×16 cell of colour space: an entry whose smallest distance to the cell is
-//! larger than the largest distance of some other entry to the cell never wins there. The lists
-//! are built the first time a cell is used, so a frame pays for the cells its colours fall in.
+//! pixel's 8×8×8 cell of colour space: an entry whose smallest distance to the cell is larger
+//! than the largest distance of some other entry to the cell never wins there. The lists are
+//! built the first time a cell is used (from the list of the enclosing 16×16×16 cell, itself
+//! built from the whole palette), so a frame pays for the cells its colours fall in; they are
+//! sorted by that smallest distance, so a search stops at the first entry that cannot beat the
+//! best so far.
 //!
 //! There is no dithering, and everything is integer arithmetic or exact comparisons of it:
 //! the same frame always gives the same bytes. Every loop ticks the caller's [`Meter`], so a
@@ -32,9 +36,6 @@ const MAX_COLORS: usize = 256;
 
 /// Pixels handled between two meter ticks.
 const CHUNK: usize = 4096;
-
-/// Lloyd passes after Wu's cuts.
-const REFINE_PASSES: usize = 3;
 
 /// A frame as palette entries and one index per pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,8 +134,11 @@ impl ExactTable {
                     self.transparent = Some(index);
                     self.palette.extend_from_slice(&[0, 0, 0]);
                 } else {
-                    self.palette
-                        .extend_from_slice(&[(key >> 16) as u8, (key >> 8) as u8, key as u8]);
+                    self.palette.extend_from_slice(&[
+                        (key >> 16) as u8,
+                        (key >> 8) as u8,
+                        key as u8,
+                    ]);
                 }
                 return Some(index);
             }
@@ -194,11 +198,23 @@ fn cell(r: usize, g: usize, b: usize) -> usize {
 type Moments = [i64; 5];
 
 fn add(a: Moments, b: Moments) -> Moments {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]]
+    [
+        a[0] + b[0],
+        a[1] + b[1],
+        a[2] + b[2],
+        a[3] + b[3],
+        a[4] + b[4],
+    ]
 }
 
 fn sub(a: Moments, b: Moments) -> Moments {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3], a[4] - b[4]]
+    [
+        a[0] - b[0],
+        a[1] - b[1],
+        a[2] - b[2],
+        a[3] - b[3],
+        a[4] - b[4],
+    ]
 }
 
 /// `|sum|² / count`: the part of a set's squared error that its mean removes.
@@ -217,17 +233,9 @@ struct CutBox {
     hi: [usize; 3],
 }
 
-/// One non-empty histogram cell: its pixel count and channel sums.
-#[derive(Clone, Copy, Debug)]
-struct Cell {
-    count: i64,
-    sums: [i64; 3],
-}
-
-/// The cumulative moments of the opaque pixels, and the non-empty cells they came from.
+/// The cumulative moments of the opaque pixels.
 struct Histogram {
     cumulative: Vec<Moments>,
-    cells: Vec<Cell>,
 }
 
 impl Histogram {
@@ -253,14 +261,6 @@ impl Histogram {
                 m[4] += r * r + g * g + b * b;
             }
         }
-        let cells = moments
-            .iter()
-            .filter(|m| m[0] > 0)
-            .map(|m| Cell {
-                count: m[0],
-                sums: [m[1], m[2], m[3]],
-            })
-            .collect();
         // Cumulative sums over the three axes at once (inclusion–exclusion); plane 0 stays zero.
         for r in 1..SIDE {
             meter.tick(SIDE * SIDE * 40)?;
@@ -268,10 +268,16 @@ impl Histogram {
                 for b in 1..SIDE {
                     let plus = add(
                         add(moments[cell(r, g, b - 1)], moments[cell(r, g - 1, b)]),
-                        add(moments[cell(r - 1, g, b)], moments[cell(r - 1, g - 1, b - 1)]),
+                        add(
+                            moments[cell(r - 1, g, b)],
+                            moments[cell(r - 1, g - 1, b - 1)],
+                        ),
                     );
                     let minus = add(
-                        add(moments[cell(r, g - 1, b - 1)], moments[cell(r - 1, g, b - 1)]),
+                        add(
+                            moments[cell(r, g - 1, b - 1)],
+                            moments[cell(r - 1, g, b - 1)],
+                        ),
                         moments[cell(r - 1, g - 1, b)],
                     );
                     let at = cell(r, g, b);
@@ -281,7 +287,6 @@ impl Histogram {
         }
         Ok(Self {
             cumulative: moments,
-            cells,
         })
     }
 
@@ -390,17 +395,23 @@ fn mean(m: &Moments) -> Option<[u8; 3]> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Step 3: refinement and mapping.
+// Step 3: mapping.
 
 /// Sentinel length of a cell whose candidate list is not built yet.
 const UNSET: u16 = u16::MAX;
 
-/// Nearest-entry search over a palette, with per-cell candidate lists built on first use.
+/// Nearest-entry search over a palette, with per-cell candidate lists built on first use:
+/// for cells 16 wide from the whole palette, and for the eight cells 8 wide inside each of
+/// those from its list.
 struct Nearest<'p> {
     palette: &'p [[u8; 3]],
-    /// Start in `candidates` and length of each of the 16³ cells' lists.
-    spans: Vec<(u32, u16)>,
-    candidates: Vec<u8>,
+    /// Start in `candidates` and length of the list of each 16-wide cell (16³ of them).
+    coarse: Vec<(u32, u16)>,
+    /// The same for the 8-wide cells (32³).
+    fine: Vec<(u32, u16)>,
+    /// The lists: entries that can be nearest in the cell, with their squared distance to
+    /// the cell; a fine cell's list is sorted nearest first.
+    candidates: Vec<(i32, u8)>,
 }
 
 impl<'p> Nearest<'p> {
@@ -408,65 +419,107 @@ impl<'p> Nearest<'p> {
     fn new(palette: &'p [[u8; 3]]) -> Self {
         Self {
             palette,
-            spans: vec![(0, UNSET); 16 * 16 * 16],
+            coarse: vec![(0, UNSET); 1 << 12],
+            fine: vec![(0, UNSET); 1 << 15],
             candidates: Vec::new(),
         }
     }
 
     /// The index of the entry nearest to `color`.
     fn find(&mut self, color: [u8; 3]) -> u8 {
-        let at = usize::from(color[0] >> 4) << 8
-            | usize::from(color[1] >> 4) << 4
-            | usize::from(color[2] >> 4);
-        let (start, len) = match self.spans[at] {
-            (_, UNSET) => self.build(at),
+        let at = usize::from(color[0] >> 3) << 10
+            | usize::from(color[1] >> 3) << 5
+            | usize::from(color[2] >> 3);
+        let (start, len) = match self.fine[at] {
+            (_, UNSET) => self.build_fine(at),
             (start, len) => (start as usize, usize::from(len)),
         };
         let color = color.map(i32::from);
         let mut best = (i32::MAX, 0u8);
-        for &index in &self.candidates[start..start + len] {
+        for &(near, index) in &self.candidates[start..start + len] {
+            // The list is sorted by distance to the cell: nothing further on can be nearer.
+            if near > best.0 {
+                break;
+            }
             let entry = self.palette[usize::from(index)];
             let distance = distance(color, entry.map(i32::from));
-            if distance < best.0 {
+            if distance < best.0 || (distance == best.0 && index < best.1) {
                 best = (distance, index);
             }
         }
         best.1
     }
 
-    /// Builds the candidate list of cell `at`.
-    fn build(&mut self, at: usize) -> (usize, usize) {
-        let lo = [at >> 8, (at >> 4) & 15, at & 15].map(|c| (c * 16) as i32);
-        // The farthest point of the cell from an entry, per axis, and the nearest one.
-        let far = |entry: &[u8; 3]| {
-            (0..3)
-                .map(|axis| {
-                    let v = i32::from(entry[axis]);
-                    let d = (v - lo[axis]).max(lo[axis] + 15 - v);
-                    d * d
-                })
-                .sum::<i32>()
+    /// Builds the list of the 8-wide cell `at` from its 16-wide parent's.
+    fn build_fine(&mut self, at: usize) -> (usize, usize) {
+        let corner = [at >> 10, (at >> 5) & 31, at & 31];
+        let parent = (corner[0] >> 1) << 8 | (corner[1] >> 1) << 4 | corner[2] >> 1;
+        let (from, len) = match self.coarse[parent] {
+            (_, UNSET) => self.build_coarse(parent),
+            (start, len) => (start as usize, usize::from(len)),
         };
-        let near = |entry: &[u8; 3]| {
-            (0..3)
-                .map(|axis| {
-                    let v = i32::from(entry[axis]);
-                    let d = (lo[axis] - v).max(v - lo[axis] - 15).max(0);
-                    d * d
-                })
-                .sum::<i32>()
-        };
-        let bound = self.palette.iter().map(far).min().unwrap_or(0);
+        let lo = corner.map(|c| (c * 8) as i32);
         let start = self.candidates.len();
-        for (index, entry) in self.palette.iter().enumerate() {
-            if near(entry) <= bound {
-                self.candidates.push(index as u8);
+        let bound = (from..from + len)
+            .map(|k| far(lo, 7, self.palette[usize::from(self.candidates[k].1)]))
+            .min()
+            .unwrap_or(0);
+        for k in from..from + len {
+            let index = self.candidates[k].1;
+            let near = near(lo, 7, self.palette[usize::from(index)]);
+            if near <= bound {
+                self.candidates.push((near, index));
+            }
+        }
+        self.candidates[start..].sort_unstable();
+        let len = self.candidates.len() - start;
+        self.fine[at] = (start as u32, len as u16);
+        (start, len)
+    }
+
+    /// Builds the list of the 16-wide cell `at` from the whole palette.
+    fn build_coarse(&mut self, at: usize) -> (usize, usize) {
+        let lo = [at >> 8, (at >> 4) & 15, at & 15].map(|c| (c * 16) as i32);
+        let bound = self
+            .palette
+            .iter()
+            .map(|&entry| far(lo, 15, entry))
+            .min()
+            .unwrap_or(0);
+        let start = self.candidates.len();
+        for (index, &entry) in self.palette.iter().enumerate() {
+            let near = near(lo, 15, entry);
+            if near <= bound {
+                self.candidates.push((near, index as u8));
             }
         }
         let len = self.candidates.len() - start;
-        self.spans[at] = (start as u32, len as u16);
+        self.coarse[at] = (start as u32, len as u16);
         (start, len)
     }
+}
+
+/// The squared distance from `entry` to the farthest point of the cell from `lo` to
+/// `lo + span` on each axis.
+fn far(lo: [i32; 3], span: i32, entry: [u8; 3]) -> i32 {
+    (0..3)
+        .map(|axis| {
+            let v = i32::from(entry[axis]);
+            let d = (v - lo[axis]).max(lo[axis] + span - v);
+            d * d
+        })
+        .sum()
+}
+
+/// The squared distance from `entry` to the nearest point of that cell (0 inside it).
+fn near(lo: [i32; 3], span: i32, entry: [u8; 3]) -> i32 {
+    (0..3)
+        .map(|axis| {
+            let v = i32::from(entry[axis]);
+            let d = (lo[axis] - v).max(v - lo[axis] - span).max(0);
+            d * d
+        })
+        .sum()
 }
 
 /// Squared RGB distance.
@@ -475,47 +528,8 @@ fn distance(a: [i32; 3], b: [i32; 3]) -> i32 {
     dr * dr + dg * dg + db * db
 }
 
-/// Lloyd passes over the histogram cells: each entry moves to the mean of the pixels of the
-/// cells whose mean is nearest to it. An entry nobody is nearest to stays where it is.
-fn refine(
-    palette: &mut [[u8; 3]],
-    cells: &[Cell],
-    meter: &mut Meter<'_>,
-) -> Result<(), ProcessError> {
-    let mut sums = vec![[0i64; 4]; palette.len()];
-    for _ in 0..REFINE_PASSES {
-        sums.fill([0; 4]);
-        {
-            let mut nearest = Nearest::new(palette);
-            for chunk in cells.chunks(CHUNK) {
-                meter.tick(chunk.len() * 64)?;
-                for cell in chunk {
-                    let center = cell.sums.map(|sum| {
-                        u8::try_from((sum + cell.count / 2) / cell.count).unwrap_or(u8::MAX)
-                    });
-                    let sum = &mut sums[usize::from(nearest.find(center))];
-                    sum[0] += cell.count;
-                    for channel in 0..3 {
-                        sum[channel + 1] += cell.sums[channel];
-                    }
-                }
-            }
-        }
-        for (entry, sum) in palette.iter_mut().zip(&sums) {
-            if let Some(moved) = mean(&[sum[0], sum[1], sum[2], sum[3], 0]) {
-                *entry = moved;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Quantises a frame of more than 256 colours.
-fn reduce(
-    samples: &[u8],
-    channels: usize,
-    meter: &mut Meter<'_>,
-) -> Result<Indexed, ProcessError> {
+fn reduce(samples: &[u8], channels: usize, meter: &mut Meter<'_>) -> Result<Indexed, ProcessError> {
     let any_transparent = channels == 4 && samples.chunks_exact(4).any(is_transparent);
     let colors = if any_transparent {
         MAX_COLORS - 1
@@ -523,8 +537,7 @@ fn reduce(
         MAX_COLORS
     };
     let histogram = Histogram::build(samples, channels, meter)?;
-    let mut entries = wu_palette(&histogram, colors, meter)?;
-    refine(&mut entries, &histogram.cells, meter)?;
+    let entries = wu_palette(&histogram, colors, meter)?;
 
     let transparent = any_transparent.then(|| entries.len() as u8);
     let mut nearest = Nearest::new(&entries);
@@ -566,8 +579,9 @@ mod tests {
     use super::*;
     use crate::processing::cancel::Cancel;
 
-    /// The PSNR `demo1.jpg` must keep: measured at XX dB, NeuQuant at speed 10 gave XX dB.
-    const PHOTO_PSNR_FLOOR: f64 = 0.0;
+    /// The PSNR `demo1.jpg` must keep: measured at 43.8 dB; NeuQuant at speed 10 (the GIF
+    /// output before this quantiser) gave 37.5 dB.
+    const PHOTO_PSNR_FLOOR: f64 = 41.0;
 
     fn run(samples: &[u8], channels: usize) -> Indexed {
         quantize(samples, channels, &mut Cancel::new().meter()).expect("quantizes")
@@ -674,15 +688,13 @@ mod tests {
 
     #[test]
     fn a_photo_keeps_its_quality() {
-        let photo = image::load_from_memory(include_bytes!(
-            "../../tests/fixtures/images/demo1.jpg"
-        ))
-        .expect("decodes")
-        .to_rgb8();
+        let photo =
+            image::load_from_memory(include_bytes!("../../tests/fixtures/images/demo1.jpg"))
+                .expect("decodes")
+                .to_rgb8();
         let indexed = run(photo.as_raw(), 3);
         assert_eq!(indexed.indices.len(), 200 * 200);
         let db = psnr(photo.as_raw(), 3, &indexed);
-        println!("demo1 PSNR {db:.3}");
         assert!(db > PHOTO_PSNR_FLOOR, "PSNR {db:.2} dB");
     }
 
