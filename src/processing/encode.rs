@@ -278,10 +278,11 @@ fn gif(image: &DynamicImage, cancel: &Cancel) -> Result<Vec<u8>, ProcessError> {
         }
     };
     let frame = gif_frame(samples, channels, (width, height), cancel)?;
-    let mut writer = gif::Encoder::new(Vec::new(), width, height, &[]).map_err(gif_failed)?;
-    writer.write_frame(&frame).map_err(gif_failed)?;
+    let mut writer =
+        gif::Encoder::new(Vec::new(), width, height, &[]).map_err(|err| gif_failed(&err))?;
+    writer.write_frame(&frame).map_err(|err| gif_failed(&err))?;
     // Writes the GIF trailer.
-    writer.into_inner().map_err(gif_failed)
+    writer.into_inner().map_err(|err| gif_failed(&err))
 }
 
 /// A GIF side: at most 65,535 pixels.
@@ -294,7 +295,7 @@ fn gif_size(width: u32, height: u32) -> Result<(u16, u16), ProcessError> {
     }
 }
 
-fn gif_failed(err: gif::EncodingError) -> ProcessError {
+fn gif_failed(err: &gif::EncodingError) -> ProcessError {
     ProcessError::image(format_args!("gif encode failed: {err}"))
 }
 
@@ -362,24 +363,25 @@ pub(crate) fn gif_animation(
         return Err(ProcessError::image("animation has no frames"));
     };
     let (width, height) = gif_size(first.width(), first.height())?;
-    let mut writer = gif::Encoder::new(Vec::new(), width, height, &[]).map_err(gif_failed)?;
+    let mut writer =
+        gif::Encoder::new(Vec::new(), width, height, &[]).map_err(|err| gif_failed(&err))?;
     writer
         .set_repeat(match loop_count {
             LoopCount::Forever => gif::Repeat::Infinite,
             LoopCount::Times(n) => gif::Repeat::Finite(n),
         })
-        .map_err(gif_failed)?;
+        .map_err(|err| gif_failed(&err))?;
     for (mut buffer, delay) in frames {
         cancel.check()?;
         threshold_alpha(&mut buffer, cancel)?;
         let size = gif_size(buffer.width(), buffer.height())?;
         let mut frame = gif_frame(buffer.as_raw(), 4, size, cancel)?;
         frame.delay = gif_delay(delay);
-        writer.write_frame(&frame).map_err(gif_failed)?;
+        writer.write_frame(&frame).map_err(|err| gif_failed(&err))?;
     }
     cancel.check()?;
     // Writes the GIF trailer.
-    writer.into_inner().map_err(gif_failed)
+    writer.into_inner().map_err(|err| gif_failed(&err))
 }
 
 fn tiff(image: &DynamicImage) -> Result<Vec<u8>, ProcessError> {

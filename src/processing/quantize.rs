@@ -56,7 +56,7 @@ pub(crate) fn quantize(
     channels: usize,
     meter: &mut Meter<'_>,
 ) -> Result<Indexed, ProcessError> {
-    if !matches!(channels, 3 | 4) || samples.len() % channels != 0 {
+    if !matches!(channels, 3 | 4) || !samples.len().is_multiple_of(channels) {
         return Err(ProcessError::image(
             "gif quantiser: expected RGB or RGBA samples",
         ));
@@ -539,7 +539,7 @@ fn reduce(samples: &[u8], channels: usize, meter: &mut Meter<'_>) -> Result<Inde
     let histogram = Histogram::build(samples, channels, meter)?;
     let entries = wu_palette(&histogram, colors, meter)?;
 
-    let transparent = any_transparent.then(|| entries.len() as u8);
+    let transparent = any_transparent.then_some(entries.len() as u8);
     let mut nearest = Nearest::new(&entries);
     let mut indices = Vec::with_capacity(samples.len() / channels);
     // The previous opaque colour and its entry: runs of one colour skip the search.
