@@ -218,6 +218,58 @@ fn real_gif_to_animated_webp_matches_the_gif_timing() {
     );
 }
 
+/// A GIF of 64×64 frames of 256 scattered colours each, `delays` (ms) apart, playing `repeat`:
+/// resizing it mixes neighbouring colours, so its GIF output goes through the quantiser.
+fn many_colour_gif(delays: &[u32], repeat: Repeat) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut bytes);
+        encoder.set_repeat(repeat).expect("repeat");
+        for (index, &delay_ms) in (0u32..).zip(delays) {
+            let frame = RgbaImage::from_fn(64, 64, |x, y| {
+                let i = ((x * 7 + y * 64 + index * 37) % 256) as u8;
+                image::Rgba([i, i.wrapping_mul(7), i.wrapping_mul(13), 255])
+            });
+            let delay = Delay::from_numer_denom_ms(delay_ms, 1);
+            encoder
+                .encode_frame(Frame::from_parts(frame, 0, 0, delay))
+                .expect("frame");
+        }
+    }
+    bytes
+}
+
+#[test]
+fn resized_gif_keeps_its_frames_delays_and_loop_count() {
+    let delays = [30, 50, 70, 90];
+    let source = many_colour_gif(&delays, Repeat::Finite(2));
+    let output = process(&source, &fit_in(40, 40, &[]), &Options::default()).expect("gif");
+    assert_eq!(output.format(), Format::Gif);
+    let decoded = decode_gif(output.bytes());
+    assert_eq!(decoded.frames.len(), delays.len());
+    assert_eq!(decoded.delays, delays);
+    assert_eq!(decoded.loops, 2);
+    assert!(decoded.frames.iter().all(|f| f.dimensions() == (40, 40)));
+    // The first frame is close to the same frame written losslessly.
+    let png = process(
+        &source,
+        &fit_in(40, 40, &[("format", "png")]),
+        &Options::default(),
+    )
+    .expect("png");
+    let exact = image::load_from_memory(png.bytes())
+        .expect("png decodes")
+        .to_rgba8();
+    let error: u64 = exact
+        .as_raw()
+        .iter()
+        .zip(decoded.frames[0].as_raw())
+        .map(|(a, b)| u64::from(a.abs_diff(*b)))
+        .sum();
+    let mean = error as f64 / exact.as_raw().len() as f64;
+    assert!(mean < 3.0, "mean error {mean:.2}");
+}
+
 #[test]
 fn lossless_animated_webp_is_exact() {
     let gif = synthetic_gif(4, 40, Repeat::Infinite);

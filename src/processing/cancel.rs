@@ -2,11 +2,11 @@
 //!
 //! The engine's heavy loops (decoding animation frames and PNG rows, resampling in bands,
 //! blur and sharpen rows, colour adjustments, compositing, text, trim, `smart`, encoding
-//! animation frames) look at the token every fraction of a millisecond of work, through a
+//! animation frames, the GIF quantiser) look at the token every fraction of a millisecond of work, through a
 //! [`Meter`] that counts work units and reads the flag once per [`Meter::BUDGET`] units. A
 //! cancelled job stops at the next check and returns [`ProcessError::Cancelled`], dropping its
 //! buffers on the way out. Encoders and decoders that run as one opaque call (JPEG, AVIF,
-//! still WebP, still GIF) are checked just before and after that call.
+//! still WebP, GIF's LZW compression) are checked just before and after that call.
 //!
 //! # Example
 //!

@@ -26,7 +26,7 @@
 //! | JPEG | `jpeg-encoder` (SIMD) | `quality(n)`, default [`Options::default_quality`] (75, as libvips); 4:2:0 chroma below quality 90; alpha flattened onto black, as libvips does; ICC profile kept |
 //! | PNG | `image` | fast deflate, adaptive row filters; ICC profile kept |
 //! | WebP | `webp` (libwebp) | lossy with `quality(n)` (default 75), lossless with `lossless()`; effort 4; animated for animated sources |
-//! | GIF | `image` | NeuQuant palette per frame, animated for animated GIF sources; `quality` ignored |
+//! | GIF | `gif` | own palette per frame: exact up to 256 colours, else Wu's quantiser, nearest colour, no dithering; animated for animated GIF sources; `quality` ignored |
 //! | TIFF | `image` | uncompressed |
 //! | AVIF | `ravif` (rav1e) | 4:4:4, 8 bits, `quality(n)` (default 75), near-lossless RGB (within ±1) with `lossless()`, speed 8 of 10; alpha kept; no ICC profile; first frame of animations |
 //!
@@ -101,6 +101,7 @@ mod paint;
 mod pipeline;
 mod plan;
 mod policy;
+pub(crate) mod quantize;
 mod render;
 #[cfg_attr(not(feature = "svg"), path = "svg_off.rs")]
 mod svg;
