@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// Every `*.jpg` of `../shared/bench/corpus` (relative to the crate; override with
 /// `IMAGOR_BENCH_CORPUS`), as `(file stem, bytes)` sorted by name; `None` when there is none.
-pub fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
+pub(crate) fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
     let dir = std::env::var_os("IMAGOR_BENCH_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -66,12 +66,11 @@ pub(crate) fn decode(
         _ => return Err(ReducedError::Unsupported("factor")),
     };
     let mut segments = Segments::new(data)?;
-    let frame = loop {
-        match segments.next()? {
-            Event::Frame(header, true) => break Frame::parse(header, true, limits)?,
-            Event::Frame(_, false) => return Err(ReducedError::Unsupported("sequential")),
-            Event::Scan(_) | Event::End => return Err(ReducedError::Corrupt("no frame")),
-        }
+    // Tables and markers before the frame header are taken in by `next`.
+    let frame = match segments.next()? {
+        Event::Frame(header, true) => Frame::parse(header, true, limits)?,
+        Event::Frame(_, false) => return Err(ReducedError::Unsupported("sequential")),
+        Event::Scan(_) | Event::End => return Err(ReducedError::Corrupt("no frame")),
     };
     let plan = plan(data, &frame)?;
     let mut planes = planes(&frame, per_block, limits)?;
@@ -166,7 +165,7 @@ fn planes(frame: &Frame, per_block: usize, limits: &Limits) -> Result<Vec<Plane>
     let mut bytes: u64 = 0;
     let mut planes = Vec::with_capacity(frame.components.len());
     for c in &frame.components {
-        if frame.h_max % c.h != 0 || frame.v_max % c.v != 0 {
+        if !frame.h_max.is_multiple_of(c.h) || !frame.v_max.is_multiple_of(c.v) {
             return Err(ReducedError::Unsupported("sampling factors"));
         }
         let cols = per_block * (frame.h_max / c.h);
