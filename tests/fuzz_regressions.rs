@@ -98,8 +98,14 @@ fn reduced_jpeg_inputs_never_panic() {
             }
         }
     }
-    // Real pictures decode at every factor; the corrupt frame header is refused.
-    assert!(ok >= 30, "{ok} decoded");
+    // Real pictures decode at every factor (sequential ones at 1/2 and 1/4 only through
+    // libjpeg, the `jpeg-scaled` feature); the corrupt frame header is refused.
+    let expected = if cfg!(feature = "jpeg-scaled") {
+        30
+    } else {
+        18
+    };
+    assert!(ok >= expected, "{ok} decoded");
     assert!(refused >= 3, "{refused} refused");
 }
 

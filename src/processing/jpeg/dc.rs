@@ -29,7 +29,7 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use super::entropy::{Bits, Huffman, ReducedError, next_marker};
+use super::entropy::{Bits, Huffman, ReducedError, Restarts, next_marker};
 use super::header::{Event, Frame, Scan, Segments};
 use super::pixels::ycc_to_rgb;
 use crate::processing::limits::Limits;
@@ -216,25 +216,13 @@ impl Decoder<'_> {
         let mut bits = Bits::new(self.data, pos);
         let mut predictors = [0i32; 4];
         let interleaved = scan.interleaved();
-        let (units_x, units_y) = if interleaved {
-            (frame.mcus_x, frame.mcus_y)
-        } else {
-            let c = scan
-                .members
-                .first()
-                .and_then(|member| frame.components.get(member.component))
-                .ok_or(ReducedError::Corrupt("bad SOS"))?;
-            (c.data_cols, c.data_rows)
-        };
-        let restart_interval = tables.restart_interval;
-        let mut unit = 0usize;
+        let (units_x, units_y) = scan.units(frame)?;
+        let mut restarts = Restarts::new(tables.restart_interval);
         for unit_y in 0..units_y {
             for unit_x in 0..units_x {
-                if restart_interval > 0 && unit > 0 && unit.is_multiple_of(restart_interval) {
-                    bits.restart()?;
+                if restarts.before_unit(&mut bits)? {
                     predictors = [0; 4];
                 }
-                unit += 1;
                 for (slot, member) in scan.members.iter().enumerate() {
                     let (Some(c), Some(plane)) = (
                         frame.components.get(member.component),

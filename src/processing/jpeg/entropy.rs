@@ -298,6 +298,30 @@ impl<'a> Bits<'a> {
     }
 }
 
+/// Counts the units of a scan and reads the restart marker due before a unit.
+pub(super) struct Restarts {
+    /// Units between markers; 0 for none.
+    interval: usize,
+    done: usize,
+}
+
+impl Restarts {
+    pub(super) fn new(interval: usize) -> Self {
+        Self { interval, done: 0 }
+    }
+
+    /// Called before each unit: steps over the restart marker due there, if one is, and says
+    /// so (the caller then resets its predictions and runs).
+    pub(super) fn before_unit(&mut self, bits: &mut Bits<'_>) -> Result<bool, ReducedError> {
+        let due = self.interval > 0 && self.done > 0 && self.done.is_multiple_of(self.interval);
+        self.done += 1;
+        if due {
+            bits.restart()?;
+        }
+        Ok(due)
+    }
+}
+
 /// The position of the next marker at or after `from` (skipping stuffed bytes and, unless
 /// `stop_at_restart`, restart markers), or the end of the data.
 pub(super) fn next_marker(data: &[u8], from: usize, stop_at_restart: bool) -> usize {

@@ -281,6 +281,20 @@ impl Scan {
     pub(super) fn interleaved(&self) -> bool {
         self.members.len() > 1
     }
+
+    /// The units the scan is coded in, across and down: MCUs when it is interleaved, else the
+    /// blocks of its one component that hold image data.
+    pub(super) fn units(&self, frame: &Frame) -> Result<(usize, usize), ReducedError> {
+        if self.interleaved() {
+            return Ok((frame.mcus_x, frame.mcus_y));
+        }
+        let c = self
+            .members
+            .first()
+            .and_then(|member| frame.components.get(member.component))
+            .ok_or(ReducedError::Corrupt("bad SOS"))?;
+        Ok((c.data_cols, c.data_rows))
+    }
 }
 
 /// What [`Segments::next`] found.

@@ -23,7 +23,7 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use super::entropy::{Bits, Huffman, ReducedError, next_marker};
+use super::entropy::{Bits, Huffman, ReducedError, Restarts, next_marker};
 use super::header::MAX_SCANS;
 use super::header::{Event, Frame, Scan, Segments};
 use super::pixels::{Idct, ZIGZAG, fill, last_needed, ycc_to_rgb};
@@ -304,17 +304,12 @@ impl ScanDecoder<'_> {
                 let refine = matches!(kind, Kind::AcRefine);
                 let keep = plane.last + 1;
                 let mut eobrun = 0u32;
-                let mut unit = 0usize;
+                let mut restarts = Restarts::new(self.restart_interval);
                 for y in 0..c.data_rows {
                     for x in 0..c.data_cols {
-                        if self.restart_interval > 0
-                            && unit > 0
-                            && unit.is_multiple_of(self.restart_interval)
-                        {
-                            bits.restart()?;
+                        if restarts.before_unit(&mut bits)? {
                             eobrun = 0;
                         }
-                        unit += 1;
                         let block = y * c.stride + x;
                         let (Some(values), Some(nonzero)) = (
                             plane.values.get_mut(block * keep..block * keep + keep),
@@ -347,28 +342,14 @@ impl ScanDecoder<'_> {
         let scan = self.scan;
         let al = scan.al;
         let interleaved = scan.interleaved();
-        let (units_x, units_y) = if interleaved {
-            (frame.mcus_x, frame.mcus_y)
-        } else {
-            let c = scan
-                .members
-                .first()
-                .and_then(|member| frame.components.get(member.component))
-                .ok_or(ReducedError::Corrupt("bad SOS"))?;
-            (c.data_cols, c.data_rows)
-        };
+        let (units_x, units_y) = scan.units(frame)?;
         let mut predictors = [0i32; 4];
-        let mut unit = 0usize;
+        let mut restarts = Restarts::new(self.restart_interval);
         for unit_y in 0..units_y {
             for unit_x in 0..units_x {
-                if self.restart_interval > 0
-                    && unit > 0
-                    && unit.is_multiple_of(self.restart_interval)
-                {
-                    bits.restart()?;
+                if restarts.before_unit(bits)? {
                     predictors = [0; 4];
                 }
-                unit += 1;
                 for (slot, member) in scan.members.iter().enumerate() {
                     let (Some(c), Some(plane)) = (
                         frame.components.get(member.component),
