@@ -76,9 +76,9 @@ pub(crate) const DC_FACTOR: u32 = 8;
 /// # image::RgbImage::from_pixel(1000, 600, image::Rgb([30, 120, 200]))
 /// #     .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
 /// #     .unwrap();
-/// // Asking for 1/3 gives the largest supported factor below it, 1/2: 500×300.
-/// let (image, factor) = decode_jpeg_reduced(&jpeg, &Limits::default(), 3).unwrap();
-/// assert_eq!((factor, image.width(), image.height()), (2, 500, 300));
+/// // Asking for 1/10 gives the largest supported factor below it, 1/8: 125×75.
+/// let (image, factor) = decode_jpeg_reduced(&jpeg, &Limits::default(), 10).unwrap();
+/// assert_eq!((factor, image.width(), image.height()), (8, 125, 75));
 /// // Not a JPEG, or no reduction asked for: use the full decoder.
 /// assert!(decode_jpeg_reduced(b"GIF89a", &Limits::default(), 2).is_none());
 /// assert!(decode_jpeg_reduced(&jpeg, &Limits::default(), 1).is_none());
