@@ -114,13 +114,5 @@ fn main() {
         }
         return;
     }
-    if let Some(count) = std::env::var("IMAGOR_BENCH_ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-    {
-        rounds(count);
-        return;
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    support::run(rounds, benches);
 }

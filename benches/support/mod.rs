@@ -1,6 +1,8 @@
-//! What the benches share: the photo corpus.
+//! What the benches share: the photo corpus and the choice between criterion and plain rounds.
 
 use std::path::PathBuf;
+
+use criterion::Criterion;
 
 /// Every `*.jpg` of `../shared/bench/corpus` (relative to the crate; override with
 /// `IMAGOR_BENCH_CORPUS`), as `(file stem, bytes)` sorted by name; `None` when there is none.
@@ -25,4 +27,18 @@ pub(crate) fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
         .collect();
     photos.sort();
     (!photos.is_empty()).then_some(photos)
+}
+
+/// Runs `rounds(N)` when `IMAGOR_BENCH_ROUNDS=N` is set, else the criterion `benches` and
+/// criterion's summary.
+pub(crate) fn run(rounds: impl FnOnce(u32), benches: impl FnOnce()) {
+    if let Some(count) = std::env::var("IMAGOR_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        rounds(count);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
 }
