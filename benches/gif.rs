@@ -1,8 +1,7 @@
 //! GIF output: this crate's quantiser against `image`'s NeuQuant encoder at speed 10, the
 //! one GIF output used before.
 //!
-//! Inputs, from `../shared/bench/corpus` (relative to the crate; override with
-//! `IMAGOR_BENCH_CORPUS`; the benchmark prints a message and measures nothing without them):
+//! Inputs, from the folder named by `IMAGOR_BENCH_CORPUS` (the benchmark prints a message and measures nothing without them):
 //!
 //! * `chi-267x200`: the 31 frames of `chi.gif`, composited and resized to 267×200 (what
 //!   `fit-in/300x200` gives), more than 256 colours each;
@@ -45,11 +44,7 @@ struct Input {
 }
 
 fn corpus_file(name: &str) -> Option<Vec<u8>> {
-    let dir = std::env::var_os("IMAGOR_BENCH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/corpus")
-        });
+    let dir = PathBuf::from(std::env::var_os("IMAGOR_BENCH_CORPUS")?);
     std::fs::read(dir.join(name)).ok()
 }
 
@@ -172,8 +167,8 @@ fn psnr(frames: &[DynamicImage], gifs: &[Vec<u8>]) -> (f64, f64) {
 fn gif(c: &mut Criterion) {
     let Some(inputs) = inputs() else {
         println!(
-            "skipping the gif benchmark: no chi.gif and sunset.jpg in ../shared/bench/corpus \
-             (set IMAGOR_BENCH_CORPUS)"
+            "skipping the gif benchmark: no chi.gif and sunset.jpg \
+             (set IMAGOR_BENCH_CORPUS to a folder that has them)"
         );
         return;
     };

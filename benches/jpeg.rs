@@ -51,8 +51,7 @@ fn libjpeg(_: &[u8], _: u32) -> Option<Vec<u8>> {
 fn jpeg(c: &mut Criterion) {
     let Some(photos) = corpus() else {
         println!(
-            "skipping the JPEG benchmark: no *.jpg in ../shared/bench/corpus \
-             (set IMAGOR_BENCH_CORPUS to a folder of photos)"
+            "skipping the JPEG benchmark: no *.jpg (set IMAGOR_BENCH_CORPUS to a folder of photos)"
         );
         return;
     };

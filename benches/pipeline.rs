@@ -1,7 +1,6 @@
 //! Throughput of the image engine: decode → resize → encode on real photos.
 //!
-//! Reads every `*.jpg` of `../shared/bench/corpus` (relative to the crate; override with
-//! `IMAGOR_BENCH_CORPUS`) and prints a message and measures nothing when the folder is absent.
+//! Reads every `*.jpg` of the folder named by `IMAGOR_BENCH_CORPUS` and prints a message and measures nothing when the folder is absent.
 //! Three cases per photo, as the service would run them: `512x512` (fill-crop),
 //! `fit-in/300x200` and `150x150`. Each iteration processes one image, so the reported
 //! `elem/s` is images per second.
@@ -9,7 +8,7 @@
 //! Run with `cargo bench --bench pipeline` (add `-- --warm-up-time 1 --measurement-time 3`
 //! for a quick run).
 //!
-//! Two plain modes skip criterion, for comparing with `../shared/bench/vips-baseline`:
+//! Two plain modes skip criterion, for comparing with the peer benchmark kit's `vips-baseline`:
 //!
 //! * `IMAGOR_BENCH_ROUNDS=N`: N passes over the photos per case on this thread, printing
 //!   images/s per case (the same unit as vips-baseline with one worker);
@@ -59,8 +58,7 @@ fn cases() -> [(&'static str, Params); 3] {
 fn pipeline(c: &mut Criterion) {
     let Some(photos) = corpus() else {
         println!(
-            "skipping the pipeline benchmark: no *.jpg in ../shared/bench/corpus \
-             (set IMAGOR_BENCH_CORPUS to a folder of photos)"
+            "skipping the pipeline benchmark: no *.jpg (set IMAGOR_BENCH_CORPUS to a folder of photos)"
         );
         return;
     };

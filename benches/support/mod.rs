@@ -4,14 +4,9 @@ use std::path::PathBuf;
 
 use criterion::Criterion;
 
-/// Every `*.jpg` of `../shared/bench/corpus` (relative to the crate; override with
-/// `IMAGOR_BENCH_CORPUS`), as `(file stem, bytes)` sorted by name; `None` when there is none.
+/// Every `*.jpg` of the folder named by `IMAGOR_BENCH_CORPUS`, as `(file stem, bytes)` sorted by name; `None` when there is none.
 pub(crate) fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
-    let dir = std::env::var_os("IMAGOR_BENCH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/corpus")
-        });
+    let dir = PathBuf::from(std::env::var_os("IMAGOR_BENCH_CORPUS")?);
     let entries = std::fs::read_dir(&dir).ok()?;
     let mut photos: Vec<(String, Vec<u8>)> = entries
         .filter_map(Result::ok)
