@@ -79,7 +79,7 @@ impl Huffman {
     }
 
     /// Decodes one symbol.
-    #[inline]
+    #[inline(always)]
     pub(super) fn decode(&self, bits: &mut Bits<'_>) -> Result<u8, ReducedError> {
         let peek = bits.peek16()?;
         let entry = self
@@ -91,6 +91,14 @@ impl Huffman {
             bits.consume(u32::from(entry >> 8));
             return Ok((entry & 0xFF) as u8);
         }
+        self.decode_long(bits, peek)
+    }
+
+    /// Decodes a code longer than the fast lookup covers (rare: the long codes are the
+    /// unlikely symbols).
+    #[cold]
+    #[inline(never)]
+    fn decode_long(&self, bits: &mut Bits<'_>, peek: u32) -> Result<u8, ReducedError> {
         for length in (FAST_BITS + 1)..=16 {
             let l = usize::try_from(length).unwrap_or(0);
             let code = i32::try_from(peek >> (16 - length)).unwrap_or(i32::MAX);
@@ -139,27 +147,38 @@ impl<'a> Bits<'a> {
         }
     }
 
-    #[inline]
-    fn fill(&mut self) {
-        // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): take
-        // as many of them as fit in one go.
-        if let Some(chunk) = self.data.get(self.pos..self.pos + 8)
-            && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
-        {
-            let word = u64::from_be_bytes(chunk);
-            let inverted = !word;
-            let has_ff =
-                inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080
-                    != 0;
-            if !has_ff && self.count <= 56 {
-                let bytes = (64 - self.count) / 8;
-                let fresh = word >> (64 - 8 * bytes);
-                self.acc |= fresh.checked_shl(64 - self.count - 8 * bytes).unwrap_or(0);
-                self.pos += bytes as usize;
-                self.count += 8 * bytes;
-                return;
-            }
+    /// Tops the buffer up from the next eight bytes when they hold no 0xFF (no stuffing, no
+    /// marker), which is most of the time; says whether it could.
+    #[inline(always)]
+    fn fill_fast(&mut self) -> bool {
+        if self.count > 56 {
+            return true;
         }
+        let Some(chunk) = self
+            .data
+            .get(self.pos..self.pos + 8)
+            .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+        else {
+            return false;
+        };
+        let word = u64::from_be_bytes(chunk);
+        let inverted = !word;
+        let has_ff =
+            inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080 != 0;
+        if has_ff {
+            return false;
+        }
+        let bytes = (64 - self.count) / 8;
+        let fresh = word >> (64 - 8 * bytes);
+        self.acc |= fresh.checked_shl(64 - self.count - 8 * bytes).unwrap_or(0);
+        self.pos += bytes as usize;
+        self.count += 8 * bytes;
+        true
+    }
+
+    /// Tops the buffer up byte by byte, through stuffed bytes, markers and the end of the
+    /// data (which read as zero padding).
+    fn fill_slow(&mut self) {
         while self.count <= 56 {
             let byte = match self.data.get(self.pos) {
                 Some(0xFF) if self.data.get(self.pos + 1) == Some(&0) => {
@@ -184,7 +203,7 @@ impl<'a> Bits<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn peek16(&mut self) -> Result<u32, ReducedError> {
         if self.count < 16 {
             self.refill()?;
@@ -193,7 +212,7 @@ impl<'a> Bits<'a> {
     }
 
     /// Drops `n` (at most 16) bits already made available by `peek16`.
-    #[inline]
+    #[inline(always)]
     pub(super) fn consume(&mut self, n: u32) {
         let n = n.min(self.count);
         self.acc = self.acc.checked_shl(n).unwrap_or(0);
@@ -201,7 +220,7 @@ impl<'a> Bits<'a> {
     }
 
     /// Reads `n` (at most 16) bits as an unsigned number.
-    #[inline]
+    #[inline(always)]
     pub(super) fn take(&mut self, n: u32) -> Result<u32, ReducedError> {
         if n == 0 {
             return Ok(0);
@@ -213,7 +232,7 @@ impl<'a> Bits<'a> {
     }
 
     /// Reads one bit.
-    #[inline]
+    #[inline(always)]
     pub(super) fn bit(&mut self) -> Result<bool, ReducedError> {
         if self.count == 0 {
             self.refill()?;
@@ -225,7 +244,7 @@ impl<'a> Bits<'a> {
     }
 
     /// Reads `n` bits (at most 56) as an unsigned number.
-    #[inline]
+    #[inline(always)]
     pub(super) fn take_wide(&mut self, n: u32) -> Result<u64, ReducedError> {
         if n == 0 {
             return Ok(0);
@@ -256,9 +275,18 @@ impl<'a> Bits<'a> {
     }
 
     /// Tops the buffer up, failing once the padding made up past the data is too long.
-    #[inline]
+    #[inline(always)]
     fn refill(&mut self) -> Result<(), ReducedError> {
-        self.fill();
+        if self.fill_fast() {
+            return Ok(());
+        }
+        self.refill_slow()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill_slow(&mut self) -> Result<(), ReducedError> {
+        self.fill_slow();
         if self.padded > MAX_PADDING {
             return Err(ReducedError::Corrupt("truncated scan"));
         }
@@ -266,7 +294,7 @@ impl<'a> Bits<'a> {
     }
 
     /// Reads an `n`-bit magnitude and sign-extends it (JPEG F.2.2.1 EXTEND).
-    #[inline]
+    #[inline(always)]
     pub(super) fn signed(&mut self, n: u32) -> Result<i32, ReducedError> {
         if n == 0 {
             return Ok(0);

@@ -1,8 +1,9 @@
 //! Progressive JPEGs at 1/2 and 1/4 scale, from the coefficients the scaled IDCT reads.
 //!
 //! A 1/2-scale decode turns each 8×8 luma block into 4×4 pixels from its 4×4 lowest
-//! frequencies, and a 1/4-scale one into 2×2 pixels from the 2×2 lowest (chroma gets the
-//! larger IDCT that makes upsampling unnecessary, as libjpeg does). libjpeg still keeps all
+//! frequencies, and a 1/4-scale one into 2×2 pixels from the 2×2 lowest. Subsampled chroma is
+//! sized as libjpeg sizes it: 4:2:0 gets the larger IDCT that makes upsampling unnecessary,
+//! 4:2:2 and 4:4:0 the small one followed by 2× linear upsampling. libjpeg still keeps all
 //! 64 coefficients of every block of a progressive file, and reads every correction bit one at
 //! a time. Here:
 //!
@@ -14,8 +15,8 @@
 //! * a scan whose whole band lies above what the IDCT reads is skipped by marker, when no later
 //!   refinement scan of the kept frequencies depends on which of its coefficients are non-zero.
 //!
-//! The pixels come out as libjpeg's scaled decode gives them (⌈w/k⌉ × ⌈h/k⌉, chroma without
-//! upsampling), within rounding. Colour conversion is done one MCU row at a time, so no
+//! The pixels come out as libjpeg's scaled decode gives them (⌈w/k⌉ × ⌈h/k⌉), within
+//! rounding. Colour conversion is done one MCU row at a time, so no
 //! full-size plane is held. Only 8-bit greyscale and YCbCr files whose chroma is 1 or 2 (1/2) or
 //! up to 4 (1/4) times subsampled are read here; everything else is
 //! [`ReducedError::Unsupported`], and damaged data is [`ReducedError::Corrupt`], so the caller
@@ -34,6 +35,8 @@ struct Plane {
     /// Pixels per block after the scaled IDCT.
     cols: usize,
     rows: usize,
+    /// How many times the plane is upsampled across and down after the IDCT (1 or 2).
+    up: (usize, usize),
     /// The last zig-zag index kept: each block keeps `last + 1` coefficients.
     last: usize,
     values: Vec<i16>,
@@ -168,8 +171,23 @@ fn planes(frame: &Frame, per_block: usize, limits: &Limits) -> Result<Vec<Plane>
         if !frame.h_max.is_multiple_of(c.h) || !frame.v_max.is_multiple_of(c.v) {
             return Err(ReducedError::Unsupported("sampling factors"));
         }
-        let cols = per_block * (frame.h_max / c.h);
-        let rows = per_block * (frame.v_max / c.v);
+        let (across, down) = (frame.h_max / c.h, frame.v_max / c.v);
+        // As libjpeg chooses: the IDCT of a subsampled component grows by the largest power
+        // of two that divides both of its factors (up to 8 pixels), so 4:2:0 chroma needs no
+        // upsampling; what is left (4:2:2, 4:4:0) is upsampled 2× after a small IDCT.
+        let mut grow = 1;
+        while per_block * grow * 2 <= 8
+            && across.is_multiple_of(grow * 2)
+            && down.is_multiple_of(grow * 2)
+        {
+            grow *= 2;
+        }
+        let (cols, rows, up) = if across / grow <= 2 && down / grow <= 2 {
+            let size = per_block * grow;
+            (size, size, (across / grow, down / grow))
+        } else {
+            (per_block * across, per_block * down, (1, 1))
+        };
         if cols > 8 || rows > 8 {
             return Err(ReducedError::Unsupported("subsampling"));
         }
@@ -179,6 +197,7 @@ fn planes(frame: &Frame, per_block: usize, limits: &Limits) -> Result<Vec<Plane>
         planes.push(Plane {
             cols,
             rows,
+            up,
             last,
             values: Vec::new(),
             nonzero: Vec::new(),
@@ -485,14 +504,9 @@ impl Band {
                 // Pass `run` coefficients that are still zero, refining the non-zero ones on
                 // the way; stop at the next zero one.
                 let window = (u64::MAX << k) & band;
-                let mut zeros = !*block.nonzero & window;
-                for _ in 0..run {
-                    zeros &= zeros.wrapping_sub(1);
-                }
-                let target = if zeros == 0 {
-                    self.se + 1
-                } else {
-                    zeros.trailing_zeros() as usize
+                let target = match select(!*block.nonzero & window, run) {
+                    64 => self.se + 1,
+                    found => found,
                 };
                 self.correct(bits, block, *block.nonzero & window & below(target), bit)?;
                 k = target;
@@ -556,6 +570,57 @@ impl Band {
     }
 }
 
+/// The position of the set bit of `bits` with `n` set bits below it, or 64 when `bits` has
+/// no more than `n` set bits. Branch-free over `n` (broadword: running counts per byte, then
+/// a table for the byte the bit is in), since a loop over `n` is the hot spot of refinement.
+#[inline(always)]
+fn select(bits: u64, n: u32) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let n = u64::from(n.min(64));
+    let mut counts = bits - ((bits >> 1) & 0x5555_5555_5555_5555);
+    counts = (counts & 0x3333_3333_3333_3333) + ((counts >> 2) & 0x3333_3333_3333_3333);
+    counts = (counts + (counts >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    // Byte i: the set bits in bytes 0..=i (at most 64, so no byte overflows).
+    let sums = counts.wrapping_mul(ONES);
+    if sums >> 56 <= n {
+        return 64;
+    }
+    // Bit 7 of byte i is set when byte i and all below it hold no more than `n` set bits;
+    // those bytes form a run from the bottom, and are passed whole.
+    let passed = (((n * ONES) | HIGHS) - sums) & HIGHS;
+    let whole = ((passed >> 7).wrapping_mul(ONES) >> 56) as u32;
+    let below = if whole == 0 {
+        0
+    } else {
+        (sums >> (8 * (whole - 1))) & 0xFF
+    };
+    let byte = ((bits >> (8 * whole)) & 0xFF) as usize;
+    let rank = (n - below) as usize;
+    8 * whole as usize + usize::from(SELECT_IN_BYTE[byte][rank & 7])
+}
+
+/// `SELECT_IN_BYTE[b][r]`: the position of the set bit of byte `b` with `r` set bits below it.
+static SELECT_IN_BYTE: [[u8; 8]; 256] = select_in_byte();
+
+const fn select_in_byte() -> [[u8; 8]; 256] {
+    let mut table = [[0u8; 8]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut rank = 0;
+        let mut bit = 0;
+        while bit < 8 {
+            if byte & (1 << bit) != 0 {
+                table[byte][rank] = bit as u8;
+                rank += 1;
+            }
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+}
+
 /// The bits below `n` (all of them from 64 up).
 fn below(n: usize) -> u64 {
     if n >= 64 { u64::MAX } else { (1 << n) - 1 }
@@ -566,6 +631,10 @@ fn saturate(value: i64) -> i16 {
 }
 
 /// The scaled IDCT and colour conversion, one MCU row at a time.
+///
+/// Planes that are upsampled afterwards are transformed whole first (they are small: a
+/// quarter or half of the output at most), so that each output row can interpolate between
+/// the chroma rows on both sides of an MCU row's edge.
 fn render(
     frame: &Frame,
     planes: &[Plane],
@@ -589,41 +658,66 @@ fn render(
     out.try_reserve_exact(size)
         .map_err(|_| ReducedError::TooLarge)?;
     out.resize(size, 0);
-    let mut strips: Vec<Vec<u8>> = planes
-        .iter()
-        .map(|_| vec![0u8; strip_w * strip_h])
-        .collect();
     let transforms: Vec<Idct> = planes
         .iter()
         .map(|plane| Idct::new(plane.cols, plane.rows))
         .collect();
+    // Per component: a strip of one MCU row at output resolution, or the whole plane at its
+    // own resolution when it is upsampled.
+    let mut sources = Vec::with_capacity(channels);
+    for ((plane, c), idct) in planes.iter().zip(&frame.components).zip(&transforms) {
+        if plane.up == (1, 1) {
+            sources.push(Source::Strip(vec![0u8; strip_w * strip_h]));
+            continue;
+        }
+        let width = c.stride * plane.cols;
+        let block_rows = c.blocks() / c.stride.max(1);
+        let mut pixels = Vec::new();
+        pixels
+            .try_reserve_exact(width * block_rows * plane.rows)
+            .map_err(|_| ReducedError::TooLarge)?;
+        pixels.resize(width * block_rows * plane.rows, 0);
+        transform_row(plane, c.stride, 0, block_rows, idct, &mut pixels, width);
+        sources.push(Source::Plane(Upsampled {
+            pixels,
+            width,
+            used_w: out_w.div_ceil(plane.up.0).min(width),
+            used_h: out_h.div_ceil(plane.up.1).min(block_rows * plane.rows),
+            up: plane.up,
+        }));
+    }
+    let mut scratch = Scratch::default();
+    let mut rows_up: Vec<Vec<u8>> = planes.iter().map(|_| vec![0u8; out_w]).collect();
     let line = out_w * channels;
     for (mcu_row, rows) in out.chunks_mut(line * strip_h).enumerate() {
-        for (((plane, c), strip), idct) in planes
+        for (((plane, c), source), idct) in planes
             .iter()
             .zip(&frame.components)
-            .zip(&mut strips)
+            .zip(&mut sources)
             .zip(&transforms)
         {
-            transform_row(plane, c.stride, c.v * mcu_row, c.v, idct, strip, strip_w);
+            if let Source::Strip(strip) = source {
+                transform_row(plane, c.stride, c.v * mcu_row, c.v, idct, strip, strip_w);
+            }
         }
         for (y, row) in rows.chunks_exact_mut(line).enumerate() {
             let at = y * strip_w;
-            match strips.as_slice() {
-                [grey] => {
-                    let source = grey
+            let image_y = mcu_row * strip_h + y;
+            let mut lines: [&[u8]; 3] = [&[]; 3];
+            for ((slot, source), buffer) in lines.iter_mut().zip(&sources).zip(&mut rows_up) {
+                *slot = match source {
+                    Source::Strip(strip) => strip
                         .get(at..at + out_w)
-                        .ok_or(ReducedError::Corrupt("size mismatch"))?;
-                    row.copy_from_slice(source);
-                }
-                [luma, cb, cr] => {
-                    let (Some(luma), Some(cb), Some(cr)) = (
-                        luma.get(at..at + out_w),
-                        cb.get(at..at + out_w),
-                        cr.get(at..at + out_w),
-                    ) else {
-                        return Err(ReducedError::Corrupt("size mismatch"));
-                    };
+                        .ok_or(ReducedError::Corrupt("size mismatch"))?,
+                    Source::Plane(plane) => {
+                        plane.row(image_y, buffer, &mut scratch);
+                        buffer
+                    }
+                };
+            }
+            match (channels, lines) {
+                (1, [grey, ..]) => row.copy_from_slice(grey),
+                (3, [luma, cb, cr]) => {
                     for (pixel, ((&y, &b), &r)) in
                         row.chunks_exact_mut(3).zip(luma.iter().zip(cb).zip(cr))
                     {
@@ -644,6 +738,91 @@ fn render(
         RgbImage::from_raw(width, height, out).map(DynamicImage::ImageRgb8)
     };
     image.ok_or(ReducedError::Corrupt("size mismatch"))
+}
+
+/// Where [`render`] reads a component's pixels from.
+enum Source {
+    /// One MCU row at output resolution, rewritten for each MCU row.
+    Strip(Vec<u8>),
+    /// The whole plane at half resolution one way or both.
+    Plane(Upsampled),
+}
+
+/// A subsampled plane, upsampled one output row at a time by linear interpolation between
+/// sample centres (weights ¾ and ¼ at 2×, as libjpeg's "fancy" upsampling), edges repeated.
+struct Upsampled {
+    pixels: Vec<u8>,
+    /// Row length of `pixels`.
+    width: usize,
+    /// The part of the plane that covers the image.
+    used_w: usize,
+    used_h: usize,
+    /// The factors across and down, 1 or 2.
+    up: (usize, usize),
+}
+
+/// Buffers reused from row to row.
+#[derive(Default)]
+struct Scratch {
+    /// One plane row interpolated vertically, times 4.
+    vertical: Vec<u16>,
+}
+
+impl Upsampled {
+    /// Writes output row `y` (`out.len()` pixels) of this plane.
+    fn row(&self, y: usize, out: &mut [u8], scratch: &mut Scratch) {
+        let used_w = self.used_w.max(1);
+        let last_row = self.used_h.saturating_sub(1);
+        let line = |index: usize| {
+            let start = index.min(last_row) * self.width;
+            self.pixels.get(start..start + used_w).unwrap_or(&[])
+        };
+        let vertical = &mut scratch.vertical;
+        vertical.clear();
+        if self.up.1 == 2 {
+            // Output row y sits a quarter of a sample from the nearer row of the plane.
+            let near = y / 2;
+            let far = if y.is_multiple_of(2) {
+                near.saturating_sub(1)
+            } else {
+                near + 1
+            };
+            vertical.extend(
+                line(near)
+                    .iter()
+                    .zip(line(far))
+                    .map(|(&n, &f)| 3 * u16::from(n) + u16::from(f)),
+            );
+        } else {
+            vertical.extend(line(y).iter().map(|&n| 4 * u16::from(n)));
+        }
+        if vertical.is_empty() {
+            out.fill(128);
+            return;
+        }
+        // libjpeg's rounding: biases alternate between neighbouring output pixels so that
+        // the errors do not all lean one way.
+        let last = vertical.len() - 1;
+        if self.up.0 == 2 {
+            let (even, odd) = if self.up.1 == 2 { (8, 7) } else { (4, 8) };
+            for (j, pair) in out.chunks_mut(2).enumerate() {
+                let here = 3 * u32::from(vertical[j.min(last)]);
+                let left = u32::from(vertical[j.saturating_sub(1).min(last)]);
+                let right = u32::from(vertical[(j + 1).min(last)]);
+                if let Some(first) = pair.first_mut() {
+                    *first = ((here + left + even) >> 4) as u8;
+                }
+                if let Some(second) = pair.get_mut(1) {
+                    *second = ((here + right + odd) >> 4) as u8;
+                }
+            }
+        } else {
+            let bias = if self.up.1 == 2 && y.is_multiple_of(2) { 1 } else { 2 };
+            for (x, pixel) in out.iter_mut().enumerate() {
+                *pixel = ((u32::from(vertical[x.min(last)]) + bias) >> 2) as u8;
+            }
+        }
+    }
 }
 
 /// Writes the pixels of block rows `first..first + count` of `plane` (`stride` blocks wide)
@@ -738,12 +917,43 @@ mod tests {
         for name in [
             "progressive-420.jpg",
             "progressive-444.jpg",
+            "progressive-422.jpg",
+            "progressive-440.jpg",
             "grey-progressive.jpg",
             "restart-progressive.jpg",
         ] {
             for factor in [2, 4] {
                 let error = error_against_full_decode(name, factor);
                 assert!(error < 3.0, "{name} at 1/{factor}: mean abs error {error}");
+            }
+        }
+    }
+
+    /// Chroma sampled 2× one way only is transformed small and upsampled, as libjpeg does,
+    /// rather than transformed at the size of the output.
+    #[cfg(feature = "jpeg-scaled")]
+    #[test]
+    fn every_subsampling_stays_close_to_libjpegs_scaled_decode() {
+        for name in [
+            "progressive-420.jpg",
+            "progressive-422.jpg",
+            "progressive-440.jpg",
+            "progressive-444.jpg",
+        ] {
+            let bytes = fixture(name);
+            for factor in [2, 4] {
+                let ours = decode(&bytes, &Limits::default(), factor).expect("ours");
+                let theirs = super::super::scaled::decode(&bytes, &Limits::default(), factor)
+                    .expect("libjpeg");
+                let (a, b) = (ours.as_bytes(), theirs.as_bytes());
+                assert_eq!(a.len(), b.len(), "{name} at 1/{factor}");
+                let total: u64 = a
+                    .iter()
+                    .zip(b)
+                    .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+                    .sum();
+                let mean = total as f64 / a.len() as f64;
+                assert!(mean < 0.7, "{name} at 1/{factor}: mean difference {mean}");
             }
         }
     }
@@ -794,12 +1004,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn select_finds_the_bit_with_n_set_bits_below_it() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let bits = state & (state >> 3);
+            for n in 0..=64u32 {
+                let mut rest = bits;
+                for _ in 0..n {
+                    rest &= rest.wrapping_sub(1);
+                }
+                let expected = if rest == 0 {
+                    64
+                } else {
+                    rest.trailing_zeros() as usize
+                };
+                assert_eq!(select(bits, n), expected, "{bits:#x} {n}");
+            }
+        }
+        assert_eq!(select(0, 0), 64);
+        assert_eq!(select(u64::MAX, 63), 63);
+        assert_eq!(select(1 << 63, 0), 63);
+    }
+
     /// Scans above the kept band are skipped only when no later refinement needs them.
     #[test]
     fn high_bands_are_skipped_unless_a_refinement_needs_them() {
         let plane = |last| Plane {
             cols: 2,
             rows: 2,
+            up: (1, 1),
             last,
             values: Vec::new(),
             nonzero: Vec::new(),

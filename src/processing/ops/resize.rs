@@ -346,11 +346,11 @@ fn failed(err: impl std::fmt::Display) -> ProcessError {
 }
 
 /// Work units (taps × samples) one band aims at: a millisecond or two.
-const BAND_UNITS: u64 = 1 << 22;
+const BAND_UNITS: u64 = 1 << 24;
 
 /// The fewest lines in a band, so that computing the coefficients (which every call does,
 /// about the work of one line) stays a small part of the work.
-const MIN_BAND_LINES: u32 = 32;
+const MIN_BAND_LINES: u32 = 128;
 
 /// The direction of a single-axis pass.
 #[derive(Clone, Copy)]
