@@ -162,7 +162,9 @@ async fn previous_secret_with_its_own_type_and_truncation() {
     .await;
     assert_refused(
         &service,
-        &Signer::new("third").algorithm(SignerAlgorithm::Sha256).truncate(32),
+        &Signer::new("third")
+            .algorithm(SignerAlgorithm::Sha256)
+            .truncate(32),
     )
     .await;
 }
@@ -227,11 +229,19 @@ fn previous_secret_options_are_checked() {
     assert_eq!(signer.previous_keys(), 1);
     let old = Signer::new("hunter2-old").algorithm(SignerAlgorithm::Sha512);
     assert!(signer.verify(PATH, &old.sign(PATH)));
-    assert_eq!(signer.sign(PATH), Signer::new("new").truncate(20).sign(PATH));
+    assert_eq!(
+        signer.sign(PATH),
+        Signer::new("new").truncate(20).sign(PATH)
+    );
 
     // The value of the secret never shows in an error.
     let err = Config::builder()
-        .args(["-imagor-secret-previous", "hunter2-old", "-imagor-secret-previous-signer-truncate", "x"])
+        .args([
+            "-imagor-secret-previous",
+            "hunter2-old",
+            "-imagor-secret-previous-signer-truncate",
+            "x",
+        ])
         .build()
         .unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");

@@ -108,7 +108,10 @@ async fn unknown_presets_are_400_with_the_json_error_body() {
         .loader(FileLoader::new(dir.path()).unwrap());
     for (uri, message) in [
         ("/unsafe/preset:nope/photo.jpg", "unknown preset: nope"),
-        ("/unsafe/preset:thumb,nope/photo.jpg", "unknown preset: nope"),
+        (
+            "/unsafe/preset:thumb,nope/photo.jpg",
+            "unknown preset: nope",
+        ),
         ("/unsafe/preset:/photo.jpg", "empty preset name"),
     ] {
         let (status, headers, bytes) = call(&service, uri).await;
@@ -132,8 +135,8 @@ async fn unknown_presets_are_400_with_the_json_error_body() {
 async fn without_presets_a_preset_segment_is_part_of_the_image_as_in_imagor() {
     let dir = images();
     let photo = std::fs::read(dir.path().join("photo.jpg")).unwrap();
-    let loader = imagor_tower::loader::service_fn_loader(
-        move |req: imagor_tower::loader::SourceRequest| {
+    let loader =
+        imagor_tower::loader::service_fn_loader(move |req: imagor_tower::loader::SourceRequest| {
             let photo = photo.clone();
             async move {
                 if req.key() == "preset:thumb/photo.jpg" {
@@ -142,8 +145,7 @@ async fn without_presets_a_preset_segment_is_part_of_the_image_as_in_imagor() {
                     Err(imagor_tower::Error::NotFound)
                 }
             }
-        },
-    );
+        });
     let service = ImageService::new().unsafe_urls(true).loader(loader);
     let (status, _, bytes) = call(&service, "/unsafe/preset:thumb/photo.jpg").await;
     assert_eq!(status, StatusCode::OK);

@@ -28,8 +28,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::path::Presets;
@@ -334,9 +334,24 @@ mod tests {
                 "another preset",
             ),
             ("presets:\n  \"\": 10x10\n", 2, "presets", "cannot be empty"),
-            ("presets:\n  a/b: 10x10\n", 2, "presets.a/b", "cannot contain"),
-            ("presets:\n  a: \"\"\n", 2, "presets.a", "the value is empty"),
-            ("presets:\n  a: 10x10\n  a: 20x20\n", 3, "presets.a", "duplicate"),
+            (
+                "presets:\n  a/b: 10x10\n",
+                2,
+                "presets.a/b",
+                "cannot contain",
+            ),
+            (
+                "presets:\n  a: \"\"\n",
+                2,
+                "presets.a",
+                "the value is empty",
+            ),
+            (
+                "presets:\n  a: 10x10\n  a: 20x20\n",
+                3,
+                "presets.a",
+                "duplicate",
+            ),
             ("presets:\n  a: [1, 2]\n", 2, "presets.a", ""),
             ("presets:\n  a: 10x10\nextra: 1\n", 3, "extra", "extra"),
             ("presets:\n  a: \"10x10\n", 2, "presets.a", ""),

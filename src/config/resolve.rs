@@ -316,14 +316,18 @@ impl Values {
             }
             previous_type
         };
-        let secret_previous_signer_truncate = if self.int(K::ImagorSecretPreviousSignerTruncate)? == -1 {
-            signer_truncate
-        } else {
-            self.signer_truncate(K::ImagorSecretPreviousSignerTruncate)?
-        };
+        let secret_previous_signer_truncate =
+            if self.int(K::ImagorSecretPreviousSignerTruncate)? == -1 {
+                signer_truncate
+            } else {
+                self.signer_truncate(K::ImagorSecretPreviousSignerTruncate)?
+            };
         if secret_previous.is_none() {
             let ignored = [
-                (K::ImagorSecretPreviousSignerType, !previous_type_text.is_empty()),
+                (
+                    K::ImagorSecretPreviousSignerType,
+                    !previous_type_text.is_empty(),
+                ),
                 (
                     K::ImagorSecretPreviousSignerTruncate,
                     self.int(K::ImagorSecretPreviousSignerTruncate)? != -1,

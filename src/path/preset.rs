@@ -372,9 +372,7 @@ impl fmt::Display for PresetError {
         match self {
             Self::Unknown(name) => write!(f, "unknown preset: {name}"),
             Self::EmptyName => f.write_str("empty preset name"),
-            Self::OnlyPresets => {
-                f.write_str("only preset URLs are allowed: preset:NAME/IMAGE")
-            }
+            Self::OnlyPresets => f.write_str("only preset URLs are allowed: preset:NAME/IMAGE"),
         }
     }
 }
@@ -448,7 +446,10 @@ mod tests {
         assert_eq!(p.filters, [Filter::new("format", "webp")]);
         assert_eq!(p.image, "photo.jpg");
         assert_eq!(p.path, "preset:thumb/photo.jpg");
-        assert_eq!(p.generate(), "fit-in/200x200/filters:format(webp)/photo.jpg");
+        assert_eq!(
+            p.generate(),
+            "fit-in/200x200/filters:format(webp)/photo.jpg"
+        );
     }
 
     #[test]
@@ -545,8 +546,14 @@ mod tests {
         let only = presets().only_presets(true);
         assert!(only.is_only_presets());
         assert!(only.parse("/unsafe/preset:thumb/photo.jpg").is_ok());
-        assert!(only.parse("/unsafe/preset:thumb,gray/dir/photo.jpg").is_ok());
-        assert!(only.parse("/abcdefghijklmnopqrstuvwxyz/preset:thumb/preset:gray/a.jpg").is_ok());
+        assert!(
+            only.parse("/unsafe/preset:thumb,gray/dir/photo.jpg")
+                .is_ok()
+        );
+        assert!(
+            only.parse("/abcdefghijklmnopqrstuvwxyz/preset:thumb/preset:gray/a.jpg")
+                .is_ok()
+        );
         for url in [
             "/unsafe/photo.jpg",
             "/unsafe/preset:thumb/300x200/photo.jpg",
@@ -574,7 +581,11 @@ mod tests {
             ("a/b", "100x100", "cannot contain"),
             ("x", "", "the value is empty"),
             ("x", " / ", "the value is empty"),
-            ("x", "100x100/photo.jpg", "\"photo.jpg\" is not an imagor path option"),
+            (
+                "x",
+                "100x100/photo.jpg",
+                "\"photo.jpg\" is not an imagor path option",
+            ),
             ("x", "filters:blur(2)/photo.jpg", "\"photo.jpg\""),
             ("x", "100x100/fit-in", "\"fit-in\""),
             ("x", "unsafe/100x100", "\"unsafe/100x100\""),
