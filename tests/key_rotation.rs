@@ -26,7 +26,10 @@ where
             http::Request<()>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
-        > + Clone,
+        > + Clone
+        + Send
+        + Sync,
+    S::Future: Send,
 {
     let res = service.clone().oneshot(get(uri)).await.unwrap();
     let (parts, bytes) = body_bytes(res).await;
@@ -39,7 +42,10 @@ where
             http::Request<()>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
-        > + Clone,
+        > + Clone
+        + Send
+        + Sync,
+    S::Future: Send,
 {
     let url = signer.sign_url(PATH);
     let (status, bytes) = status_of(service, &url).await;
@@ -53,7 +59,10 @@ where
             http::Request<()>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
-        > + Clone,
+        > + Clone
+        + Send
+        + Sync,
+    S::Future: Send,
 {
     let url = signer.sign_url(PATH);
     let (status, bytes) = status_of(service, &url).await;

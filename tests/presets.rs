@@ -30,7 +30,10 @@ where
             http::Request<()>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
-        > + Clone,
+        > + Clone
+        + Send
+        + Sync,
+    S::Future: Send,
 {
     let res = service.clone().oneshot(get(uri)).await.unwrap();
     let (parts, bytes) = body_bytes(res).await;
