@@ -10,6 +10,7 @@ use imagor_tower::path::{Presets, Signer};
 use support::{body_bytes, decode, get, write_image};
 use tower::{Service, ServiceExt};
 
+#[cfg(feature = "server")]
 const PRESETS_YAML: &str = "\
 # sizes used by the web site
 presets:
