@@ -182,8 +182,8 @@ impl Values {
                 key,
                 "a signature segment shorter than 17 characters is never recognised as a \
                  signature (imagor reads such a first segment as part of the path), so \
-                 every signed URL would fail with 403; use 0 for the full length, or 17 or \
-                 more",
+                 every signed URL would fail with 403 (0 keeps the full length; else 17 or \
+                 more)",
             )),
             _ => Ok(Some(self.non_negative::<usize>(key)?)),
         }

@@ -23,7 +23,6 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::escape::query_unescape_cow;
 use super::params::{Filter, HAlign, Params, TrimBy, VAlign};
-use super::preset::{PresetError, Presets};
 
 /// Shortest first segment read as a signature.
 const MIN_HASH_LEN: usize = 17;
@@ -185,7 +184,7 @@ fn is_hash(segment: &str) -> bool {
 /// Reads the segments of a rest-path into `params`, leaving `params.path` alone.
 fn apply_rest(params: &mut Params, rest: &str) {
     // Without presets nothing can fail: a `preset:` segment is part of the image.
-    let _ = read_rest(params, rest, None);
+    let _ = read_rest::<std::convert::Infallible>(params, rest, None);
 }
 
 /// What [`read_rest`] met besides the fields it set.
@@ -197,25 +196,28 @@ pub(super) struct RestSummary {
     pub(super) options: bool,
 }
 
-/// Reads the segments of a rest-path into `params`, leaving `params.path` alone. With
-/// `presets`, a `preset:NAME[,NAME...]` segment may stand before any segment kind and before
-/// the filters; it is expanded where it stands (see [`Presets`]).
-pub(super) fn read_rest(
+/// Expands the segments at the cursor that stand for others (presets); returns how many.
+pub(super) type ExpandHook<'h, E> =
+    &'h mut dyn FnMut(&mut Cursor<'_>, &mut Params) -> Result<usize, E>;
+
+/// Reads the segments of a rest-path into `params`, leaving `params.path` alone. With a
+/// hook, the hook is offered the cursor before each segment kind and before the filters, so
+/// that a `preset:NAME` segment is expanded where it stands (see
+/// [`Presets`](super::Presets)).
+pub(super) fn read_rest<E>(
     params: &mut Params,
     rest: &str,
-    presets: Option<&Presets>,
-) -> Result<RestSummary, PresetError> {
+    mut hook: Option<ExpandHook<'_, E>>,
+) -> Result<RestSummary, E> {
     let mut summary = RestSummary::default();
     let mut cursor = Cursor {
         rest: rest.trim_start_matches('/'),
     };
-    // Expands the `preset:` segments at the cursor, if presets are on.
-    let mut expand = |cursor: &mut Cursor<'_>, params: &mut Params| match presets {
-        Some(presets) => {
-            summary.presets += presets.take_segments(cursor, params)?;
-            Ok::<(), PresetError>(())
+    let mut expand = |cursor: &mut Cursor<'_>, params: &mut Params| -> Result<(), E> {
+        if let Some(hook) = hook.as_mut() {
+            summary.presets += hook(cursor, params)?;
         }
-        None => Ok(()),
+        Ok(())
     };
     let mut options = false;
     expand(&mut cursor, params)?;

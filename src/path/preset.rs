@@ -208,7 +208,9 @@ impl Presets {
             hash: params.hash.clone(),
             ..Params::default()
         };
-        let summary = read_rest(&mut expanded, &params.path, Some(self))?;
+        let mut hook =
+            |cursor: &mut Cursor<'_>, params: &mut Params| self.take_segments(cursor, params);
+        let summary = read_rest(&mut expanded, &params.path, Some(&mut hook))?;
         if self.only && (summary.options || summary.presets == 0) {
             return Err(PresetError::OnlyPresets);
         }
@@ -218,7 +220,7 @@ impl Presets {
 
     /// Consumes the `preset:` segments at the cursor and applies them to `params`; returns
     /// how many presets were applied.
-    pub(super) fn take_segments(
+    fn take_segments(
         &self,
         cursor: &mut Cursor<'_>,
         params: &mut Params,
@@ -325,7 +327,7 @@ fn parse_options(name: &str, options: &str) -> Result<Params, PresetDefinitionEr
         ..Params::default()
     };
     // Without presets of its own, reading cannot fail.
-    let _ = read_rest(&mut params, &text, None);
+    let _ = read_rest::<PresetError>(&mut params, &text, None);
     if params.image.starts_with(PREFIX) {
         return Err(PresetDefinitionError::new(
             name,
