@@ -79,6 +79,10 @@ pub enum Error {
     /// The processing queue is full (429 `too many requests`).
     #[error("too many requests")]
     TooManyRequests,
+    /// A URL's `preset:` segments could not be expanded: an unknown or empty preset name
+    /// (400), or options besides presets where only presets are allowed (403).
+    #[error(transparent)]
+    Preset(#[from] crate::path::PresetError),
     /// An error with an explicit status, such as an upstream HTTP status or a connection failure.
     #[error("{message}")]
     Status {
@@ -130,6 +134,8 @@ impl Error {
             Self::Expired => StatusCode::GONE,
             Self::MaxResolutionExceeded | Self::TooExpensive => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Preset(crate::path::PresetError::OnlyPresets) => StatusCode::FORBIDDEN,
+            Self::Preset(_) => StatusCode::BAD_REQUEST,
             Self::Status { status, .. } => *status,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -300,6 +306,21 @@ mod tests {
             ),
             (Error::TooManyRequests, 429, "too many requests"),
             (Error::TooExpensive, 422, "work budget exceeded"),
+            (
+                Error::Preset(crate::path::PresetError::Unknown("thumb".into())),
+                400,
+                "unknown preset: thumb",
+            ),
+            (
+                Error::Preset(crate::path::PresetError::EmptyName),
+                400,
+                "empty preset name",
+            ),
+            (
+                Error::Preset(crate::path::PresetError::OnlyPresets),
+                403,
+                "only preset URLs are allowed: preset:NAME/IMAGE",
+            ),
         ];
         for (err, status, message) in cases {
             assert_eq!(err.status().as_u16(), status);

@@ -15,6 +15,9 @@
 //! PROMETHEUS_BIND=127.0.0.1:5000 PROMETHEUS_PATH=/metrics cargo run --release --example standalone
 //! curl http://127.0.0.1:5000/metrics
 //!
+//! # named presets: a YAML file `presets: {thumb: "fit-in/200x200"}`, URLs `/unsafe/preset:thumb/gopher.png`
+//! IMAGOR_PRESETS_PATH=presets.yaml cargo run --release --example standalone
+//!
 //! # every option, with its environment variable and default
 //! cargo run --release --example standalone -- -h
 //! ```
@@ -107,10 +110,21 @@ async fn run(config: Config) -> Result<(), String> {
             "IMAGOR_SECRET is not set: URL signatures are checked with an empty key, as imagor does"
         );
     }
+    if config.imagor.secret_previous.is_some() {
+        tracing::info!(
+            "IMAGOR_SECRET_PREVIOUS is set: URLs signed with the retired secret are still accepted"
+        );
+    }
     let metrics = config.metrics();
     let service = config
         .service_with_metrics(metrics.as_ref())
         .map_err(|err| err.message())?;
+    if let Some(path) = &config.imagor.presets_path {
+        tracing::info!("presets from {}", path.display());
+        if config.imagor.only_presets {
+            tracing::info!("IMAGOR_ONLY_PRESETS is on: only preset:NAME/IMAGE URLs are served");
+        }
+    }
     if let (Some(metrics), Some(address)) = (&metrics, config.server.prometheus.listen_address()) {
         serve_metrics(metrics, &address, &config).await?;
     }

@@ -106,6 +106,10 @@ pub enum ConfigError {
     #[cfg(feature = "s3")]
     #[error(transparent)]
     BucketRouter(#[from] crate::s3::RouterConfigError),
+    /// The presets file (`IMAGOR_PRESETS_PATH`) cannot be read or is not valid; the message
+    /// names the file and, for its content, the line and field.
+    #[error(transparent)]
+    Presets(#[from] super::PresetsFileError),
     /// An option that needs a cargo feature this build leaves out, such as
     /// `S3_LOADER_BUCKET` without the `s3` feature: refused rather than ignored, so that a
     /// deployment never runs without the loader or storage it asked for.

@@ -4,8 +4,11 @@
 //! implements it yet or not, so that nothing a deployment sets is ever silently dropped, plus
 //! the few options of imagor-tower's own: the connection limits of the standalone server
 //! (`SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`), the byte budget
-//! of pixel work (`IMAGOR_PROCESS_MEMORY`), the work budget of one request (`VIPS_MAX_WORK`)
-//! and the AVIF decoding switch (`VIPS_AVIF_DECODE`): 158 in all.
+//! of pixel work (`IMAGOR_PROCESS_MEMORY`), the work budget of one request (`VIPS_MAX_WORK`),
+//! the AVIF decoding switch (`VIPS_AVIF_DECODE`), signing-key rotation
+//! (`IMAGOR_SECRET_PREVIOUS`, `IMAGOR_SECRET_PREVIOUS_SIGNER_TYPE`,
+//! `IMAGOR_SECRET_PREVIOUS_SIGNER_TRUNCATE`) and presets (`IMAGOR_PRESETS_PATH`,
+//! `IMAGOR_ONLY_PRESETS`): 163 in all.
 //!
 //! # Example
 //!
@@ -125,7 +128,7 @@ macro_rules! config_keys {
         /// assert_eq!(key.flag_name(), "imagor-load-timeout");
         /// assert_eq!(key.kind(), ValueKind::Duration);
         /// assert_eq!("-imagor-load-timeout".parse::<ConfigKey>().unwrap(), key);
-        /// assert_eq!(ConfigKey::ALL.len(), 158);
+        /// assert_eq!(ConfigKey::ALL.len(), 163);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -248,6 +251,18 @@ config_keys! {
             "the /params endpoint answers 200 with an empty body";
         ImagorResponseRawOnError = "imagor-response-raw-on-error", "IMAGOR_RESPONSE_RAW_ON_ERROR",
             Bool, "false", false, "send the source bytes when processing fails";
+        ImagorSecretPrevious = "imagor-secret-previous", "IMAGOR_SECRET_PREVIOUS", Text, "", true,
+            "the secret being retired: URLs signed with it are still accepted, new ones use IMAGOR_SECRET (imagor-tower only)";
+        ImagorSecretPreviousSignerType = "imagor-secret-previous-signer-type",
+            "IMAGOR_SECRET_PREVIOUS_SIGNER_TYPE", Text, "", true,
+            "signature hash of IMAGOR_SECRET_PREVIOUS (empty: as IMAGOR_SIGNER_TYPE; imagor-tower only)";
+        ImagorSecretPreviousSignerTruncate = "imagor-secret-previous-signer-truncate",
+            "IMAGOR_SECRET_PREVIOUS_SIGNER_TRUNCATE", Int, "-1", true,
+            "signature length of IMAGOR_SECRET_PREVIOUS (-1: as IMAGOR_SIGNER_TRUNCATE; 0: full; imagor-tower only)";
+        ImagorPresetsPath = "imagor-presets-path", "IMAGOR_PRESETS_PATH", Text, "", true,
+            "YAML file of named presets (presets: {thumb: \"fit-in/200x200\"}), used in URLs as preset:NAME (imagor-tower only)";
+        ImagorOnlyPresets = "imagor-only-presets", "IMAGOR_ONLY_PRESETS", Bool, "false", true,
+            "refuse every URL that is not preset: segments plus the image (imagor-tower only)";
         ImagorSignerType = "imagor-signer-type", "IMAGOR_SIGNER_TYPE", Text, "sha1", true,
             "signature hash: sha1, sha256 or sha512";
         ImagorSignerTruncate = "imagor-signer-truncate", "IMAGOR_SIGNER_TRUNCATE", Int, "0", true,
@@ -570,6 +585,7 @@ impl ConfigKey {
         matches!(
             self,
             Self::ImagorSecret
+                | Self::ImagorSecretPrevious
                 | Self::SentryDsn
                 | Self::HttpLoaderProxyUrls
                 | Self::AwsSecretAccessKey
@@ -635,8 +651,9 @@ mod tests {
     #[test]
     fn table_has_all_152_options_per_section() {
         // imagor's 152, and the ones this crate adds: `IMAGOR_PROCESS_MEMORY`, `VIPS_MAX_WORK`,
-        // `VIPS_AVIF_DECODE` and the three connection limits.
-        assert_eq!(ConfigKey::ALL.len(), 158);
+        // `VIPS_AVIF_DECODE`, the three connection limits, the three `IMAGOR_SECRET_PREVIOUS*`
+        // and the two presets options.
+        assert_eq!(ConfigKey::ALL.len(), 163);
         let count = |section| {
             ConfigKey::ALL
                 .iter()
@@ -644,7 +661,7 @@ mod tests {
                 .count()
         };
         assert_eq!(count(Section::Server), 19);
-        assert_eq!(count(Section::Imagor), 25);
+        assert_eq!(count(Section::Imagor), 30);
         assert_eq!(count(Section::HttpLoader), 18);
         assert_eq!(count(Section::File), 13);
         assert_eq!(count(Section::Upload), 4);

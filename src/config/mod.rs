@@ -16,8 +16,10 @@
 //! Precedence: command line > environment > config file > built-in default.
 //! Values set in code with [`ConfigBuilder::with_config`] win over all of them.
 //!
-//! All 152 imagor options are known ([`ConfigKey`]), plus three of imagor-tower's own (the
-//! connection limits `SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`).
+//! All 152 imagor options are known ([`ConfigKey`]), plus imagor-tower's own (among them the
+//! connection limits `SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`,
+//! signing-key rotation `IMAGOR_SECRET_PREVIOUS*` and presets `IMAGOR_PRESETS_PATH`,
+//! `IMAGOR_ONLY_PRESETS`).
 //! Those this crate implements become typed fields of [`Config`], with imagor's effective defaults applied (zero timeouts become
 //! 20 s or 30 s, zero size limits become 9999 / 81 000 000, a zero cache TTL keeps 7 days ...).
 //! Options that are known but not implemented yet are still validated, and the ones that were
@@ -79,6 +81,7 @@ mod error;
 mod key;
 mod load;
 mod origin;
+mod presets;
 mod resolve;
 #[cfg(feature = "s3")]
 mod s3;
@@ -94,6 +97,7 @@ pub use error::ConfigError;
 pub use key::{ConfigKey, Section, UnknownKey, ValueKind};
 pub use load::{Config, ConfigBuilder};
 pub use origin::Origin;
+pub use presets::{PresetsFileError, presets_from_file, presets_from_yaml};
 pub use sections::{
     DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL, DEFAULT_MAX_DIMENSION,
     DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,

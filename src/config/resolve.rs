@@ -174,6 +174,21 @@ impl Values {
         Ok(if self.int(key)? == 0 { fallback } else { value })
     }
 
+    /// A signature truncation: `None` for 0 (the full length), refused from 1 to 16.
+    fn signer_truncate(&self, key: ConfigKey) -> Result<Option<usize>> {
+        match self.int(key)? {
+            0 => Ok(None),
+            1..=16 => Err(self.invalid(
+                key,
+                "a signature segment shorter than 17 characters is never recognised as a \
+                 signature (imagor reads such a first segment as part of the path), so \
+                 every signed URL would fail with 403 (0 keeps the full length; else 17 or \
+                 more)",
+            )),
+            _ => Ok(Some(self.non_negative::<usize>(key)?)),
+        }
+    }
+
     fn secret(&self, key: ConfigKey) -> Option<Secret> {
         self.opt_text(key).map(Secret::from)
     }
@@ -287,20 +302,53 @@ impl Values {
                 "IMAGOR_SIGNER_TYPE {signer_text:?} is not sha1, sha256 or sha512; using sha1 as imagor does"
             ));
         }
-        let truncate = self.int(K::ImagorSignerTruncate)?;
-        let signer_truncate = match truncate {
-            0 => None,
-            1..=16 => {
-                return Err(self.invalid(
-                    K::ImagorSignerTruncate,
-                    "a signature segment shorter than 17 characters is never recognised as a \
-                     signature (imagor reads such a first segment as part of the path), so \
-                     every signed URL would fail with 403; use 0 for the full length, or 17 or \
-                     more",
+        let signer_truncate = self.signer_truncate(K::ImagorSignerTruncate)?;
+        let secret_previous = self.secret(K::ImagorSecretPrevious);
+        let previous_type_text = self.raw(K::ImagorSecretPreviousSignerType);
+        let secret_previous_signer_type = if previous_type_text.is_empty() {
+            signer_type
+        } else {
+            let (previous_type, known) = SignerType::parse(previous_type_text);
+            if !known {
+                warnings.push(format!(
+                    "IMAGOR_SECRET_PREVIOUS_SIGNER_TYPE {previous_type_text:?} is not sha1, sha256 or sha512; using sha1"
                 ));
             }
-            _ => Some(self.non_negative::<usize>(K::ImagorSignerTruncate)?),
+            previous_type
         };
+        let secret_previous_signer_truncate =
+            if self.int(K::ImagorSecretPreviousSignerTruncate)? == -1 {
+                signer_truncate
+            } else {
+                self.signer_truncate(K::ImagorSecretPreviousSignerTruncate)?
+            };
+        if secret_previous.is_none() {
+            let ignored = [
+                (
+                    K::ImagorSecretPreviousSignerType,
+                    !previous_type_text.is_empty(),
+                ),
+                (
+                    K::ImagorSecretPreviousSignerTruncate,
+                    self.int(K::ImagorSecretPreviousSignerTruncate)? != -1,
+                ),
+            ];
+            for (key, _) in ignored.into_iter().filter(|(_, set)| *set) {
+                warnings.push(format!(
+                    "{} is ignored: IMAGOR_SECRET_PREVIOUS is not set",
+                    key.env_var()
+                ));
+            }
+        }
+        let presets_path = self.opt_path(K::ImagorPresetsPath);
+        let only_presets = self.bool(K::ImagorOnlyPresets)?;
+        if only_presets && presets_path.is_none() {
+            return Err(self.invalid(
+                K::ImagorOnlyPresets,
+                "IMAGOR_ONLY_PRESETS needs IMAGOR_PRESETS_PATH: without presets every URL \
+                 would be refused",
+            ));
+        }
         let storage_style_text = self.raw(K::ImagorStoragePathStyle);
         let storage_path_style = match storage_style_text {
             "original" => StoragePathStyle::Original,
@@ -356,6 +404,11 @@ impl Values {
             disable_error_body: self.bool(K::ImagorDisableErrorBody)?,
             disable_params_endpoint: self.bool(K::ImagorDisableParamsEndpoint)?,
             response_raw_on_error: self.bool(K::ImagorResponseRawOnError)?,
+            secret_previous,
+            secret_previous_signer_type,
+            secret_previous_signer_truncate,
+            presets_path,
+            only_presets,
             signer_type,
             signer_truncate,
             storage_path_style,

@@ -274,6 +274,22 @@ pub struct ImagorConfig {
     pub disable_params_endpoint: bool,
     /// `IMAGOR_RESPONSE_RAW_ON_ERROR`: send the source bytes when processing fails.
     pub response_raw_on_error: bool,
+    /// `IMAGOR_SECRET_PREVIOUS`: the secret being retired; URLs signed with it are still
+    /// accepted, new signatures use [`secret`](Self::secret). `None` when not set.
+    pub secret_previous: Option<Secret>,
+    /// `IMAGOR_SECRET_PREVIOUS_SIGNER_TYPE`, effective: the hash of the previous secret's
+    /// signatures (unset: [`signer_type`](Self::signer_type)).
+    pub secret_previous_signer_type: SignerType,
+    /// `IMAGOR_SECRET_PREVIOUS_SIGNER_TRUNCATE`, effective: the previous secret's signature
+    /// length, `None` for the full length (unset or -1:
+    /// [`signer_truncate`](Self::signer_truncate)). Always 17 or more.
+    pub secret_previous_signer_truncate: Option<usize>,
+    /// `IMAGOR_PRESETS_PATH`: the YAML file of named presets, read when the service is
+    /// built (see [`presets_from_file`](super::presets_from_file)).
+    pub presets_path: Option<PathBuf>,
+    /// `IMAGOR_ONLY_PRESETS`: refuse every URL that is not `preset:` segments plus the image.
+    /// Needs [`presets_path`](Self::presets_path).
+    pub only_presets: bool,
     /// `IMAGOR_SIGNER_TYPE`.
     pub signer_type: SignerType,
     /// `IMAGOR_SIGNER_TRUNCATE`: signature length kept; `None` is the full length. Always 17 or
@@ -309,6 +325,11 @@ impl Default for ImagorConfig {
             disable_error_body: false,
             disable_params_endpoint: false,
             response_raw_on_error: false,
+            secret_previous: None,
+            secret_previous_signer_type: SignerType::Sha1,
+            secret_previous_signer_truncate: None,
+            presets_path: None,
+            only_presets: false,
             signer_type: SignerType::Sha1,
             signer_truncate: None,
             storage_path_style: StoragePathStyle::Original,

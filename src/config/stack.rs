@@ -9,7 +9,7 @@ use super::{
 use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest};
 use crate::metrics::Metrics;
-use crate::path::{Signer, SignerAlgorithm};
+use crate::path::{Presets, Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
 use crate::render::Stack;
 #[cfg(feature = "s3")]
@@ -29,17 +29,64 @@ pub type BoxSource = BoxCloneSyncService<SourceRequest, Blob, Error>;
 #[cfg(feature = "server")]
 pub type ConfiguredService = Frontend<ImageService<Stack<BoxSource>>>;
 
+/// The HMAC of a configured signer type.
+fn algorithm(signer_type: SignerType) -> SignerAlgorithm {
+    match signer_type {
+        SignerType::Sha1 => SignerAlgorithm::Sha1,
+        SignerType::Sha256 => SignerAlgorithm::Sha256,
+        SignerType::Sha512 => SignerAlgorithm::Sha512,
+    }
+}
+
 impl Config {
-    /// The URL signer from `IMAGOR_SECRET`, `IMAGOR_SIGNER_TYPE` and `IMAGOR_SIGNER_TRUNCATE`.
+    /// The URL signer from `IMAGOR_SECRET`, `IMAGOR_SIGNER_TYPE` and `IMAGOR_SIGNER_TRUNCATE`,
+    /// also accepting signatures of `IMAGOR_SECRET_PREVIOUS` (with
+    /// `IMAGOR_SECRET_PREVIOUS_SIGNER_TYPE` and `IMAGOR_SECRET_PREVIOUS_SIGNER_TRUNCATE`) when
+    /// that is set. It signs with `IMAGOR_SECRET` only.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use imagor_tower::config::Config;
+    /// use imagor_tower::path::Signer;
+    ///
+    /// let config = Config::builder()
+    ///     .env([("IMAGOR_SECRET", "new"), ("IMAGOR_SECRET_PREVIOUS", "old")])
+    ///     .build()
+    ///     .unwrap();
+    /// let signer = config.signer();
+    /// let path = "300x200/photo.jpg";
+    /// assert!(signer.verify(path, &Signer::new("old").sign(path)));
+    /// assert_eq!(signer.sign(path), Signer::new("new").sign(path));
+    /// ```
     pub fn signer(&self) -> Signer {
-        let algorithm = match self.imagor.signer_type {
-            SignerType::Sha1 => SignerAlgorithm::Sha1,
-            SignerType::Sha256 => SignerAlgorithm::Sha256,
-            SignerType::Sha512 => SignerAlgorithm::Sha512,
+        let i = &self.imagor;
+        let signer = Signer::new(i.secret.expose())
+            .algorithm(algorithm(i.signer_type))
+            .truncate(i.signer_truncate.unwrap_or(0));
+        match &i.secret_previous {
+            Some(previous) => signer.with_previous(
+                Signer::new(previous.expose())
+                    .algorithm(algorithm(i.secret_previous_signer_type))
+                    .truncate(i.secret_previous_signer_truncate.unwrap_or(0)),
+            ),
+            None => signer,
+        }
+    }
+
+    /// The presets of `IMAGOR_PRESETS_PATH` (read from the file now) with
+    /// `IMAGOR_ONLY_PRESETS`, or `None` when no presets file is set.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError::Presets`](super::ConfigError::Presets) (as an [`Error`]) naming the
+    /// file, and for its content the line and field, when it cannot be read or is not valid.
+    pub fn presets(&self) -> Result<Option<Presets>, Error> {
+        let Some(path) = &self.imagor.presets_path else {
+            return Ok(None);
         };
-        Signer::new(self.imagor.secret.expose())
-            .algorithm(algorithm)
-            .truncate(self.imagor.signer_truncate.unwrap_or(0))
+        let presets = super::presets_from_file(path).map_err(super::ConfigError::from)?;
+        Ok(Some(presets.only_presets(self.imagor.only_presets)))
     }
 
     /// Processing limits, filter rules and encoder settings (`VIPS_MAX_*`, `VIPS_UNLIMITED`,
@@ -294,6 +341,10 @@ impl Config {
             )
             .process_queue_size(i.process_queue_size)
             .process_memory(i.process_memory);
+        let service = match self.presets()? {
+            Some(presets) => service.presets(presets),
+            None => service,
+        };
         let source = self.source()?;
         let storages = self.storage_layers()?;
         let mut service = service.map_source(|_| {
@@ -404,6 +455,7 @@ impl Config {
                 && (matches!(
                     key,
                     ConfigKey::ImagorSecret
+                        | ConfigKey::ImagorSecretPrevious
                         | ConfigKey::ImagorUnsafe
                         | ConfigKey::FileLoaderBaseDir
                 ) || key.env_var().starts_with("HTTP_LOADER_")

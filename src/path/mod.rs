@@ -17,7 +17,8 @@
 //! | [`Params::to_params_json`] | the `/params` debug endpoint's JSON body |
 //! | [`split_args`] | a filter's argument text → arguments |
 //! | [`query_unescape`] | query-style percent-decoding (the service's "escaped retry") |
-//! | [`Signer`] | HMAC signatures (SHA-1, SHA-256, SHA-512, truncation), constant-time verify |
+//! | [`Signer`] | HMAC signatures (SHA-1, SHA-256, SHA-512, truncation), constant-time verify against the current and any previous keys |
+//! | [`Presets`] | named option sets used as `preset:NAME` segments, expanded in place |
 //!
 //! Parsing is first-match: each segment kind is tried once, in the order above, and a segment
 //! that fits no remaining kind starts the image. Generating and parsing are inverse on the
@@ -60,9 +61,11 @@ mod generate;
 mod json;
 mod params;
 mod parse;
+mod preset;
 mod sign;
 
 pub use escape::query_unescape;
 pub use params::{Filter, HAlign, Params, TrimBy, VAlign};
 pub use parse::{parse, parse_rest, split_args};
+pub use preset::{PresetDefinitionError, PresetError, Presets};
 pub use sign::{Signer, SignerAlgorithm};

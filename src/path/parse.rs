@@ -183,60 +183,122 @@ fn is_hash(segment: &str) -> bool {
 
 /// Reads the segments of a rest-path into `params`, leaving `params.path` alone.
 fn apply_rest(params: &mut Params, rest: &str) {
+    // Without presets nothing can fail: a `preset:` segment is part of the image.
+    let _ = read_rest::<std::convert::Infallible>(params, rest, None);
+}
+
+/// What [`read_rest`] met besides the fields it set.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct RestSummary {
+    /// `preset:` segments expanded.
+    pub(super) presets: usize,
+    /// Whether any option segment or a `filters:` list was written in the path itself.
+    pub(super) options: bool,
+}
+
+/// Expands the segments at the cursor that stand for others (presets); returns how many.
+pub(super) type ExpandHook<'h, E> =
+    &'h mut dyn FnMut(&mut Cursor<'_>, &mut Params) -> Result<usize, E>;
+
+/// Reads the segments of a rest-path into `params`, leaving `params.path` alone. With a
+/// hook, the hook is offered the cursor before each segment kind and before the filters, so
+/// that a `preset:NAME` segment is expanded where it stands (see
+/// [`Presets`](super::Presets)).
+pub(super) fn read_rest<E>(
+    params: &mut Params,
+    rest: &str,
+    mut hook: Option<ExpandHook<'_, E>>,
+) -> Result<RestSummary, E> {
+    let mut summary = RestSummary::default();
     let mut cursor = Cursor {
         rest: rest.trim_start_matches('/'),
     };
+    let mut expand = |cursor: &mut Cursor<'_>, params: &mut Params| -> Result<(), E> {
+        if let Some(hook) = hook.as_mut() {
+            summary.presets += hook(cursor, params)?;
+        }
+        Ok(())
+    };
+    let mut options = false;
+    expand(&mut cursor, params)?;
     if cursor.take(|s| (s == "meta").then_some(())).is_some() {
         params.meta = true;
+        options = true;
     }
+    expand(&mut cursor, params)?;
     if let Some((by, tolerance)) = cursor.take(parse_trim) {
         params.trim = true;
         params.trim_by = Some(by);
         params.trim_tolerance = tolerance;
+        options = true;
     }
+    expand(&mut cursor, params)?;
     if let Some([left, top, right, bottom]) = cursor.take(parse_crop) {
         params.crop_left = left;
         params.crop_top = top;
         params.crop_right = right;
         params.crop_bottom = bottom;
+        options = true;
     }
+    expand(&mut cursor, params)?;
     if let Some((adaptive, full)) = cursor.take(parse_fit_in) {
         params.fit_in = true;
         params.adaptive_fit_in = adaptive;
         params.full_fit_in = full;
+        options = true;
     }
+    expand(&mut cursor, params)?;
     if cursor.take(|s| (s == "stretch").then_some(())).is_some() {
         params.stretch = true;
+        options = true;
     }
+    expand(&mut cursor, params)?;
     if let Some(size) = cursor.take(parse_size) {
         params.h_flip = size.h_flip;
         params.width = size.width;
         params.v_flip = size.v_flip;
         params.height = size.height;
+        options = true;
     }
+    expand(&mut cursor, params)?;
     if let Some([left, top, right, bottom]) = cursor.take(parse_padding) {
         params.padding_left = left;
         params.padding_top = top;
         params.padding_right = right;
         params.padding_bottom = bottom;
+        options = true;
     }
-    params.h_align = cursor.take(|s| match s {
+    expand(&mut cursor, params)?;
+    if let Some(align) = cursor.take(|s| match s {
         "left" => Some(HAlign::Left),
         "right" => Some(HAlign::Right),
         "center" => Some(HAlign::Center),
         _ => None,
-    });
-    params.v_align = cursor.take(|s| match s {
+    }) {
+        params.h_align = Some(align);
+        options = true;
+    }
+    expand(&mut cursor, params)?;
+    if let Some(align) = cursor.take(|s| match s {
         "top" => Some(VAlign::Top),
         "bottom" => Some(VAlign::Bottom),
         "middle" => Some(VAlign::Middle),
         _ => None,
-    });
+    }) {
+        params.v_align = Some(align);
+        options = true;
+    }
+    expand(&mut cursor, params)?;
     if cursor.take(|s| (s == "smart").then_some(())).is_some() {
         params.smart = true;
+        options = true;
     }
+    expand(&mut cursor, params)?;
     let image_text = match cursor.rest.strip_prefix("filters:") {
-        Some(list) => scan_filters(list, &mut params.filters),
+        Some(list) => {
+            options = true;
+            scan_filters(list, &mut params.filters)
+        }
         None => cursor.rest,
     };
     if !image_text.is_empty() {
@@ -244,16 +306,18 @@ fn apply_rest(params: &mut Params, rest: &str) {
         params.image = image;
         params.base64_image = base64;
     }
+    summary.options = options;
+    Ok(summary)
 }
 
 /// The unparsed remainder of a rest-path.
-struct Cursor<'a> {
-    rest: &'a str,
+pub(super) struct Cursor<'a> {
+    pub(super) rest: &'a str,
 }
 
 impl<'a> Cursor<'a> {
     /// Offers the next `/`-terminated segment to `kind`; consumes it when `kind` accepts it.
-    fn take<T>(&mut self, kind: impl FnOnce(&'a str) -> Option<T>) -> Option<T> {
+    pub(super) fn take<T>(&mut self, kind: impl FnOnce(&'a str) -> Option<T>) -> Option<T> {
         let (segment, after) = self.rest.split_once('/')?;
         let value = kind(segment)?;
         self.rest = after;

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
-use subtle::ConstantTimeEq;
+use subtle::{Choice, ConstantTimeEq};
 
 /// The hash function of the HMAC (`IMAGOR_SIGNER_TYPE`). SHA-1 is the default.
 ///
@@ -113,15 +113,21 @@ impl fmt::Display for SignerAlgorithm {
     }
 }
 
-/// Signs and verifies imagor URL paths.
+/// Signs and verifies imagor URL paths, with one current key and any number of retired ones.
 ///
 /// `signature = base64url_with_padding(HMAC(secret, path))`, cut to the first `truncate`
 /// characters when that is non-zero and shorter than the signature. The path is the
 /// [`Params::path`](super::Params::path) field: everything after the signature segment,
 /// percent-escapes intact, without a leading slash.
 ///
+/// New signatures ([`sign`](Self::sign), [`sign_url`](Self::sign_url)) always use the current
+/// key. [`verify`](Self::verify) accepts a signature made with the current key or with any
+/// key added by [`with_previous`](Self::with_previous), each with its own hash function and
+/// truncation: that is how a secret is rotated without breaking the URLs already handed out
+/// (`IMAGOR_SECRET_PREVIOUS`). Every key is compared, in constant time, on every call.
+///
 /// imagor checks signatures with an empty secret when none is configured, so
-/// `Signer::new("")` is a working signer. `Debug` never shows the secret.
+/// `Signer::new("")` is a working signer. `Debug` never shows a secret.
 ///
 /// # Example
 ///
@@ -139,9 +145,23 @@ impl fmt::Display for SignerAlgorithm {
 /// let short = Signer::new("mysecret").algorithm(SignerAlgorithm::Sha512).truncate(40);
 /// assert_eq!(short.sign(path), "WMWweLqARntBsV2js-neTDxgZ1SDNydFT6nSLqOm");
 /// assert!(!format!("{short:?}").contains("mysecret"));
+///
+/// // Rotation: sign with the new secret, still accept the old one.
+/// let rotated = Signer::new("new-secret").with_previous(Signer::new("mysecret"));
+/// assert!(rotated.verify(path, "Ks_rl-tHMYbG7D_F5gVNhOdI1lc="));
+/// assert_eq!(rotated.sign(path), Signer::new("new-secret").sign(path));
 /// ```
 #[derive(Clone)]
 pub struct Signer {
+    /// The key that signs, and is tried first.
+    current: Key,
+    /// Retired keys, accepted by `verify` only.
+    previous: Vec<Key>,
+}
+
+/// One HMAC key with its hash function and truncation.
+#[derive(Clone)]
+struct Key {
     secret: Vec<u8>,
     algorithm: SignerAlgorithm,
     truncate: usize,
@@ -180,6 +200,47 @@ impl KeyedMac {
     }
 }
 
+impl Key {
+    fn new(secret: Vec<u8>) -> Self {
+        let algorithm = SignerAlgorithm::default();
+        Self {
+            keyed: KeyedMac::new(algorithm, &secret),
+            secret,
+            algorithm,
+            truncate: 0,
+        }
+    }
+
+    fn signature_len(&self) -> usize {
+        let full = self.algorithm.full_len();
+        if self.truncate > 0 && self.truncate < full {
+            self.truncate
+        } else {
+            full
+        }
+    }
+
+    fn sign(&self, path: &str) -> String {
+        let mut out = String::with_capacity(self.algorithm.full_len());
+        if let Some(keyed) = &self.keyed {
+            keyed.encode(path.as_bytes(), &mut out);
+        }
+        if self.truncate > 0 && self.truncate < out.len() {
+            // base64 text is ASCII, so any index is a character boundary.
+            out.truncate(self.truncate);
+        }
+        out
+    }
+
+    /// Whether `hash` is this key's signature of `path`, as a constant-time choice. A
+    /// length mismatch answers at once: signature lengths follow from the configuration,
+    /// not from the secret.
+    fn matches(&self, path: &str, hash: &str) -> Choice {
+        let expected = self.sign(path);
+        Choice::from(u8::from(!expected.is_empty())) & expected.as_bytes().ct_eq(hash.as_bytes())
+    }
+}
+
 impl Signer {
     /// An HMAC-SHA1 signer with this secret (its UTF-8 bytes, or any bytes) and no truncation.
     ///
@@ -192,17 +253,14 @@ impl Signer {
     /// assert_eq!(Signer::new(b"1234").sign("foo.jpg"), "_-19cQt1szHeUV0WyWFntvTImDI=");
     /// ```
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        let secret = secret.as_ref().to_vec();
-        let algorithm = SignerAlgorithm::default();
         Self {
-            keyed: KeyedMac::new(algorithm, &secret),
-            secret,
-            algorithm,
-            truncate: 0,
+            current: Key::new(secret.as_ref().to_vec()),
+            previous: Vec::new(),
         }
     }
 
-    /// The HMAC hash function (`IMAGOR_SIGNER_TYPE`).
+    /// The HMAC hash function of the current key (`IMAGOR_SIGNER_TYPE`). Keys added with
+    /// [`with_previous`](Self::with_previous) keep their own.
     ///
     /// # Example
     ///
@@ -214,13 +272,14 @@ impl Signer {
     /// ```
     #[must_use]
     pub fn algorithm(mut self, algorithm: SignerAlgorithm) -> Self {
-        self.keyed = KeyedMac::new(algorithm, &self.secret);
-        self.algorithm = algorithm;
+        self.current.keyed = KeyedMac::new(algorithm, &self.current.secret);
+        self.current.algorithm = algorithm;
         self
     }
 
-    /// Keep only the first `len` characters of each signature (`IMAGOR_SIGNER_TRUNCATE`);
-    /// 0 (the default) or a value not below the signature length keeps it whole.
+    /// Keep only the first `len` characters of each signature of the current key
+    /// (`IMAGOR_SIGNER_TRUNCATE`); 0 (the default) or a value not below the signature length
+    /// keeps it whole. Keys added with [`with_previous`](Self::with_previous) keep their own.
     ///
     /// Beware: the parser reads a first segment as a signature only when it has at least 17
     /// characters, so with a truncation between 1 and 16 no signed URL is ever
@@ -236,13 +295,56 @@ impl Signer {
     /// ```
     #[must_use]
     pub fn truncate(mut self, len: usize) -> Self {
-        self.truncate = len;
+        self.current.truncate = len;
         self
     }
 
-    /// The length of the signatures this signer produces (after truncation). A service can
-    /// refuse a configuration where this is below 17, since such signatures are never
-    /// recognised in a path.
+    /// Also accept signatures made by `previous`: the secret being retired
+    /// (`IMAGOR_SECRET_PREVIOUS`), with its own hash function and truncation. Call it once per
+    /// retired key; the previous keys of `previous` are accepted too. Signing is unchanged:
+    /// it always uses this signer's current key.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use imagor_tower::path::{Signer, SignerAlgorithm};
+    ///
+    /// let old = Signer::new("old").algorithm(SignerAlgorithm::Sha256).truncate(32);
+    /// let older = Signer::new("older");
+    /// let signer = Signer::new("new").with_previous(old.clone()).with_previous(older.clone());
+    /// assert_eq!(signer.previous_keys(), 2);
+    ///
+    /// let path = "300x200/photo.jpg";
+    /// assert!(signer.verify(path, &Signer::new("new").sign(path)));
+    /// assert!(signer.verify(path, &old.sign(path)));
+    /// assert!(signer.verify(path, &older.sign(path)));
+    /// assert!(!signer.verify(path, &Signer::new("other").sign(path)));
+    /// assert_eq!(signer.sign(path), Signer::new("new").sign(path));
+    /// ```
+    #[must_use]
+    pub fn with_previous(mut self, previous: Signer) -> Self {
+        self.previous.push(previous.current);
+        self.previous.extend(previous.previous);
+        self
+    }
+
+    /// How many retired keys [`verify`](Self::verify) accepts besides the current one.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use imagor_tower::path::Signer;
+    ///
+    /// assert_eq!(Signer::new("a").previous_keys(), 0);
+    /// assert_eq!(Signer::new("a").with_previous(Signer::new("b")).previous_keys(), 1);
+    /// ```
+    pub fn previous_keys(&self) -> usize {
+        self.previous.len()
+    }
+
+    /// The length of the signatures this signer produces with its current key (after
+    /// truncation). A service can refuse a configuration where this is below 17, since such
+    /// signatures are never recognised in a path.
     ///
     /// # Example
     ///
@@ -255,16 +357,11 @@ impl Signer {
     /// assert_eq!(Signer::new("s").truncate(100).signature_len(), 28);
     /// ```
     pub fn signature_len(&self) -> usize {
-        let full = self.algorithm.full_len();
-        if self.truncate > 0 && self.truncate < full {
-            self.truncate
-        } else {
-            full
-        }
+        self.current.signature_len()
     }
 
     /// The signature of `path` (everything after the signature segment, without the leading
-    /// slash).
+    /// slash), made with the current key.
     ///
     /// # Example
     ///
@@ -275,18 +372,14 @@ impl Signer {
     /// assert_eq!(signer.sign("filters:fill(red)/gopher.png"), "GSqGN9NrCj-DlGT38BaycScxM9g=");
     /// ```
     pub fn sign(&self, path: &str) -> String {
-        let mut out = String::with_capacity(self.algorithm.full_len());
-        if let Some(keyed) = &self.keyed {
-            keyed.encode(path.as_bytes(), &mut out);
-        }
-        if self.truncate > 0 && self.truncate < out.len() {
-            // base64 text is ASCII, so any index is a character boundary.
-            out.truncate(self.truncate);
-        }
-        out
+        self.current.sign(path)
     }
 
-    /// Whether `hash` is the signature of `path`, compared in constant time.
+    /// Whether `hash` is the signature of `path` under the current key or any previous one.
+    ///
+    /// Every key's signature is computed and compared in constant time, and the outcomes are
+    /// combined without branching, so neither the time taken nor an early exit tells which
+    /// key matched or how much of a signature was right.
     ///
     /// # Example
     ///
@@ -299,11 +392,14 @@ impl Signer {
     /// assert!(!signer.verify("bar", ""));
     /// ```
     pub fn verify(&self, path: &str, hash: &str) -> bool {
-        let expected = self.sign(path);
-        !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(hash.as_bytes()))
+        let mut matched = self.current.matches(path, hash);
+        for key in &self.previous {
+            matched |= key.matches(path, hash);
+        }
+        bool::from(matched)
     }
 
-    /// A signed request path, `/SIGNATURE/path`.
+    /// A signed request path, `/SIGNATURE/path`, signed with the current key.
     ///
     /// # Example
     ///
@@ -325,9 +421,15 @@ impl Signer {
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let previous: Vec<(SignerAlgorithm, usize)> = self
+            .previous
+            .iter()
+            .map(|key| (key.algorithm, key.truncate))
+            .collect();
         f.debug_struct("Signer")
-            .field("algorithm", &self.algorithm)
-            .field("truncate", &self.truncate)
+            .field("algorithm", &self.current.algorithm)
+            .field("truncate", &self.current.truncate)
+            .field("previous", &previous)
             .finish_non_exhaustive()
     }
 }
@@ -378,5 +480,55 @@ mod tests {
         assert!(signer.verify("a.jpg", &sig));
         assert!(!signer.verify("b.jpg", &sig));
         assert!(!signer.verify("a.jpg", sig.get(..19).unwrap_or_default()));
+    }
+
+    #[test]
+    fn rotation_accepts_current_and_previous_keys_only() {
+        let current = Signer::new("new-secret");
+        let old = Signer::new("old-secret");
+        let signer = current.clone().with_previous(old.clone());
+        assert!(signer.verify(PATH, &current.sign(PATH)));
+        assert!(signer.verify(PATH, &old.sign(PATH)));
+        assert!(!signer.verify(PATH, &Signer::new("third").sign(PATH)));
+        // Without the previous key, the old signature fails: the rotation is what accepts it.
+        assert!(!current.verify(PATH, &old.sign(PATH)));
+        // New signatures always come from the current key.
+        assert_eq!(signer.sign(PATH), current.sign(PATH));
+        assert_eq!(signer.sign_url(PATH), current.sign_url(PATH));
+        assert_eq!(signer.signature_len(), 28);
+    }
+
+    #[test]
+    fn each_key_keeps_its_own_type_and_truncation() {
+        let current = Signer::new("new")
+            .algorithm(SignerAlgorithm::Sha512)
+            .truncate(40);
+        let old = Signer::new("old").algorithm(SignerAlgorithm::Sha256);
+        let older = Signer::new("older").truncate(20);
+        let signer = current
+            .clone()
+            .with_previous(old.clone().with_previous(older.clone()));
+        assert_eq!(signer.previous_keys(), 2);
+        for (key, len) in [(&current, 40), (&old, 44), (&older, 20)] {
+            let sig = key.sign(PATH);
+            assert_eq!(sig.len(), len);
+            assert!(signer.verify(PATH, &sig), "{key:?}");
+            // A signature of the right key but another key's length never passes.
+            assert!(!signer.verify(PATH, sig.get(..len - 1).unwrap_or_default()));
+        }
+        // The old key's secret with the current key's settings is not a key of the signer.
+        let mixed = Signer::new("old")
+            .algorithm(SignerAlgorithm::Sha512)
+            .truncate(40);
+        assert!(!signer.verify(PATH, &mixed.sign(PATH)));
+        assert!(!signer.verify("other.jpg", &old.sign(PATH)));
+    }
+
+    #[test]
+    fn debug_hides_previous_secrets() {
+        let signer = Signer::new("a").with_previous(Signer::new("hunter2-old").truncate(30));
+        let text = format!("{signer:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("previous: [(Sha1, 30)]"), "{text}");
     }
 }

@@ -344,6 +344,7 @@ fn replicate(err: &Error) -> Error {
         Error::MaxResolutionExceeded => Error::MaxResolutionExceeded,
         Error::TooExpensive => Error::TooExpensive,
         Error::TooManyRequests => Error::TooManyRequests,
+        Error::Preset(err) => Error::Preset(err.clone()),
         Error::Status { status, message } => Error::Status {
             status: *status,
             message: message.clone(),

@@ -105,6 +105,9 @@ where
         let body = if settings.disable_params_endpoint {
             String::new()
         } else {
+            if let Some(presets) = &settings.presets {
+                presets.expand(&mut params)?;
+            }
             params.to_params_json()
         };
         return Ok(response::bytes_response(
@@ -114,6 +117,10 @@ where
         ));
     }
     settings.verify(&params)?;
+    // The signature covers the path as written; presets expand only once it is accepted.
+    if let Some(presets) = &settings.presets {
+        presets.expand(&mut params)?;
+    }
     if let Some(base) = &settings.base_params {
         merge_base_params(&mut params, base);
     }

@@ -73,7 +73,7 @@ pub use future::ResponseFuture;
 
 use crate::loader::{Fallback, NoSource};
 use crate::metrics::Metrics;
-use crate::path::{self, Params, Signer};
+use crate::path::{self, Params, Presets, Signer};
 use crate::processing;
 use crate::render::{AdmissionLayer, Render, Stack};
 use crate::storage::ResultStorageLayer;
@@ -99,6 +99,7 @@ struct Settings {
     disable_params_endpoint: bool,
     base_path_redirect: Option<String>,
     base_params: Option<Params>,
+    presets: Option<Presets>,
     request_timeout: Duration,
     auto_webp: bool,
     auto_avif: bool,
@@ -116,6 +117,7 @@ impl Default for Settings {
             disable_params_endpoint: false,
             base_path_redirect: None,
             base_params: None,
+            presets: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             auto_webp: false,
             auto_avif: false,
@@ -201,7 +203,8 @@ impl<R> ImageService<R> {
         self
     }
 
-    /// The URL signer (`IMAGOR_SECRET`, `IMAGOR_SIGNER_TYPE`, `IMAGOR_SIGNER_TRUNCATE`).
+    /// The URL signer (`IMAGOR_SECRET`, `IMAGOR_SIGNER_TYPE`, `IMAGOR_SIGNER_TRUNCATE`, and
+    /// the retired key of `IMAGOR_SECRET_PREVIOUS` through [`Signer::with_previous`]).
     #[must_use]
     pub fn signer(self, signer: Signer) -> Self {
         self.update(|s| s.signer = signer)
@@ -265,6 +268,30 @@ impl<R> ImageService<R> {
     pub fn base_params(self, fragment: &str) -> Self {
         let parsed = (!fragment.trim().is_empty()).then(|| path::parse_rest(fragment));
         self.update(|s| s.base_params = parsed)
+    }
+
+    /// Named presets, used in URLs as `preset:NAME` segments (`IMAGOR_PRESETS_PATH`,
+    /// `IMAGOR_ONLY_PRESETS`); see [`Presets`]. Signatures are checked on the path as written,
+    /// then the segments are expanded in place; `/params` shows the expansion. An unknown
+    /// preset answers 400, and a URL that is not presets plus the image answers 403 when
+    /// [`Presets::only_presets`] is on. Without presets (the default) a `preset:` segment is
+    /// part of the image key, as in imagor.
+    ///
+    /// ```
+    /// use imagor_tower::ImageService;
+    /// use imagor_tower::path::Presets;
+    ///
+    /// let presets = Presets::new()
+    ///     .with("thumb", "fit-in/200x200/filters:format(webp)")?
+    ///     .only_presets(true);
+    /// // Only what the presets define can be asked for, so unsigned URLs are safe.
+    /// let service = ImageService::new().presets(presets).unsafe_urls(true);
+    /// # let _ = service;
+    /// # Ok::<(), imagor_tower::path::PresetDefinitionError>(())
+    /// ```
+    #[must_use]
+    pub fn presets(self, presets: Presets) -> Self {
+        self.update(|s| s.presets = Some(presets))
     }
 
     /// Deadline of the whole request (`IMAGOR_REQUEST_TIMEOUT`; zero keeps 30 s).
