@@ -40,6 +40,10 @@ pub enum Error {
     /// The source is larger than the configured maximum (400 `maximum size exceeded`).
     #[error("maximum size exceeded")]
     MaxSizeExceeded,
+    /// An uploaded body is larger than the upload limit (413 `maximum size exceeded`; imagor
+    /// answers 400).
+    #[error("maximum size exceeded")]
+    UploadTooLarge,
     /// The URL signature does not match (403 `url signature mismatch`).
     #[error("url signature mismatch")]
     SignatureMismatch,
@@ -127,6 +131,7 @@ impl Error {
             Self::SignatureMismatch | Self::SourceNotAllowed | Self::UnauthorizedRequest(_) => {
                 StatusCode::FORBIDDEN
             }
+            Self::UploadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedFormat | Self::Image(_) => StatusCode::NOT_ACCEPTABLE,
@@ -293,6 +298,7 @@ mod tests {
         let cases = [
             (Error::Invalid, 400, "invalid"),
             (Error::MaxSizeExceeded, 400, "maximum size exceeded"),
+            (Error::UploadTooLarge, 413, "maximum size exceeded"),
             (Error::SignatureMismatch, 403, "url signature mismatch"),
             (Error::SourceNotAllowed, 403, "http source not allowed"),
             (Error::NotFound, 404, "not found"),

@@ -18,6 +18,11 @@
 //! # named presets: a YAML file `presets: {thumb: "fit-in/200x200"}`, URLs `/unsafe/preset:thumb/gopher.png`
 //! IMAGOR_PRESETS_PATH=presets.yaml cargo run --release --example standalone
 //!
+//! # POST uploads: the body (raw or a multipart form field `image`) is the image
+//! IMAGOR_UNSAFE=1 UPLOAD_LOADER_ENABLE=1 cargo run --release --example standalone
+//! curl --data-binary @examples/images/gopher.png -o thumb.webp \
+//!     'http://localhost:8000/unsafe/fit-in/200x200/filters:format(webp)'
+//!
 //! # every option, with its environment variable and default
 //! cargo run --release --example standalone -- -h
 //! ```
@@ -119,6 +124,17 @@ async fn run(config: Config) -> Result<(), String> {
     let service = config
         .service_with_metrics(metrics.as_ref())
         .map_err(|err| err.message())?;
+    if config.upload.enable {
+        let who = if config.imagor.allow_unsafe {
+            "any POST"
+        } else {
+            "POSTs to signed paths"
+        };
+        tracing::info!(
+            "UPLOAD_LOADER_ENABLE is on: {who} may upload images of up to {} bytes",
+            config.upload.max_allowed_size
+        );
+    }
     if let Some(path) = &config.imagor.presets_path {
         tracing::info!("presets from {}", path.display());
         if config.imagor.only_presets {

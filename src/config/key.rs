@@ -357,15 +357,15 @@ config_keys! {
     }
     Upload {
         UploadLoaderMaxAllowedSize = "upload-loader-max-allowed-size",
-            "UPLOAD_LOADER_MAX_ALLOWED_SIZE", Int, "33554432", false,
+            "UPLOAD_LOADER_MAX_ALLOWED_SIZE", Int, "33554432", true,
             "largest upload in bytes";
-        UploadLoaderAccept = "upload-loader-accept", "UPLOAD_LOADER_ACCEPT", List, "image/*", false,
+        UploadLoaderAccept = "upload-loader-accept", "UPLOAD_LOADER_ACCEPT", List, "image/*", true,
             "accepted upload media types";
         UploadLoaderFormFieldName = "upload-loader-form-field-name",
-            "UPLOAD_LOADER_FORM_FIELD_NAME", Text, "image", false,
+            "UPLOAD_LOADER_FORM_FIELD_NAME", Text, "image", true,
             "multipart field that carries the file";
-        UploadLoaderEnable = "upload-loader-enable", "UPLOAD_LOADER_ENABLE", Bool, "false", false,
-            "enable POST uploads (also needs -imagor-unsafe)";
+        UploadLoaderEnable = "upload-loader-enable", "UPLOAD_LOADER_ENABLE", Bool, "false", true,
+            "enable POST uploads (unsigned ones also need -imagor-unsafe)";
     }
     S3 {
         AwsRegion = "aws-region", "AWS_REGION", Text, "", true,
@@ -710,8 +710,14 @@ mod tests {
         assert!(
             ConfigKey::ALL
                 .iter()
-                .filter(|k| matches!(k.section(), Section::GCloud | Section::Upload))
+                .filter(|k| matches!(k.section(), Section::GCloud))
                 .all(|k| !k.is_supported())
+        );
+        assert!(
+            ConfigKey::ALL
+                .iter()
+                .filter(|k| matches!(k.section(), Section::Upload))
+                .all(|k| k.is_supported())
         );
         assert!(
             ConfigKey::ALL

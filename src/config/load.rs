@@ -12,6 +12,7 @@ use super::origin::Origin;
 use super::resolve::Values;
 use super::sections::{
     FileConfig, HttpLoaderConfig, ImagorConfig, ProcessingConfig, S3Config, ServerConfig,
+    UploadLoaderConfig,
 };
 use super::{args, dotenv};
 
@@ -30,6 +31,8 @@ pub struct Config {
     pub http_loader: HttpLoaderConfig,
     /// File loader, storage and result storage (`FILE_*`).
     pub file: FileConfig,
+    /// Upload loader (`UPLOAD_LOADER_*`).
+    pub upload: UploadLoaderConfig,
     /// AWS S3 loader, storage, result storage (`AWS_*`, `S3_*`).
     pub s3: S3Config,
     /// Image processor limits and encoding (`VIPS_*`).
@@ -350,6 +353,7 @@ impl ConfigBuilder {
             imagor: resolved.imagor,
             http_loader: resolved.http_loader,
             file: resolved.file,
+            upload: resolved.upload,
             s3: resolved.s3,
             processing: resolved.processing,
             origins: values.origins(),

@@ -104,6 +104,7 @@ pub use sections::{
     DEFAULT_UNSAFE_MAX_FILTER_OPS, FileConfig, FileLoaderConfig, FileStorageConfig,
     HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
     S3Config, S3LoaderConfig, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
+    UploadLoaderConfig,
 };
 pub use stack::BoxSource;
 #[cfg(feature = "server")]

@@ -34,6 +34,7 @@ use super::sections::{
     DEFAULT_UNSAFE_MAX_FILTER_OPS, FileConfig, FileLoaderConfig, FileStorageConfig,
     HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
     S3Config, S3LoaderConfig, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
+    UploadLoaderConfig,
 };
 use super::value::{parse_bool, parse_go_duration, parse_int, parse_list, parse_permission};
 use super::{ConfigError, ConfigKey, Origin, ValueKind};
@@ -61,6 +62,7 @@ pub(crate) struct Resolved {
     pub(crate) imagor: ImagorConfig,
     pub(crate) http_loader: HttpLoaderConfig,
     pub(crate) file: FileConfig,
+    pub(crate) upload: UploadLoaderConfig,
     pub(crate) s3: S3Config,
     pub(crate) processing: ProcessingConfig,
     pub(crate) warnings: Vec<String>,
@@ -239,6 +241,7 @@ impl Values {
         let imagor = self.imagor(&mut warnings)?;
         let http_loader = self.http_loader(&mut warnings)?;
         let file = self.file()?;
+        let upload = self.upload()?;
         let s3 = self.s3(&mut warnings)?;
         let processing = self.processing(&mut warnings)?;
         Ok(Resolved {
@@ -246,6 +249,7 @@ impl Values {
             imagor,
             http_loader,
             file,
+            upload,
             s3,
             processing,
             warnings,
@@ -512,6 +516,16 @@ impl Values {
             mkdir_permission: self.permission(mkdir)?,
             write_permission: self.permission(write)?,
             expiration: self.positive_duration(expiration)?,
+        })
+    }
+
+    fn upload(&self) -> Result<UploadLoaderConfig> {
+        use ConfigKey as K;
+        Ok(UploadLoaderConfig {
+            enable: self.bool(K::UploadLoaderEnable)?,
+            max_allowed_size: self.non_negative::<u64>(K::UploadLoaderMaxAllowedSize)?,
+            accept: self.list(K::UploadLoaderAccept),
+            form_field_name: self.text(K::UploadLoaderFormFieldName),
         })
     }
 

@@ -413,6 +413,36 @@ impl Default for HttpLoaderConfig {
     }
 }
 
+// ===== E. Upload loader =====
+
+/// The upload loader (`UPLOAD_LOADER_*`): images sent in the body of a `POST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadLoaderConfig {
+    /// `UPLOAD_LOADER_ENABLE`: accept `POST` uploads. Unsigned ones need `IMAGOR_UNSAFE` too;
+    /// without it, an upload needs a valid signature of its path (imagor refuses it).
+    pub enable: bool,
+    /// `UPLOAD_LOADER_MAX_ALLOWED_SIZE`: largest upload in bytes (default 32 MiB); `0` is no
+    /// limit.
+    pub max_allowed_size: u64,
+    /// `UPLOAD_LOADER_ACCEPT`: accepted media types of the uploaded bytes (default
+    /// `image/*`); empty accepts anything.
+    pub accept: Vec<String>,
+    /// `UPLOAD_LOADER_FORM_FIELD_NAME`: the multipart field of the image (default `image`).
+    pub form_field_name: String,
+}
+
+impl Default for UploadLoaderConfig {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            max_allowed_size: crate::loader::DEFAULT_UPLOAD_MAX_SIZE,
+            accept: vec!["image/*".to_owned()],
+            form_field_name: "image".to_owned(),
+        }
+    }
+}
+
 // ===== D. File =====
 
 /// File loader, storage and result storage options (`FILE_*`).

@@ -7,7 +7,7 @@ use super::{
     Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, SignerType, StoragePathStyle,
 };
 use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
-use crate::loader::{FileLoader, HttpLoader, SourceRequest};
+use crate::loader::{FileLoader, HttpLoader, SourceRequest, UploadLoader};
 use crate::metrics::Metrics;
 use crate::path::{Presets, Signer, SignerAlgorithm};
 use crate::processing::{self, Limits};
@@ -306,6 +306,32 @@ impl Config {
             .map(|_| Metrics::new().namespace(&prometheus.namespace))
     }
 
+    /// The upload loader of `UPLOAD_LOADER_MAX_ALLOWED_SIZE`, `UPLOAD_LOADER_ACCEPT` and
+    /// `UPLOAD_LOADER_FORM_FIELD_NAME` when `UPLOAD_LOADER_ENABLE` is on, else `None`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use imagor_tower::config::Config;
+    ///
+    /// let config = Config::builder()
+    ///     .env([("UPLOAD_LOADER_ENABLE", "1"), ("UPLOAD_LOADER_ACCEPT", "image/png,image/webp")])
+    ///     .build()
+    ///     .unwrap();
+    /// let loader = config.upload_loader().unwrap();
+    /// assert!(loader.accepts("image/webp") && !loader.accepts("image/gif"));
+    /// assert!(Config::builder().build().unwrap().upload_loader().is_none());
+    /// ```
+    pub fn upload_loader(&self) -> Option<UploadLoader> {
+        let u = &self.upload;
+        u.enable.then(|| {
+            UploadLoader::new()
+                .max_size(u.max_allowed_size)
+                .accept(&u.accept)
+                .form_field_name(u.form_field_name.clone())
+        })
+    }
+
     /// The core image service with every `IMAGOR_*` setting applied and the configured loaders.
     pub fn image_service(&self) -> Result<ImageService<Stack<BoxSource>>, Error> {
         self.image_service_with_metrics(None)
@@ -340,7 +366,8 @@ impl Config {
                     .map_or(-1, |c| i64::try_from(c).unwrap_or(i64::MAX)),
             )
             .process_queue_size(i.process_queue_size)
-            .process_memory(i.process_memory);
+            .process_memory(i.process_memory)
+            .upload_loader(self.upload_loader());
         let service = match self.presets()? {
             Some(presets) => service.presets(presets),
             None => service,

@@ -35,6 +35,7 @@ pub mod http;
 mod layer;
 mod limits;
 mod request;
+pub mod upload;
 
 pub(crate) use content_type::with_content_type_of;
 pub use content_type::{
@@ -47,3 +48,4 @@ pub use layer::LoaderLayer;
 pub use limits::DEFAULT_MAX_SIZE;
 pub(crate) use request::leaf_loader_service;
 pub use request::{LoadFuture, NoSource, SourceRequest, service_fn_loader};
+pub use upload::{DEFAULT_UPLOAD_MAX_SIZE, Upload, UploadLoader};

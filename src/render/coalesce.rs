@@ -332,6 +332,7 @@ fn replicate(err: &Error) -> Error {
         Error::Invalid => Error::Invalid,
         Error::BadRequest(message) => Error::BadRequest(message.clone()),
         Error::MaxSizeExceeded => Error::MaxSizeExceeded,
+        Error::UploadTooLarge => Error::UploadTooLarge,
         Error::SignatureMismatch => Error::SignatureMismatch,
         Error::SourceNotAllowed => Error::SourceNotAllowed,
         Error::UnauthorizedRequest(url) => Error::UnauthorizedRequest(url.clone()),

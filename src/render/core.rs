@@ -232,9 +232,14 @@ where
         let metrics = req.metrics.as_ref();
         match req.output() {
             Output::Raw => {
-                let blob = Stage::Load
-                    .run(metrics, self.load(req.image(), req.headers().clone()))
-                    .await?;
+                let blob = match req.upload() {
+                    Some(upload) => upload.clone(),
+                    None => {
+                        Stage::Load
+                            .run(metrics, self.load(req.image(), req.headers().clone()))
+                            .await?
+                    }
+                };
                 raw(blob)
             }
             Output::Meta | Output::Image => self.process(req).await,
@@ -251,7 +256,9 @@ where
         // left.
         let cancel = Cancel::new();
         let _stop = CancelOnDrop(cancel.clone());
-        let (input, upstream, source_modified) = if processing::is_color_source(&params.image) {
+        let (input, upstream, source_modified) = if let Some(upload) = req.upload() {
+            (Some(upload.bytes().clone()), HeaderMap::new(), None)
+        } else if processing::is_color_source(&params.image) {
             (None, HeaderMap::new(), None)
         } else {
             let blob = Stage::Load

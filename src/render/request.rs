@@ -4,6 +4,7 @@ use super::limits::Admitted;
 use crate::metrics::Metrics;
 use crate::path::Params;
 use crate::processing;
+use crate::Blob;
 use http::HeaderMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -139,6 +140,7 @@ pub struct ImageRequest {
     headers: HeaderMap,
     output: Output,
     filters: ServiceFilters,
+    upload: Option<Blob>,
     pub(crate) metrics: Option<Metrics>,
     pub(crate) admitted: Option<Arc<Admitted>>,
 }
@@ -166,9 +168,35 @@ impl ImageRequest {
             headers: HeaderMap::new(),
             output,
             filters,
+            upload: None,
             metrics: None,
             admitted: None,
         }
+    }
+
+    /// The same request rendering `image`, an uploaded image (a `POST` body read by the
+    /// [`UploadLoader`](crate::loader::UploadLoader)), instead of loading a source: the
+    /// source stack (and so every storage) never sees it, and the request is not
+    /// [cacheable](Self::is_cacheable).
+    ///
+    /// ```
+    /// use imagor_tower::{Blob, path};
+    /// use imagor_tower::render::ImageRequest;
+    ///
+    /// let request = ImageRequest::new(path::parse("unsafe/fit-in/20x20/"))
+    ///     .with_upload(Blob::new(&b"\x89PNG\r\n\x1a\n..."[..]));
+    /// assert!(request.upload().is_some());
+    /// assert!(!request.is_cacheable());
+    /// ```
+    #[must_use]
+    pub fn with_upload(mut self, image: Blob) -> Self {
+        self.upload = Some(image);
+        self
+    }
+
+    /// The uploaded image this request renders, if it is an upload.
+    pub fn upload(&self) -> Option<&Blob> {
+        self.upload.as_ref()
     }
 
     /// The same request carrying the client's `headers` (loaders forward some of them).
@@ -210,9 +238,10 @@ impl ImageRequest {
     }
 
     /// Whether the answer may be stored and shared: an [`Output::Image`] that is not a
-    /// `preview()`. Result storage and coalescing pass other requests straight through.
+    /// `preview()` nor an [upload](Self::with_upload). Result storage and coalescing pass
+    /// other requests straight through.
     pub fn is_cacheable(&self) -> bool {
-        self.output == Output::Image && !self.filters.preview
+        self.output == Output::Image && !self.filters.preview && self.upload.is_none()
     }
 
     /// The metrics handle a [`MetricsLayer`](crate::metrics::MetricsLayer) above gave this

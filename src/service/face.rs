@@ -4,9 +4,10 @@
 use super::negotiate::{merge_base_params, negotiate_format};
 use super::response::{self, CacheOverrides};
 use super::{ImageService, ResponseFuture, Settings};
-use crate::Error;
 use crate::body::Body;
-use crate::loader::is_image_content_type;
+use crate::error::BoxError;
+use crate::loader::{Upload, UploadLoader, is_image_content_type};
+use crate::{Blob, Error};
 use crate::metrics::{Metrics, Stage};
 use crate::path::{self, Params};
 use crate::render::{ImageRequest, Output, Rendered, ServiceFilters};
@@ -36,33 +37,49 @@ where
     R::Future: Send + 'static,
 {
     /// Answers `req`, returning failures as typed errors instead of error responses.
+    ///
+    /// The body is read only for a `POST` with an
+    /// [upload loader](ImageService::upload_loader); every other body is dropped unread.
     pub fn try_call<B>(
         &self,
         req: Request<B>,
-    ) -> impl Future<Output = Result<Response<Body>, Error>> + Send + 'static {
+    ) -> impl Future<Output = Result<Response<Body>, Error>> + Send + 'static
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
         let this = self.clone();
-        let (parts, _body) = req.into_parts();
+        let (parts, body) = req.into_parts();
+        let upload = match &this.settings.upload {
+            Some(loader) if parts.method == Method::POST => UploadState::Unread(
+                loader.clone(),
+                Upload::new(parts.headers.clone(), body),
+            ),
+            _ => UploadState::None,
+        };
         let head = Head {
             method: parts.method,
             path: parts.uri.path().to_owned(),
             metrics: parts.extensions.get::<Metrics>().cloned(),
             headers: parts.headers,
         };
-        async move { this.handle(head).await }
+        async move { this.handle(head, upload).await }
     }
 
-    async fn handle(self, head: Head) -> Result<Response<Body>, Error> {
+    async fn handle(self, head: Head, mut upload: UploadState) -> Result<Response<Body>, Error> {
         // The render stack moves into the future: it need not be `Sync`.
         let ImageService { render, settings } = self;
-        if head.method != Method::GET && head.method != Method::HEAD {
+        let is_upload = head.method == Method::POST && settings.upload.is_some();
+        if head.method != Method::GET && head.method != Method::HEAD && !is_upload {
             return Err(Error::MethodNotAllowed);
         }
         let is_head = head.method == Method::HEAD;
         let trimmed = head.path.trim_start_matches('/');
-        if trimmed.is_empty() {
+        if trimmed.is_empty() && !is_upload {
             return Ok(settings.landing(is_head));
         }
-        if head.path == "/healthcheck" || head.path == "/favicon.ico" {
+        if !is_upload && (head.path == "/healthcheck" || head.path == "/favicon.ico") {
             return Ok(response::bytes_response(
                 "text/plain",
                 bytes::Bytes::new(),
@@ -71,11 +88,11 @@ where
         }
         let deadline = settings.request_timeout;
         tokio::time::timeout(deadline, async {
-            match attempt(&settings, render.clone(), &head.path, &head).await {
+            match attempt(&settings, render.clone(), &head.path, &head, &mut upload).await {
                 Err(err @ (Error::Invalid | Error::SignatureMismatch)) => {
                     match path::query_unescape(&head.path) {
                         Some(decoded) if decoded != head.path => {
-                            attempt(&settings, render, &decoded, &head).await
+                            attempt(&settings, render, &decoded, &head, &mut upload).await
                         }
                         _ => Err(err),
                     }
@@ -87,12 +104,47 @@ where
     }
 }
 
+/// The body of an upload, read at most once across the readings of the path.
+enum UploadState {
+    /// Not an upload.
+    None,
+    /// An upload whose body is not read yet.
+    Unread(UploadLoader, Upload),
+    /// The image an earlier reading of the path read.
+    Read(Blob),
+    /// Reading failed: the error was answered.
+    Failed,
+}
+
+impl UploadState {
+    fn is_upload(&self) -> bool {
+        !matches!(self, Self::None)
+    }
+
+    /// The uploaded image, read now if it was not yet.
+    async fn image(&mut self) -> Result<Blob, Error> {
+        match std::mem::replace(self, Self::Failed) {
+            Self::Unread(loader, upload) => {
+                let blob = loader.oneshot(upload).await?;
+                *self = Self::Read(blob.clone());
+                Ok(blob)
+            }
+            Self::Read(blob) => {
+                *self = Self::Read(blob.clone());
+                Ok(blob)
+            }
+            Self::None | Self::Failed => Err(Error::NotFound),
+        }
+    }
+}
+
 /// Answers one reading of the path (the path as sent, or query-unescaped).
 async fn attempt<R>(
     settings: &Settings,
     render: R,
     raw_path: &str,
     head: &Head,
+    upload: &mut UploadState,
 ) -> Result<Response<Body>, Error>
 where
     R: Service<ImageRequest, Response = Rendered>,
@@ -101,7 +153,11 @@ where
     let metrics = head.metrics.as_ref().or(settings.metrics.as_ref());
     let is_head = head.method == Method::HEAD;
     let mut params = Stage::Parse.run_sync(metrics, || path::parse(raw_path));
-    if params.params_endpoint {
+    if upload.is_upload() {
+        // The signature (or unsafe mode) is checked before a byte of the body is read.
+        settings.verify_upload(&params)?;
+        params.params_endpoint = false;
+    } else if params.params_endpoint {
         let body = if settings.disable_params_endpoint {
             String::new()
         } else {
@@ -116,7 +172,9 @@ where
             is_head,
         ));
     }
-    settings.verify(&params)?;
+    if !upload.is_upload() {
+        settings.verify(&params)?;
+    }
     // The signature covers the path as written; presets expand only once it is accepted.
     if let Some(presets) = &settings.presets {
         presets.expand(&mut params)?;
@@ -129,14 +187,22 @@ where
         return Err(Error::Expired);
     }
     let negotiated = negotiate_format(settings, &mut params, &head.headers);
+    if upload.is_upload() {
+        // As imagor: the image part of an upload's path is ignored.
+        params.image.clear();
+        params.base64_image = false;
+    }
     // The canonical path, after base params and format negotiation, is the result key.
     params.path = params.generate();
-    if params.image.is_empty() {
+    if params.image.is_empty() && !upload.is_upload() {
         return Err(Error::NotFound);
     }
     let image = params.image.clone();
     let mut request =
         ImageRequest::with_filters(params, filters.clone()).with_headers(head.headers.clone());
+    if upload.is_upload() {
+        request = request.with_upload(upload.image().await?);
+    }
     request.metrics = metrics.cloned();
     let output = request.output();
     let rendered = render.oneshot(request).await.map_err(Into::into)?;
@@ -172,6 +238,21 @@ impl Settings {
             env!("CARGO_PKG_VERSION")
         );
         response::bytes_response("text/html; charset=utf-8", page.into(), head)
+    }
+
+    /// Accepts an upload in unsafe mode (whatever its path, as imagor), else only with a
+    /// signature of its path that matches.
+    fn verify_upload(&self, params: &Params) -> Result<(), Error> {
+        if self.unsafe_urls {
+            return Ok(());
+        }
+        if !params.is_unsafe
+            && !params.hash.is_empty()
+            && self.signer.verify(&params.path, &params.hash)
+        {
+            return Ok(());
+        }
+        Err(Error::SignatureMismatch)
     }
 
     /// Accepts `unsafe/` URLs when they are allowed, and signed ones whose signature matches.
@@ -315,7 +396,9 @@ where
     R: Service<ImageRequest, Response = Rendered> + Clone + Send + 'static,
     R::Error: Into<Error>,
     R::Future: Send + 'static,
-    B: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
 {
     type Response = Response<Body>;
     type Error = Infallible;
@@ -363,7 +446,9 @@ where
     R: Service<ImageRequest, Response = Rendered> + Clone + Send + 'static,
     R::Error: Into<Error>,
     R::Future: Send + 'static,
-    B: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
 {
     type Response = Response<Body>;
     type Error = Infallible;

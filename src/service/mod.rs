@@ -71,7 +71,7 @@ mod response;
 
 pub use future::ResponseFuture;
 
-use crate::loader::{Fallback, NoSource};
+use crate::loader::{Fallback, NoSource, UploadLoader};
 use crate::metrics::Metrics;
 use crate::path::{self, Params, Presets, Signer};
 use crate::processing;
@@ -105,6 +105,7 @@ struct Settings {
     auto_avif: bool,
     auto_jpeg: bool,
     metrics: Option<Metrics>,
+    upload: Option<UploadLoader>,
 }
 
 impl Default for Settings {
@@ -123,6 +124,7 @@ impl Default for Settings {
             auto_avif: false,
             auto_jpeg: false,
             metrics: None,
+            upload: None,
         }
     }
 }
@@ -324,6 +326,44 @@ impl<R> ImageService<R> {
     #[must_use]
     pub fn auto_jpeg(self, enabled: bool) -> Self {
         self.update(|s| s.auto_jpeg = enabled)
+    }
+
+    /// Accepts `POST` uploads, read by `loader` (`UPLOAD_LOADER_ENABLE` and the other
+    /// `UPLOAD_LOADER_*` options); `None` (the default) answers `POST` with 405.
+    ///
+    /// The path of an upload is an imagor URL whose image part is ignored, such as
+    /// `/unsafe/fit-in/200x200/filters:format(webp)`. With
+    /// [`unsafe_urls`](Self::unsafe_urls) on, any upload is accepted, as imagor accepts them;
+    /// otherwise only a path with a valid signature (imagor refuses uploads without unsafe
+    /// mode). The signature is checked before the body is read. The uploaded image is never
+    /// written to a storage nor kept as a result.
+    ///
+    /// ```
+    /// use imagor_tower::ImageService;
+    /// use imagor_tower::loader::UploadLoader;
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut png = Vec::new();
+    /// image::RgbImage::from_pixel(64, 32, image::Rgb([200, 30, 30]))
+    ///     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+    ///     .unwrap();
+    /// let service = ImageService::new()
+    ///     .unsafe_urls(true)
+    ///     .upload_loader(UploadLoader::new().max_size(1 << 20));
+    /// let req = http::Request::post("/unsafe/16x8/filters:format(webp)")
+    ///     .header("content-type", "image/png")
+    ///     .body(http_body_util::Full::new(bytes::Bytes::from(png)))
+    ///     .unwrap();
+    /// let res = service.oneshot(req).await.unwrap();
+    /// assert_eq!(res.status(), 200);
+    /// assert_eq!(res.headers()["content-type"], "image/webp");
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn upload_loader(self, loader: impl Into<Option<UploadLoader>>) -> Self {
+        let loader = loader.into();
+        self.update(|s| s.upload = loader)
     }
 
     /// Records request counts and latencies in `metrics`, and hands it to the render stack
