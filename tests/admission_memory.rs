@@ -86,7 +86,7 @@ async fn a_burst_of_large_photos_stays_under_one_gib() {
         let service = service.clone();
         tokio::spawn(async move {
             service
-                .oneshot(http::Request::get(uri).body(()).unwrap())
+                .oneshot(http::Request::get(uri).body(imagor_tower::body::Body::empty()).unwrap())
                 .await
                 .unwrap()
                 .status()

@@ -76,7 +76,7 @@ fn synthetic() -> HashMap<String, Vec<u8>> {
 /// An unsafe-URL service over the synthetic images, then the fixture folder.
 fn service() -> impl Clone
 + tower::Service<
-    Request<()>,
+    Request<imagor_tower::body::Body>,
     Response = http::Response<imagor_tower::body::Body>,
     Error = std::convert::Infallible,
     Future = imagor_tower::service::ResponseFuture,

@@ -112,7 +112,7 @@ async fn file_loader_without_escaping_refuses_nul_bytes() {
 async fn expect<S>(service: &S, uri: &str, status: StatusCode)
 where
     S: tower::Service<
-            http::Request<()>,
+            http::Request<imagor_tower::body::Body>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
         > + Clone

@@ -299,7 +299,7 @@ fn service(
     images: HashMap<String, Vec<u8>>,
 ) -> impl Clone
 + tower::Service<
-    Request<()>,
+    Request<imagor_tower::body::Body>,
     Response = http::Response<imagor_tower::body::Body>,
     Error = std::convert::Infallible,
     Future = imagor_tower::service::ResponseFuture,
@@ -324,7 +324,7 @@ fn service(
 async fn fetch<S>(service: S, uri: &str, accept: Option<&str>) -> (http::response::Parts, Vec<u8>)
 where
     S: tower::Service<
-            Request<()>,
+            Request<imagor_tower::body::Body>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
         >,
@@ -333,7 +333,9 @@ where
     if let Some(accept) = accept {
         request = request.header(header::ACCEPT, accept);
     }
-    let request = request.body(()).expect("request");
+    let request = request
+        .body(imagor_tower::body::Body::empty())
+        .expect("request");
     let Ok(res) = service.oneshot(request).await;
     let (parts, bytes) = body_bytes(res).await;
     (parts, bytes.to_vec())
@@ -493,7 +495,11 @@ async fn vips_avif_decode_false_answers_406_for_avif_sources() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.avif"), fixture("gopher-front.avif")).unwrap();
     std::fs::write(dir.path().join("a.png"), fixture("gopher-front.png")).unwrap();
-    let get = |uri: &str| Request::get(uri).body(()).unwrap();
+    let get = |uri: &str| {
+        Request::get(uri)
+            .body(imagor_tower::body::Body::empty())
+            .unwrap()
+    };
 
     let on = configured(dir.path(), &[]);
     assert!(on.processing.avif_decode);

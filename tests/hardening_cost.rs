@@ -130,7 +130,10 @@ fn the_budget_is_the_estimate_of_the_request() {
 
 async fn fetch<S>(service: S, uri: &str) -> (StatusCode, Bytes)
 where
-    S: tower::Service<http::Request<()>, Response = http::Response<imagor_tower::body::Body>>,
+    S: tower::Service<
+            http::Request<imagor_tower::body::Body>,
+            Response = http::Response<imagor_tower::body::Body>,
+        >,
     S::Error: std::fmt::Debug,
 {
     let response = service.oneshot(get(uri)).await.expect("infallible");

@@ -243,7 +243,9 @@ async fn coalescing_never_shares_a_load_across_credentials() {
         if let Some(cookie) = cookie {
             req = req.header(http::header::COOKIE, cookie);
         }
-        service.clone().oneshot(req.body(()).unwrap())
+        service
+            .clone()
+            .oneshot(req.body(imagor_tower::body::Body::empty()).unwrap())
     };
     // Same credentials: one load for both.
     let (a, b) = tokio::join!(

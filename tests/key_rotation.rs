@@ -23,7 +23,7 @@ fn images() -> tempfile::TempDir {
 async fn status_of<S>(service: &S, uri: &str) -> (StatusCode, bytes::Bytes)
 where
     S: Service<
-            http::Request<()>,
+            http::Request<imagor_tower::body::Body>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
         > + Clone
@@ -39,7 +39,7 @@ where
 async fn assert_accepted<S>(service: &S, signer: &Signer)
 where
     S: Service<
-            http::Request<()>,
+            http::Request<imagor_tower::body::Body>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
         > + Clone
@@ -56,7 +56,7 @@ where
 async fn assert_refused<S>(service: &S, signer: &Signer)
 where
     S: Service<
-            http::Request<()>,
+            http::Request<imagor_tower::body::Body>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
         > + Clone

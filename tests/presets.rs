@@ -28,7 +28,7 @@ fn images() -> tempfile::TempDir {
 async fn call<S>(service: &S, uri: &str) -> (StatusCode, http::HeaderMap, bytes::Bytes)
 where
     S: Service<
-            http::Request<()>,
+            http::Request<imagor_tower::body::Body>,
             Response = http::Response<imagor_tower::body::Body>,
             Error = std::convert::Infallible,
         > + Clone

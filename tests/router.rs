@@ -666,7 +666,11 @@ async fn the_seed_environment_with_a_routing_file_serves_images() {
         let url = signer.sign_url(path);
         let res = service
             .clone()
-            .oneshot(http::Request::get(url.as_str()).body(()).unwrap())
+            .oneshot(
+                http::Request::get(url.as_str())
+                    .body(imagor_tower::body::Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "{path}");
@@ -682,7 +686,11 @@ async fn the_seed_environment_with_a_routing_file_serves_images() {
 
     let url = signer.sign_url("fit-in/30x30/abcd-JP-missing.png");
     let res = service
-        .oneshot(http::Request::get(url.as_str()).body(()).unwrap())
+        .oneshot(
+            http::Request::get(url.as_str())
+                .body(imagor_tower::body::Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(res.status(), 404);

@@ -517,7 +517,11 @@ async fn seed_environment_serves_stores_and_caches_with_public_read_acl() {
     );
     let service = config.service().unwrap();
     let url = imagor_tower::path::Signer::new("mysecret").sign_url("fit-in/60x60/photo.png");
-    let get = || http::Request::get(url.as_str()).body(()).unwrap();
+    let get = || {
+        http::Request::get(url.as_str())
+            .body(imagor_tower::body::Body::empty())
+            .unwrap()
+    };
 
     let res = service.clone().oneshot(get()).await.unwrap();
     assert_eq!(res.status(), 200);
@@ -620,7 +624,9 @@ async fn dead_and_hanging_endpoints_do_not_stall_other_requests() {
         .loader(source);
     let get = |uri: &str| {
         let service = service.clone();
-        let request = http::Request::get(uri).body(()).unwrap();
+        let request = http::Request::get(uri)
+            .body(imagor_tower::body::Body::empty())
+            .unwrap();
         tokio::spawn(async move { service.oneshot(request).await.unwrap() })
     };
 

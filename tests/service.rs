@@ -34,7 +34,7 @@ fn unsafe_service(
     dir: &std::path::Path,
 ) -> impl Clone
 + tower::Service<
-    Request<()>,
+    Request<imagor_tower::body::Body>,
     Response = http::Response<imagor_tower::body::Body>,
     Error = std::convert::Infallible,
     Future = imagor_tower::service::ResponseFuture,
@@ -115,7 +115,9 @@ async fn resizes_to_the_requested_size_and_keeps_the_format() {
 async fn head_sends_headers_without_body() {
     let dir = fixture_dir();
     let svc = unsafe_service(dir.path());
-    let req = Request::head("/unsafe/50x50/photo.jpg").body(()).unwrap();
+    let req = Request::head("/unsafe/50x50/photo.jpg")
+        .body(imagor_tower::body::Body::empty())
+        .unwrap();
     let res = svc.oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let length: usize = res.headers()[header::CONTENT_LENGTH]
@@ -243,7 +245,7 @@ async fn methods_routes_and_endpoints() {
     let post = Request::builder()
         .method(Method::POST)
         .uri("/unsafe/10x10/photo.jpg")
-        .body(())
+        .body(imagor_tower::body::Body::empty())
         .unwrap();
     let res = svc.clone().oneshot(post).await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -359,7 +361,7 @@ async fn auto_webp_negotiates_and_varies() {
         .loader(FileLoader::new(dir.path()).unwrap());
     let req = Request::get("/unsafe/30x30/photo.jpg")
         .header(header::ACCEPT, "image/webp,image/*,*/*;q=0.8")
-        .body(())
+        .body(imagor_tower::body::Body::empty())
         .unwrap();
     let res = svc.clone().oneshot(req).await.unwrap();
     assert_eq!(res.headers()[header::CONTENT_TYPE], "image/webp");

@@ -209,7 +209,10 @@ async fn conditional_requests() {
             for (name, value) in pairs {
                 req = req.header(name, value);
             }
-            let res = service.oneshot(req.body(()).unwrap()).await.unwrap();
+            let res = service
+                .oneshot(req.body(imagor_tower::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
             let status = res.status();
             let (parts, bytes) = body_bytes(res).await;
             (status, parts.headers, bytes.len())

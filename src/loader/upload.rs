@@ -317,10 +317,7 @@ fn form_file(body: &Bytes, boundary: &str, field: &str) -> Result<Option<Bytes>,
     let next = format!("\r\n--{boundary}");
     let next = memchr::memmem::Finder::new(next.as_bytes());
     let header_end = memchr::memmem::Finder::new(b"\r\n\r\n");
-    let mut pos = first
-        .find(body)
-        .ok_or(Malformed("no opening boundary"))?
-        + delimiter.len();
+    let mut pos = first.find(body).ok_or(Malformed("no opening boundary"))? + delimiter.len();
     loop {
         let rest = &body[pos..];
         if rest.starts_with(b"--") {
@@ -352,9 +349,7 @@ fn form_file(body: &Bytes, boundary: &str, field: &str) -> Result<Option<Bytes>,
             .find(&body[content_start..])
             .ok_or(Malformed("a part does not end"))?;
         if part_name(headers)?.as_deref() == Some(field) {
-            return Ok(Some(
-                body.slice(content_start..content_start + content_len),
-            ));
+            return Ok(Some(body.slice(content_start..content_start + content_len)));
         }
         pos = content_start + content_len + 2 + delimiter.len();
     }
@@ -362,7 +357,8 @@ fn form_file(body: &Bytes, boundary: &str, field: &str) -> Result<Option<Bytes>,
 
 /// The field name of a part, from its `Content-Disposition: form-data; name="..."` header.
 fn part_name(headers: &[u8]) -> Result<Option<String>, Malformed> {
-    let headers = std::str::from_utf8(headers).map_err(|_| Malformed("part headers are not UTF-8"))?;
+    let headers =
+        std::str::from_utf8(headers).map_err(|_| Malformed("part headers are not UTF-8"))?;
     for line in headers.split("\r\n") {
         let (name, value) = line
             .split_once(':')
@@ -466,9 +462,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_accept_list_checks_the_bytes() {
-        let err = load(UploadLoader::new(), headers("image/png"), b"<html>".to_vec())
-            .await
-            .unwrap_err();
+        let err = load(
+            UploadLoader::new(),
+            headers("image/png"),
+            b"<html>".to_vec(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::UnsupportedFormat), "{err:?}");
         let only_gif = UploadLoader::new().accept(["image/gif"]);
         let err = load(only_gif, headers("image/gif"), PNG.to_vec())
@@ -476,7 +476,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.status(), 406);
         let anything = UploadLoader::new().accept(["*/*"]);
-        assert!(load(anything, headers("x/y"), b"text".to_vec()).await.is_ok());
+        assert!(
+            load(anything, headers("x/y"), b"text".to_vec())
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
@@ -491,7 +495,11 @@ mod tests {
     #[tokio::test]
     async fn the_limit_holds_for_streamed_and_declared_bodies() {
         let loader = UploadLoader::new().max_size(10);
-        assert!(load(loader.clone(), headers("a/b"), PNG.to_vec()).await.is_ok());
+        assert!(
+            load(loader.clone(), headers("a/b"), PNG.to_vec())
+                .await
+                .is_ok()
+        );
         let err = load(loader.clone(), headers("a/b"), vec![0; 11])
             .await
             .unwrap_err();
@@ -576,7 +584,10 @@ mod tests {
                 .await
                 .unwrap_err();
             assert_eq!(err.status(), 400, "{body:?}: {err}");
-            assert!(err.to_string().starts_with("failed to parse multipart form"));
+            assert!(
+                err.to_string()
+                    .starts_with("failed to parse multipart form")
+            );
         }
         let err = load(
             UploadLoader::new(),
@@ -602,10 +613,19 @@ mod tests {
 
     #[test]
     fn boundaries_are_bounded() {
-        assert_eq!(boundary("multipart/form-data; boundary=abc").as_deref(), Some("abc"));
-        assert_eq!(boundary("multipart/form-data; BOUNDARY=\"a b\"").as_deref(), Some("a b"));
+        assert_eq!(
+            boundary("multipart/form-data; boundary=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            boundary("multipart/form-data; BOUNDARY=\"a b\"").as_deref(),
+            Some("a b")
+        );
         assert_eq!(boundary("multipart/form-data; boundary="), None);
-        assert_eq!(boundary(&format!("multipart/form-data; boundary={}", "x".repeat(71))), None);
+        assert_eq!(
+            boundary(&format!("multipart/form-data; boundary={}", "x".repeat(71))),
+            None
+        );
     }
 
     #[test]
@@ -615,6 +635,10 @@ mod tests {
         assert!(loader.accepts("text/plain; charset=utf-8"));
         assert!(!loader.accepts("imagex/png"));
         assert!(!loader.accepts("text/html"));
-        assert!(UploadLoader::new().accept(Vec::<String>::new()).accepts("x/y"));
+        assert!(
+            UploadLoader::new()
+                .accept(Vec::<String>::new())
+                .accepts("x/y")
+        );
     }
 }

@@ -32,7 +32,7 @@
 //! let metrics = Metrics::new();
 //! let service = MetricsLayer::new(metrics.clone()).layer(ImageService::new());
 //!
-//! let req = http::Request::get("/unsafe/16x16/missing.png").body(()).unwrap();
+//! let req = http::Request::get("/unsafe/16x16/missing.png").body(imagor_tower::body::Body::empty()).unwrap();
 //! let res = service.oneshot(req).await.unwrap();
 //! assert_eq!(res.status(), 403);
 //!
@@ -40,7 +40,7 @@
 //! assert!(text.contains("imagor_http_requests_total{code=\"403\"} 1"));
 //!
 //! // The same text over HTTP, for a metrics listener.
-//! let req = http::Request::get("/metrics").body(()).unwrap();
+//! let req = http::Request::get("/metrics").body(imagor_tower::body::Body::empty()).unwrap();
 //! let res = metrics.exporter("/metrics").oneshot(req).await.unwrap();
 //! assert_eq!(res.status(), 200);
 //! # });
@@ -653,19 +653,31 @@ mod tests {
         let exporter = metrics.exporter("metrics");
         let ok = exporter
             .clone()
-            .oneshot(Request::get("/metrics").body(()).unwrap())
+            .oneshot(
+                Request::get("/metrics")
+                    .body(crate::body::Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(ok.status(), StatusCode::OK);
         assert_eq!(ok.headers()[header::CONTENT_TYPE], EXPOSITION_TYPE);
         let missing = exporter
             .clone()
-            .oneshot(Request::get("/other").body(()).unwrap())
+            .oneshot(
+                Request::get("/other")
+                    .body(crate::body::Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         let post = exporter
-            .oneshot(Request::post("/metrics").body(()).unwrap())
+            .oneshot(
+                Request::post("/metrics")
+                    .body(crate::body::Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);

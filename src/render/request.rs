@@ -1,10 +1,10 @@
 //! [`ImageRequest`]: what the render stack is asked to make.
 
 use super::limits::Admitted;
+use crate::Blob;
 use crate::metrics::Metrics;
 use crate::path::Params;
 use crate::processing;
-use crate::Blob;
 use http::HeaderMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -81,9 +81,9 @@ impl<S> Layer<S> for FrontendLayer {
 /// let service = FrontendLayer::new()
 ///     .path_prefix("/imagor")
 ///     .layer(ImageService::new());
-/// let req = http::Request::get("/imagor/healthcheck").body(()).unwrap();
+/// let req = http::Request::get("/imagor/healthcheck").body(imagor_tower::body::Body::empty()).unwrap();
 /// assert_eq!(service.clone().oneshot(req).await.unwrap().status(), 200);
-/// let req = http::Request::get("/healthcheck").body(()).unwrap();
+/// let req = http::Request::get("/healthcheck").body(imagor_tower::body::Body::empty()).unwrap();
 /// assert_eq!(service.oneshot(req).await.unwrap().status(), 404);
 /// # });
 /// ```
@@ -212,8 +212,8 @@ mod tests {
     use super::*;
     use crate::ImageService;
 
-    fn get(uri: &str) -> Request<()> {
-        Request::get(uri).body(()).unwrap()
+    fn get(uri: &str) -> Request<Body> {
+        Request::get(uri).body(crate::body::Body::empty()).unwrap()
     }
 
     #[tokio::test]
@@ -248,7 +248,7 @@ mod tests {
         let preflight = Request::builder()
             .method(Method::OPTIONS)
             .uri("/imagor/x")
-            .body(())
+            .body(crate::body::Body::empty())
             .unwrap();
         assert_eq!(svc.oneshot(preflight).await.unwrap().status(), 204);
     }

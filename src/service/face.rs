@@ -7,11 +7,11 @@ use super::{ImageService, ResponseFuture, Settings};
 use crate::body::Body;
 use crate::error::BoxError;
 use crate::loader::{Upload, UploadLoader, is_image_content_type};
-use crate::{Blob, Error};
 use crate::metrics::{Metrics, Stage};
 use crate::path::{self, Params};
 use crate::render::{ImageRequest, Output, Rendered, ServiceFilters};
 use crate::storage::ResultStorage;
+use crate::{Blob, Error};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use std::convert::Infallible;
@@ -52,10 +52,9 @@ where
         let this = self.clone();
         let (parts, body) = req.into_parts();
         let upload = match &this.settings.upload {
-            Some(loader) if parts.method == Method::POST => UploadState::Unread(
-                loader.clone(),
-                Upload::new(parts.headers.clone(), body),
-            ),
+            Some(loader) if parts.method == Method::POST => {
+                UploadState::Unread(loader.clone(), Upload::new(parts.headers.clone(), body))
+            }
             _ => UploadState::None,
         };
         let head = Head {

@@ -42,23 +42,23 @@
 //! });
 //! let service = ImageService::new().unsafe_urls(true).loader(loader);
 //!
-//! let req = http::Request::get("/unsafe/16x16/red.png").body(()).unwrap();
+//! let req = http::Request::get("/unsafe/16x16/red.png").body(imagor_tower::body::Body::empty()).unwrap();
 //! let res = service.clone().oneshot(req).await.unwrap();
 //! assert_eq!(res.status(), 200);
 //! assert_eq!(res.headers()["content-type"], "image/png");
 //!
 //! // `/meta/...`: the description of the result, as JSON.
-//! let req = http::Request::get("/unsafe/meta/30x20/red.png").body(()).unwrap();
+//! let req = http::Request::get("/unsafe/meta/30x20/red.png").body(imagor_tower::body::Body::empty()).unwrap();
 //! let res = service.clone().oneshot(req).await.unwrap();
 //! assert_eq!(res.headers()["content-type"], "application/json");
 //!
 //! // Overlay sources load through the same loaders; a missing one is a 404.
 //! let req = http::Request::get("/unsafe/filters:watermark(nope.png,0,0,0)/red.png")
-//!     .body(())
+//!     .body(imagor_tower::body::Body::empty())
 //!     .unwrap();
 //! assert_eq!(service.clone().oneshot(req).await.unwrap().status(), 404);
 //!
-//! let req = http::Request::get("/unsafe/16x16/missing.png").body(()).unwrap();
+//! let req = http::Request::get("/unsafe/16x16/missing.png").body(imagor_tower::body::Body::empty()).unwrap();
 //! let res = service.oneshot(req).await.unwrap();
 //! assert_eq!(res.status(), 404);
 //! # });

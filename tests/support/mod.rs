@@ -20,8 +20,10 @@ pub fn write_image(dir: &Path, name: &str, w: u32, h: u32, format: image::ImageF
 }
 
 /// A GET request for `uri`.
-pub fn get(uri: &str) -> Request<()> {
-    Request::get(uri).body(()).unwrap()
+pub fn get(uri: &str) -> Request<imagor_tower::body::Body> {
+    Request::get(uri)
+        .body(imagor_tower::body::Body::empty())
+        .unwrap()
 }
 
 /// Collects a response body.
