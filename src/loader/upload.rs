@@ -494,20 +494,20 @@ mod tests {
 
     #[tokio::test]
     async fn the_limit_holds_for_streamed_and_declared_bodies() {
-        let loader = UploadLoader::new().max_size(10);
+        let loader = UploadLoader::new().max_size(PNG.len() as u64);
         assert!(
             load(loader.clone(), headers("a/b"), PNG.to_vec())
                 .await
                 .is_ok()
         );
-        let err = load(loader.clone(), headers("a/b"), vec![0; 11])
+        let err = load(loader.clone(), headers("a/b"), vec![0; PNG.len() + 1])
             .await
             .unwrap_err();
         assert!(matches!(err, Error::UploadTooLarge));
         // A declared length over the limit is refused before the body is read: this body
         // would fail if it were read.
         let mut declared = headers("a/b");
-        declared.insert(CONTENT_LENGTH, "11".parse().unwrap());
+        declared.insert(CONTENT_LENGTH, (PNG.len() + 1).into());
         let failing = http_body_util::StreamBody::new(futures::stream::once(async {
             Err::<http_body::Frame<Bytes>, BoxError>("never read".into())
         }));
