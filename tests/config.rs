@@ -894,13 +894,55 @@ fn unsupported_options_that_were_set_are_reported() {
         [
             "GOMAXPROCS",
             "SENTRY_DSN",
-            "UPLOAD_LOADER_ENABLE",
             "GCLOUD_LOADER_BUCKET",
             "VIPS_CACHE_SIZE",
         ]
     );
     assert!(!ConfigKey::GcloudLoaderBucket.is_supported());
     assert!(!format!("{config:?}").contains("sentry.example"));
+}
+
+#[test]
+fn upload_loader_options() {
+    let config = env_ok(&[]);
+    assert!(!config.upload.enable);
+    assert_eq!(config.upload.max_allowed_size, 32 << 20);
+    assert_eq!(config.upload.accept, ["image/*"]);
+    assert_eq!(config.upload.form_field_name, "image");
+    assert!(config.upload_loader().is_none());
+
+    let config = ConfigBuilder::new()
+        .args([
+            "-upload-loader-enable",
+            "-upload-loader-max-allowed-size",
+            "1000",
+        ])
+        .env([
+            ("UPLOAD_LOADER_ACCEPT", "image/png, image/webp"),
+            ("UPLOAD_LOADER_FORM_FIELD_NAME", "file"),
+        ])
+        .build()
+        .unwrap();
+    assert!(
+        config.unsupported().is_empty(),
+        "{:?}",
+        config.unsupported()
+    );
+    assert!(config.upload.enable);
+    assert_eq!(config.upload.max_allowed_size, 1000);
+    assert_eq!(config.upload.accept, ["image/png", "image/webp"]);
+    assert_eq!(config.upload.form_field_name, "file");
+    let loader = config.upload_loader().unwrap();
+    assert!(loader.accepts("image/webp") && !loader.accepts("image/jpeg"));
+
+    let err = ConfigBuilder::new()
+        .env([("UPLOAD_LOADER_MAX_ALLOWED_SIZE", "-1")])
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("UPLOAD_LOADER_MAX_ALLOWED_SIZE"),
+        "{err}"
+    );
 }
 
 #[test]

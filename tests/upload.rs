@@ -521,3 +521,31 @@ async fn uploads_are_never_stored() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn the_signature_is_checked_before_the_body_is_read() {
+    let env = [
+        ("IMAGOR_SECRET", "upload-secret"),
+        ("UPLOAD_LOADER_ENABLE", "1"),
+    ];
+    let up = start(&env).await;
+    let mut stream = TcpStream::connect(up.addr).await.unwrap();
+    // A body is announced but never sent: only a check that reads nothing can answer.
+    stream
+        .write_all(
+            b"POST /unsafe/10x10/ HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n\
+              Content-Length: 1000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let (status, body) = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        read_response(&mut stream),
+    )
+    .await
+    .expect("answered before the body was sent");
+    assert_eq!(
+        (status, body.as_str()),
+        (403, r#"{"message":"url signature mismatch","status":403}"#)
+    );
+}
