@@ -30,7 +30,7 @@ fn routes(
         .then(move |tail: warp::path::Tail, method, headers| {
             let images = images.clone();
             async move {
-                let mut req = http::Request::new(());
+                let mut req = http::Request::new(imagor_tower::body::Body::empty());
                 *req.method_mut() = method;
                 *req.headers_mut() = headers;
                 *req.uri_mut() = format!("/{}", tail.as_str()).parse().unwrap_or_default();
