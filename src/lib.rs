@@ -30,9 +30,11 @@
 //!  http::Response ◀─ caching headers, validators, errors as imagor's JSON
 //! ```
 //!
-//! * **The HTTP face**, [`ImageService`]: a `Service<http::Request<B>>` that never fails;
-//!   every error has become imagor's status and JSON body. [`ImageService::try_call`] gives
-//!   the typed [`Error`] instead.
+//! * **The HTTP face**, [`ImageService`]: a `Service<http::Request<B>>` (any
+//!   `B: http_body::Body`, read only for uploads) that never fails; every error has become
+//!   imagor's status and JSON body. [`ImageService::try_call`] gives the typed [`Error`]
+//!   instead. A `POST` upload ([`loader::UploadLoader`]) travels to the render stack in the
+//!   [`render::ImageRequest`] in place of a source key.
 //! * **The render stack** ([`render`]): `Service<ImageRequest, Response = Rendered>`.
 //!   [`ImageService::new`] builds a fixed one ([`render::Stack`]);
 //!   [`ImageService::from_render`] takes any.

@@ -16,6 +16,10 @@
 //! bytes really have (not the declared one) must be one of
 //! [`accept`](UploadLoader::accept), else 406 `unsupported format`.
 //!
+//! The face reads the body once the path is accepted (its signature checked), within the
+//! request timeout and before the request waits for admission; at most the limit is held per
+//! upload.
+//!
 //! # Example
 //!
 //! ```
