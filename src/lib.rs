@@ -117,10 +117,16 @@
 //!
 //! [imagor]: https://github.com/cshum/imagor
 
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod blob;
 pub mod body;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+mod cloud;
 pub mod config;
 pub mod error;
+#[cfg(feature = "gcs")]
+pub mod gcs;
 pub mod key;
 pub mod loader;
 pub mod metrics;

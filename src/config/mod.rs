@@ -17,7 +17,10 @@
 //! Values set in code with [`ConfigBuilder::with_config`] win over all of them.
 //!
 //! All 152 imagor options are known ([`ConfigKey`]), plus three of imagor-tower's own (the
-//! connection limits `SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`).
+//! connection limits `SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`,
+//! and a few more) including the Azure Blob Storage options (`AZURE_*`, see [`AzureConfig`]).
+//! Google's `STORAGE_EMULATOR_HOST` and `GOOGLE_APPLICATION_CREDENTIALS` are read from the
+//! environment only, as Google's client libraries (and so imagor) read them.
 //! Those this crate implements become typed fields of [`Config`], with imagor's effective defaults applied (zero timeouts become
 //! 20 s or 30 s, zero size limits become 9999 / 81 000 000, a zero cache TTL keeps 7 days ...).
 //! Options that are known but not implemented yet are still validated, and the ones that were
@@ -38,7 +41,7 @@
 //!
 //! let config = Config::builder()
 //!     .args(["-imagor-unsafe", "-port=9000"])
-//!     .env([("PORT", "8080"), ("IMAGOR_SECRET", "mysecret"), ("GCLOUD_LOADER_BUCKET", "b")])
+//!     .env([("PORT", "8080"), ("IMAGOR_SECRET", "mysecret"), ("VIPS_MAX_CACHE_MEM", "1")])
 //!     .dotenv_text("IMAGOR_LOAD_TIMEOUT=5s\nPORT=7000\n")
 //!     .build()
 //!     .unwrap();
@@ -48,7 +51,7 @@
 //! assert!(config.imagor.allow_unsafe);
 //! assert_eq!(config.imagor.load_timeout, Duration::from_secs(5)); // from the file
 //! assert_eq!(config.imagor.save_timeout, Duration::from_secs(20)); // effective default
-//! assert_eq!(config.unsupported(), ["GCLOUD_LOADER_BUCKET"]);
+//! assert_eq!(config.unsupported(), ["VIPS_MAX_CACHE_MEM"]);
 //! assert!(!format!("{config:?}").contains("mysecret"));
 //! ```
 //!
@@ -74,6 +77,7 @@
 //! ```
 
 mod args;
+mod cloud;
 pub mod dotenv;
 mod error;
 mod key;
@@ -87,9 +91,12 @@ mod stack;
 mod value;
 #[cfg(not(feature = "s3"))]
 mod without_s3;
+#[cfg(not(all(feature = "gcs", feature = "azure")))]
+mod without_cloud;
 
 pub use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass};
 pub use crate::secret::Secret;
+pub use cloud::{AzureConfig, AzureContainerConfig, GCloudBucketConfig, GCloudConfig, GcsAcl};
 pub use error::ConfigError;
 pub use key::{ConfigKey, Section, UnknownKey, ValueKind};
 pub use load::{Config, ConfigBuilder};
