@@ -55,7 +55,11 @@ async fn seed(backend: &AzureBackend, key: &str, content_type: &str, bytes: &[u8
     };
     location
         .writer
-        .put_opts(&location.path, Bytes::copy_from_slice(bytes).into(), options)
+        .put_opts(
+            &location.path,
+            Bytes::copy_from_slice(bytes).into(),
+            options,
+        )
         .await
         .unwrap();
 }
@@ -88,14 +92,23 @@ async fn azure_loader_reads_blobs_with_stat_and_maps_errors() {
     assert_eq!(blob.content_type(), Some("image/png"));
     let stat = blob.stat().unwrap();
     assert_eq!(stat.size(), Some(image.len() as u64));
-    assert!(stat.etag().is_some() && stat.modified().is_some(), "{stat:?}");
+    assert!(
+        stat.etag().is_some() && stat.modified().is_some(),
+        "{stat:?}"
+    );
 
     // Missing blob and missing container: 404; a key outside the prefix: 400.
     let missing = load(&loader, "/photos/2024/none.png").await.unwrap_err();
     assert!(matches!(missing, Error::NotFound), "{missing:?}");
     let no_container = AzureLoader::new(options(&azurite, "no-such-container").build().unwrap());
-    assert_eq!(load(&no_container, "a.png").await.unwrap_err().status(), 404);
-    assert_eq!(load(&loader, "elsewhere/a.png").await.unwrap_err().status(), 400);
+    assert_eq!(
+        load(&no_container, "a.png").await.unwrap_err().status(),
+        404
+    );
+    assert_eq!(
+        load(&loader, "elsewhere/a.png").await.unwrap_err().status(),
+        400
+    );
 
     // A wrong key is refused by Azurite: a 500 naming the container.
     let wrong = AzureLoader::new(
@@ -107,7 +120,11 @@ async fn azure_loader_reads_blobs_with_stat_and_maps_errors() {
     );
     let err = load(&wrong, "originals/2024/a.png").await.unwrap_err();
     assert_eq!(err.status(), 500, "{err:?}");
-    assert!(err.message().contains("Azure container images"), "{}", err.message());
+    assert!(
+        err.message().contains("Azure container images"),
+        "{}",
+        err.message()
+    );
 
     // The size limit, from the response headers.
     let err = load(&loader.clone().max_size(10), "/photos/2024/a.png")
@@ -128,7 +145,9 @@ async fn azure_loader_reads_blobs_with_stat_and_maps_errors() {
 
     // The wildcard container: the key's first segment.
     let wildcard = AzureLoader::new(options(&azurite, "*").build().unwrap());
-    let blob = load(&wildcard, "images/originals/2024/a.png").await.unwrap();
+    let blob = load(&wildcard, "images/originals/2024/a.png")
+        .await
+        .unwrap();
     assert_eq!(blob.len(), image.len());
 }
 
@@ -142,9 +161,11 @@ async fn azure_storage_writes_reads_back_and_expires() {
             .with_base_dir("originals")
     };
     let azurite = &azurite;
-    storage_writes_then_reads_back(storage().build().unwrap(), "shop/a b.png", move || async move {
-        exists(azurite, "cache", "originals/shop/a+b.png").await
-    })
+    storage_writes_then_reads_back(
+        storage().build().unwrap(),
+        "shop/a b.png",
+        move || async move { exists(azurite, "cache", "originals/shop/a+b.png").await },
+    )
     .await;
 
     let expiring = storage()

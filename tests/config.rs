@@ -907,7 +907,12 @@ fn gcs_and_azure_options_are_supported_and_typed() {
     use std::time::Duration;
 
     let config = ConfigBuilder::new()
-        .args(["-azure-loader-container", "images", "-gcloud-safe-chars", "()"])
+        .args([
+            "-azure-loader-container",
+            "images",
+            "-gcloud-safe-chars",
+            "()",
+        ])
         .env([
             ("GCLOUD_LOADER_BUCKET", "bucket/dir"),
             ("GCLOUD_RESULT_STORAGE_BUCKET", "*"),
@@ -923,7 +928,11 @@ fn gcs_and_azure_options_are_supported_and_typed() {
         ])
         .build()
         .unwrap();
-    assert!(config.unsupported().is_empty(), "{:?}", config.unsupported());
+    assert!(
+        config.unsupported().is_empty(),
+        "{:?}",
+        config.unsupported()
+    );
     assert!(ConfigKey::GcloudLoaderBucket.is_supported());
     let g = &config.gcloud;
     assert_eq!(g.safe_chars, "()");
@@ -947,7 +956,10 @@ fn gcs_and_azure_options_are_supported_and_typed() {
     let a = &config.azure;
     assert_eq!(a.loader.container.as_deref(), Some("images"));
     assert_eq!(a.storage.expiration, Some(Duration::from_secs(5400)));
-    assert_eq!(a.account_key.as_ref().map(|k| k.expose()), Some("very-secret-key"));
+    assert_eq!(
+        a.account_key.as_ref().map(|k| k.expose()),
+        Some("very-secret-key")
+    );
     assert!(!format!("{config:?}").contains("very-secret-key"));
     // Every role builds, without touching the network.
     use imagor_tower::storage::Role;

@@ -202,7 +202,10 @@ fn gcs_options_stop_the_configuration_naming_the_option_and_the_feature() {
     for (name, expected) in [
         ("GCLOUD_LOADER_BUCKET", ConfigKey::GcloudLoaderBucket),
         ("GCLOUD_STORAGE_BUCKET", ConfigKey::GcloudStorageBucket),
-        ("GCLOUD_RESULT_STORAGE_BUCKET", ConfigKey::GcloudResultStorageBucket),
+        (
+            "GCLOUD_RESULT_STORAGE_BUCKET",
+            ConfigKey::GcloudResultStorageBucket,
+        ),
     ] {
         let err = ConfigBuilder::new()
             .env([(name, "bucket")])

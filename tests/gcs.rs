@@ -9,8 +9,7 @@ mod cloud_cases;
 mod emulators;
 
 use cloud_cases::{
-    Standalone, dimensions, expired_objects_are_misses, png,
-    storage_writes_then_reads_back,
+    Standalone, dimensions, expired_objects_are_misses, png, storage_writes_then_reads_back,
 };
 use emulators::FakeGcs;
 use imagor_tower::config::GcsAcl;
@@ -54,7 +53,10 @@ async fn gcs_loader_reads_objects_with_stat_and_maps_errors() {
     assert_eq!(blob.content_type(), Some("image/png"));
     let stat = blob.stat().unwrap();
     assert_eq!(stat.size(), Some(image.len() as u64));
-    assert!(stat.etag().is_some() && stat.modified().is_some(), "{stat:?}");
+    assert!(
+        stat.etag().is_some() && stat.modified().is_some(),
+        "{stat:?}"
+    );
 
     // Missing object and missing bucket: 404; a key outside the prefix: 400.
     let missing = load(&loader, "/photos/2024/none.png").await.unwrap_err();
@@ -66,7 +68,10 @@ async fn gcs_loader_reads_objects_with_stat_and_maps_errors() {
             .unwrap(),
     );
     assert_eq!(load(&no_bucket, "a.png").await.unwrap_err().status(), 404);
-    assert_eq!(load(&loader, "elsewhere/a.png").await.unwrap_err().status(), 400);
+    assert_eq!(
+        load(&loader, "elsewhere/a.png").await.unwrap_err().status(),
+        400
+    );
 
     // The size limit, from the response headers.
     let small = loader.clone().max_size(10);
@@ -98,7 +103,9 @@ async fn gcs_loader_reads_objects_with_stat_and_maps_errors() {
             .build()
             .unwrap(),
     );
-    let blob = load(&wildcard, "images/originals/2024/a.png").await.unwrap();
+    let blob = load(&wildcard, "images/originals/2024/a.png")
+        .await
+        .unwrap();
     assert_eq!(blob.len(), image.len());
 }
 
@@ -116,7 +123,9 @@ async fn gcs_storage_writes_with_the_predefined_acl_reads_back_and_expires() {
     let backend = options().with_acl(GcsAcl::PublicRead).build().unwrap();
     let gcs = &gcs;
     storage_writes_then_reads_back(backend, "shop/a b.png", move || async move {
-        gcs.object("cache", "originals/shop/a+b.png").await.is_some()
+        gcs.object("cache", "originals/shop/a+b.png")
+            .await
+            .is_some()
     })
     .await;
 
@@ -162,7 +171,10 @@ async fn gcs_storage_without_acl_sends_none() {
     })
     .await;
     let puts = relay.puts();
-    assert!(!puts.is_empty() && puts.iter().all(|put| put.acl.is_none()), "{puts:?}");
+    assert!(
+        !puts.is_empty() && puts.iter().all(|put| put.acl.is_none()),
+        "{puts:?}"
+    );
 }
 
 /// The standalone's configuration from imagor's `GCLOUD_*` variables and Google's
@@ -199,15 +211,20 @@ async fn gcs_standalone_serves_stores_and_reuses_results() {
     assert_eq!(dimensions(&body), (60, 40));
     gcs.wait_for("results", "r/fit-in/60x60/photo.png").await;
     gcs.wait_for("images", "cache/photo.png").await;
-    let acls: Vec<_> = relay.puts().into_iter().map(|put| (put.path, put.acl)).collect();
+    let acls: Vec<_> = relay
+        .puts()
+        .into_iter()
+        .map(|put| (put.path, put.acl))
+        .collect();
     assert!(
         acls.iter().any(|(path, acl)| path.starts_with("/results/")
             && acl.as_deref() == Some("bucket-owner-read")),
         "{acls:?}"
     );
     assert!(
-        acls.iter()
-            .any(|(path, acl)| path.starts_with("/images/") && acl.as_deref() == Some("public-read")),
+        acls.iter().any(
+            |(path, acl)| path.starts_with("/images/") && acl.as_deref() == Some("public-read")
+        ),
         "{acls:?}"
     );
 

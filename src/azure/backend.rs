@@ -107,7 +107,10 @@ fn clients(options: &AzureOptions, container: &str) -> Result<Clients, Error> {
         ));
     match options.account_name() {
         Some(account) => builder = builder.with_account(account),
-        None if builder.get_config_value(&AzureConfigKey::AccountName).is_none() => {
+        None if builder
+            .get_config_value(&AzureConfigKey::AccountName)
+            .is_none() =>
+        {
             return Err(failed(
                 &"no storage account: set AZURE_STORAGE_ACCOUNT_NAME or an AZURE_ENDPOINT that names it",
             ));

@@ -207,8 +207,12 @@ mod tests {
 
     #[test]
     fn account_comes_from_the_setting_or_the_endpoint() {
-        let azurite = AzureOptions::new("c").with_endpoint("http://127.0.0.1:10000/devstoreaccount1/");
-        assert_eq!(azurite.endpoint.as_deref(), Some("http://127.0.0.1:10000/devstoreaccount1"));
+        let azurite =
+            AzureOptions::new("c").with_endpoint("http://127.0.0.1:10000/devstoreaccount1/");
+        assert_eq!(
+            azurite.endpoint.as_deref(),
+            Some("http://127.0.0.1:10000/devstoreaccount1")
+        );
         assert_eq!(azurite.account_name().as_deref(), Some("devstoreaccount1"));
         let cloud = AzureOptions::new("c").with_endpoint("https://acme.blob.core.windows.net");
         assert_eq!(cloud.account_name().as_deref(), Some("acme"));

@@ -72,7 +72,10 @@ pub(crate) struct BucketSet {
 }
 
 enum Buckets {
-    Fixed { name: String, clients: Clients },
+    Fixed {
+        name: String,
+        clients: Clients,
+    },
     /// Clients of wildcard buckets, made on first use.
     Wildcard(BoundedCache<Clients>),
 }
@@ -86,7 +89,10 @@ impl BucketSet {
     /// [`Error::Internal`] when the bucket name is not valid or its clients cannot be built.
     pub(crate) fn new(spec: BucketSpec<'_>, make: MakeClients) -> Result<Self, Error> {
         let (bucket_dir, buckets) = if spec.bucket == "*" {
-            (String::new(), Buckets::Wildcard(BoundedCache::new(spec.cache_size)))
+            (
+                String::new(),
+                Buckets::Wildcard(BoundedCache::new(spec.cache_size)),
+            )
         } else {
             let (name, dir) = spec.bucket.split_once('/').unwrap_or((spec.bucket, ""));
             if !is_bucket_name(name) {
@@ -249,7 +255,10 @@ mod tests {
     #[test]
     fn fixed_bucket_with_dir_prefix_and_base_dir() {
         let b = set("b/dir", None, "", false);
-        assert_eq!(b.resolve("a b.jpg", "").unwrap(), ("b".into(), "dir/a+b.jpg".into()));
+        assert_eq!(
+            b.resolve("a b.jpg", "").unwrap(),
+            ("b".into(), "dir/a+b.jpg".into())
+        );
         let b = set("b/dir", Some("base"), "/p", false);
         assert_eq!(b.resolve("/p/x/../y", "").unwrap().1, "base/y");
         assert!(b.resolve("/p/../q/y", "").is_err());
@@ -266,7 +275,9 @@ mod tests {
         assert!(loader.resolve("/b/../../etc/passwd", "").is_err());
         let results = set("*", None, "", true);
         assert_eq!(
-            results.resolve("300x200/shop/a.jpg", "/shop/a.jpg").unwrap(),
+            results
+                .resolve("300x200/shop/a.jpg", "/shop/a.jpg")
+                .unwrap(),
             ("shop".into(), "300x200/shop/a.jpg".into())
         );
         for bucket in ["one", "two", "one", "three"] {

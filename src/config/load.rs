@@ -6,11 +6,11 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::cloud::{AzureConfig, GCloudConfig};
 use super::error::ConfigError;
 use super::key::ConfigKey;
 use super::origin::Origin;
 use super::resolve::Values;
-use super::cloud::{AzureConfig, GCloudConfig};
 use super::sections::{
     FileConfig, HttpLoaderConfig, ImagorConfig, ProcessingConfig, S3Config, ServerConfig,
 };

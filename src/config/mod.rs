@@ -89,10 +89,10 @@ mod s3;
 mod sections;
 mod stack;
 mod value;
-#[cfg(not(feature = "s3"))]
-mod without_s3;
 #[cfg(not(all(feature = "gcs", feature = "azure")))]
 mod without_cloud;
+#[cfg(not(feature = "s3"))]
+mod without_s3;
 
 pub use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass};
 pub use crate::secret::Secret;

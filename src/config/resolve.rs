@@ -28,15 +28,13 @@ use http::HeaderName;
 use ipnet::IpNet;
 use regex::Regex;
 
+use super::cloud::{AzureConfig, AzureContainerConfig, GCloudBucketConfig, GCloudConfig, GcsAcl};
 use super::sections::{
     DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL, DEFAULT_MAX_DIMENSION,
     DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
     DEFAULT_UNSAFE_MAX_FILTER_OPS, FileConfig, FileLoaderConfig, FileStorageConfig,
     HttpLoaderConfig, ImagorConfig, ProcessingConfig, PrometheusConfig, ResultStoragePathStyle,
     S3Config, S3LoaderConfig, S3StorageConfig, ServerConfig, SignerType, StoragePathStyle,
-};
-use super::cloud::{
-    AzureConfig, AzureContainerConfig, GCloudBucketConfig, GCloudConfig, GcsAcl,
 };
 use super::value::{parse_bool, parse_go_duration, parse_int, parse_list, parse_permission};
 use super::{ConfigError, ConfigKey, Origin, ValueKind};

@@ -3,15 +3,13 @@
 
 #[cfg(feature = "s3")]
 use super::S3Role;
+use super::{
+    Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, SignerType, StoragePathStyle,
+};
 #[cfg(feature = "azure")]
 use crate::azure::{AzureBackend, AzureLoader, AzureOptions};
 #[cfg(feature = "gcs")]
 use crate::gcs::{GcsBackend, GcsLoader, GcsOptions};
-#[cfg(any(feature = "gcs", feature = "azure"))]
-use crate::storage::Role;
-use super::{
-    Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, SignerType, StoragePathStyle,
-};
 use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest};
 use crate::metrics::Metrics;
@@ -22,6 +20,8 @@ use crate::render::Stack;
 use crate::s3::{BucketRouter, S3Loader, S3Options};
 #[cfg(feature = "server")]
 use crate::server::{Frontend, FrontendLayer, Server};
+#[cfg(any(feature = "gcs", feature = "azure"))]
+use crate::storage::Role;
 use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
 use crate::{Blob, Error, ImageService};
 #[cfg(feature = "server")]
@@ -287,7 +287,10 @@ impl Config {
         }
         #[cfg(feature = "gcs")]
         if let Some(backend) = self.gcs_backend(Role::ResultStorage)? {
-            found.push(("GCLOUD_RESULT_STORAGE_BUCKET", ResultStorageLayer::new(backend)));
+            found.push((
+                "GCLOUD_RESULT_STORAGE_BUCKET",
+                ResultStorageLayer::new(backend),
+            ));
         }
         #[cfg(feature = "azure")]
         if let Some(backend) = self.azure_backend(Role::ResultStorage)? {
@@ -299,7 +302,10 @@ impl Config {
         if let Some(backend) =
             self.file_backend(&self.file.result_storage, "FILE_RESULT_STORAGE_BASE_DIR")?
         {
-            found.push(("FILE_RESULT_STORAGE_BASE_DIR", ResultStorageLayer::new(backend)));
+            found.push((
+                "FILE_RESULT_STORAGE_BASE_DIR",
+                ResultStorageLayer::new(backend),
+            ));
         }
         let mut found = found.into_iter();
         let Some((used, layer)) = found.next() else {

@@ -301,7 +301,10 @@ mod tests {
             .with_emulator_host("127.0.0.1:1")
             .build()
             .unwrap();
-        assert_eq!(backend.resolve("a(1)!.jpg", "").unwrap().1, "a%281%29%21.jpg");
+        assert_eq!(
+            backend.resolve("a(1)!.jpg", "").unwrap().1,
+            "a%281%29%21.jpg"
+        );
         let kept = GcsOptions::new("b")
             .with_emulator_host("127.0.0.1:1")
             .with_safe_chars("()")

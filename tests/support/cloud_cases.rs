@@ -72,7 +72,10 @@ where
     assert_eq!(second.content_type(), Some("image/png"));
     let stat = second.stat().expect("a stat from the store");
     assert_eq!(stat.size(), Some(body.len() as u64));
-    assert!(stat.etag().is_some() && stat.modified().is_some(), "{stat:?}");
+    assert!(
+        stat.etag().is_some() && stat.modified().is_some(),
+        "{stat:?}"
+    );
     second
 }
 
@@ -90,7 +93,11 @@ pub async fn expired_objects_are_misses<B: Backend>(backend: B, key: &str) {
     let storage = StorageLayer::new(backend).wrap(loader);
     let blob = storage.oneshot(SourceRequest::new(key)).await.unwrap();
     assert_eq!(blob.bytes().as_ref(), b"fresh");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the expired object was not served");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the expired object was not served"
+    );
 }
 
 /// The standalone server as `examples/standalone` runs it: `env` read as its configuration
@@ -115,7 +122,11 @@ impl Standalone {
             Err(std::io::ErrorKind::NotFound.into())
         })
         .unwrap();
-        assert!(config.unsupported().is_empty(), "{:?}", config.unsupported());
+        assert!(
+            config.unsupported().is_empty(),
+            "{:?}",
+            config.unsupported()
+        );
         assert!(config.warnings().is_empty(), "{:?}", config.warnings());
         let service = config.service().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -100,7 +100,14 @@ impl FakeGcs {
         let port = free_port();
         let host = format!("127.0.0.1:{port}");
         let child = Command::new(&binary)
-            .args(["-scheme", "http", "-host", "127.0.0.1", "-backend", "memory"])
+            .args([
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-backend",
+                "memory",
+            ])
             .args(["-port", &port.to_string(), "-public-host", &host])
             .args(["-log-level", "error"])
             .stdout(Stdio::null())
@@ -109,7 +116,12 @@ impl FakeGcs {
             .unwrap_or_else(|err| panic!("cannot run {}: {err}", binary.display()));
         let mut process = Process(child);
         let url = format!("http://{host}");
-        wait_until_up(&format!("{url}/storage/v1/b"), &mut process, "fake-gcs-server").await;
+        wait_until_up(
+            &format!("{url}/storage/v1/b"),
+            &mut process,
+            "fake-gcs-server",
+        )
+        .await;
         Some(Self {
             _process: process,
             url,
@@ -196,7 +208,10 @@ impl FakeGcs {
             if let Some(object) = self.object(bucket, name).await {
                 return object;
             }
-            assert!(Instant::now() < deadline, "{bucket}/{name} was never written");
+            assert!(
+                Instant::now() < deadline,
+                "{bucket}/{name} was never written"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -298,7 +313,11 @@ async fn relay(
     client: reqwest::Client,
 ) -> Result<http::Response<http_body_util::Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let path = parts.uri.path().to_owned();
     let header = |name: &str| {
         parts
@@ -333,9 +352,8 @@ async fn relay(
     let response = match forward.send().await {
         Ok(response) => response,
         Err(err) => {
-            let mut res = http::Response::new(http_body_util::Full::new(Bytes::from(
-                err.to_string(),
-            )));
+            let mut res =
+                http::Response::new(http_body_util::Full::new(Bytes::from(err.to_string())));
             *res.status_mut() = http::StatusCode::BAD_GATEWAY;
             return Ok(res);
         }
@@ -411,7 +429,8 @@ impl Azurite {
 
         let date = httpdate::fmt_http_date(std::time::SystemTime::now());
         let version = "2021-08-06";
-        let resource = format!("/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{container}\nrestype:container");
+        let resource =
+            format!("/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{container}\nrestype:container");
         let to_sign = format!(
             "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n{resource}"
         );
