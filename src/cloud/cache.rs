@@ -69,6 +69,7 @@ impl<V: Clone> BoundedCache<V> {
     }
 
     /// The cached names, sorted.
+    #[cfg(any(test, feature = "s3"))]
     pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.lock().values.keys().cloned().collect();
         names.sort();

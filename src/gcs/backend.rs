@@ -103,11 +103,13 @@ fn clients(options: &GcsOptions, bucket: &str) -> Result<Clients, Error> {
             .map_err(|err| Error::internal(format!("GCS client for bucket {bucket:?}: {err}")))
     };
     let reader = build(None)?;
-    let writer = match options.acl {
-        None => Arc::clone(&reader),
-        Some(acl) => build(Some(acl))?,
-    };
-    Ok(Clients { reader, writer })
+    match options.acl {
+        None => Ok(Clients::shared(reader)),
+        Some(acl) => Ok(Clients {
+            reader,
+            writer: build(Some(acl))?,
+        }),
+    }
 }
 
 fn builder(options: &GcsOptions, bucket: &str, acl: Option<GcsAcl>) -> GoogleCloudStorageBuilder {

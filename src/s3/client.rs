@@ -19,14 +19,15 @@ pub(super) fn clients(options: &S3Options, bucket: &str) -> Result<Clients, Erro
             .build()
             .map_err(|err| Error::internal(format!("S3 client for bucket {bucket:?}: {err}")))?,
     );
-    let writer =
-        match options.acl {
-            None => Arc::clone(&reader),
-            Some(acl) => Arc::new(store_builder(options, bucket, Some(acl))?.build().map_err(
+    match options.acl {
+        None => Ok(Clients::shared(reader)),
+        Some(acl) => Ok(Clients {
+            reader,
+            writer: Arc::new(store_builder(options, bucket, Some(acl))?.build().map_err(
                 |err| Error::internal(format!("S3 client for bucket {bucket:?}: {err}")),
             )?),
-        };
-    Ok(Clients { reader, writer })
+        }),
+    }
 }
 
 fn store_builder(
