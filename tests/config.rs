@@ -1103,8 +1103,8 @@ fn file_section_fields() {
 #[test]
 fn help_text_lists_every_option_with_env_and_default() {
     let help = Config::help_text();
-    // imagor's 152 options and the six of this crate.
-    assert_eq!(ConfigKey::ALL.len(), 158);
+    // imagor's 152 options, six of this crate and the 15 Azure ones.
+    assert_eq!(ConfigKey::ALL.len(), 173);
     for key in ConfigKey::ALL {
         assert!(help.contains(key.env_var()), "{key:?}");
     }
