@@ -316,6 +316,29 @@ mod tests {
     }
 
     #[test]
+    fn the_application_credentials_file_is_read_at_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing-key.json");
+        let err = GcsOptions::new("b")
+            .with_application_credentials(&missing)
+            .build()
+            .unwrap_err();
+        assert!(
+            err.message().contains("GCS client for bucket"),
+            "{}",
+            err.message()
+        );
+        // An emulator needs no credentials, so the file is not read then.
+        assert!(
+            GcsOptions::new("b")
+                .with_application_credentials(&missing)
+                .with_emulator_host("127.0.0.1:1")
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn bad_emulator_urls_and_buckets_are_refused() {
         let err = GcsOptions::new("b")
             .with_emulator_host("ftp://x")
