@@ -817,7 +817,11 @@ impl Upsampled {
                 }
             }
         } else {
-            let bias = if self.up.1 == 2 && y.is_multiple_of(2) { 1 } else { 2 };
+            let bias = if self.up.1 == 2 && y.is_multiple_of(2) {
+                1
+            } else {
+                2
+            };
             for (x, pixel) in out.iter_mut().enumerate() {
                 *pixel = ((u32::from(vertical[x.min(last)]) + bias) >> 2) as u8;
             }
