@@ -25,7 +25,7 @@
 //!                   │      StorageLayer           originals cached in a storage
 //!                   │      BucketRouter           one S3 client per bucket
 //!                   │      Fallback<A, B>         loaders tried in order
-//!                   │      FileLoader, HttpLoader, S3 loader, or your own service
+//!                   │      FileLoader, HttpLoader, S3, GCS and Azure loaders, or your own
 //!                   ▼ Rendered
 //!  http::Response ◀─ caching headers, validators, errors as imagor's JSON
 //! ```
@@ -38,8 +38,8 @@
 //! * **The render stack** ([`render`]): `Service<ImageRequest, Response = Rendered>`.
 //!   [`ImageService::new`] builds a fixed one ([`render::Stack`]);
 //!   [`ImageService::from_render`] takes any.
-//! * **The source stack** ([`loader`], [`storage`], [`s3`]): `Service<SourceRequest,
-//!   Response = Blob>`.
+//! * **The source stack** ([`loader`], [`storage`], [`s3`], and `gcs` and `azure` with
+//!   their features): `Service<SourceRequest, Response = Blob>`.
 //!
 //! # Example
 //!
@@ -119,10 +119,16 @@
 //!
 //! [imagor]: https://github.com/cshum/imagor
 
+#[cfg(feature = "azure")]
+pub mod azure;
 pub mod blob;
 pub mod body;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+mod cloud;
 pub mod config;
 pub mod error;
+#[cfg(feature = "gcs")]
+pub mod gcs;
 pub mod key;
 pub mod loader;
 pub mod metrics;

@@ -882,7 +882,6 @@ fn unsupported_options_that_were_set_are_reported() {
     let config = ConfigBuilder::new()
         .args(["-upload-loader-enable"])
         .env([
-            ("GCLOUD_LOADER_BUCKET", "bucket"),
             ("SENTRY_DSN", "https://key@sentry.example/1"),
             ("VIPS_CACHE_SIZE", "0"),
         ])
@@ -894,12 +893,86 @@ fn unsupported_options_that_were_set_are_reported() {
         [
             "GOMAXPROCS",
             "SENTRY_DSN",
-            "GCLOUD_LOADER_BUCKET",
             "VIPS_CACHE_SIZE",
         ]
     );
-    assert!(!ConfigKey::GcloudLoaderBucket.is_supported());
     assert!(!format!("{config:?}").contains("sentry.example"));
+}
+
+#[cfg(all(feature = "gcs", feature = "azure"))]
+#[test]
+fn gcs_and_azure_options_are_supported_and_typed() {
+    use imagor_tower::config::GcsAcl;
+    use std::time::Duration;
+
+    let config = ConfigBuilder::new()
+        .args([
+            "-azure-loader-container",
+            "images",
+            "-gcloud-safe-chars",
+            "()",
+        ])
+        .env([
+            ("GCLOUD_LOADER_BUCKET", "bucket/dir"),
+            ("GCLOUD_RESULT_STORAGE_BUCKET", "*"),
+            ("GCLOUD_RESULT_STORAGE_ACL", "public-read"),
+            ("GCLOUD_STORAGE_BUCKET", "cache"),
+            ("GCLOUD_STORAGE_ACL", "everyone"),
+            ("GCLOUD_STORAGE_EXPIRATION", "2h"),
+            ("STORAGE_EMULATOR_HOST", "127.0.0.1:4443"),
+            ("GOOGLE_APPLICATION_CREDENTIALS", "/keys/sa.json"),
+            ("AZURE_STORAGE_ACCOUNT_KEY", "very-secret-key"),
+            ("AZURE_STORAGE_EXPIRATION", "90m"),
+            ("AZURE_STORAGE_CONTAINER", "cache"),
+        ])
+        .build()
+        .unwrap();
+    assert!(
+        config.unsupported().is_empty(),
+        "{:?}",
+        config.unsupported()
+    );
+    assert!(ConfigKey::GcloudLoaderBucket.is_supported());
+    let g = &config.gcloud;
+    assert_eq!(g.safe_chars, "()");
+    assert_eq!(g.loader.bucket.as_deref(), Some("bucket/dir"));
+    assert_eq!(g.result_storage.acl, Some(GcsAcl::PublicRead));
+    assert_eq!(g.storage.acl, None);
+    assert_eq!(g.storage.expiration, Some(Duration::from_secs(7200)));
+    assert_eq!(g.emulator_host.as_deref(), Some("127.0.0.1:4443"));
+    assert_eq!(
+        g.application_credentials.as_deref(),
+        Some(std::path::Path::new("/keys/sa.json"))
+    );
+    assert!(
+        config
+            .warnings()
+            .iter()
+            .any(|w| w.contains("GCLOUD_STORAGE_ACL") && w.contains("everyone")),
+        "{:?}",
+        config.warnings()
+    );
+    let a = &config.azure;
+    assert_eq!(a.loader.container.as_deref(), Some("images"));
+    assert_eq!(a.storage.expiration, Some(Duration::from_secs(5400)));
+    assert_eq!(
+        a.account_key.as_ref().map(|k| k.expose()),
+        Some("very-secret-key")
+    );
+    assert!(!format!("{config:?}").contains("very-secret-key"));
+    // Every role builds, without touching the network.
+    use imagor_tower::storage::Role;
+    for role in [Role::Loader, Role::Storage, Role::ResultStorage] {
+        assert!(config.gcs_backend(role).unwrap().is_some(), "{role:?}");
+    }
+    assert!(config.azure_backend(Role::ResultStorage).unwrap().is_none());
+
+    // An endpoint that is not a URL stops the configuration.
+    let err = ConfigBuilder::new()
+        .env([("AZURE_ENDPOINT", "devstoreaccount1")])
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("AZURE_ENDPOINT"), "{err}");
 }
 
 #[test]
@@ -1072,8 +1145,8 @@ fn file_section_fields() {
 #[test]
 fn help_text_lists_every_option_with_env_and_default() {
     let help = Config::help_text();
-    // imagor's 152 options and the eleven of this crate.
-    assert_eq!(ConfigKey::ALL.len(), 163);
+    // imagor's 152 options, eleven of this crate and the 15 Azure ones.
+    assert_eq!(ConfigKey::ALL.len(), 178);
     for key in ConfigKey::ALL {
         assert!(help.contains(key.env_var()), "{key:?}");
     }

@@ -193,3 +193,57 @@ fn shared_aws_variables_alone_are_not_refused() {
         imagor_tower::config::Origin::Environment
     );
 }
+
+#[cfg(not(feature = "gcs"))]
+#[test]
+fn gcs_options_stop_the_configuration_naming_the_option_and_the_feature() {
+    use imagor_tower::config::{ConfigBuilder, ConfigError, ConfigKey};
+
+    for (name, expected) in [
+        ("GCLOUD_LOADER_BUCKET", ConfigKey::GcloudLoaderBucket),
+        ("GCLOUD_STORAGE_BUCKET", ConfigKey::GcloudStorageBucket),
+        (
+            "GCLOUD_RESULT_STORAGE_BUCKET",
+            ConfigKey::GcloudResultStorageBucket,
+        ),
+    ] {
+        let err = ConfigBuilder::new()
+            .env([(name, "bucket")])
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, ConfigError::NotBuiltIn { key, feature: "gcs" } if key == expected),
+            "{name}: {err:?}"
+        );
+        assert!(err.to_string().contains("`gcs` cargo feature"), "{err}");
+    }
+}
+
+#[cfg(not(feature = "azure"))]
+#[test]
+fn azure_options_stop_the_configuration_but_account_settings_alone_do_not() {
+    use imagor_tower::config::{ConfigBuilder, ConfigError, ConfigKey};
+
+    let err = ConfigBuilder::new()
+        .args(["-azure-loader-container", "images"])
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ConfigError::NotBuiltIn {
+                key: ConfigKey::AzureLoaderContainer,
+                feature: "azure"
+            }
+        ),
+        "{err:?}"
+    );
+    let config = ConfigBuilder::new()
+        .env([
+            ("AZURE_STORAGE_ACCOUNT_NAME", "acme"),
+            ("AZURE_STORAGE_ACCOUNT_KEY", "a2V5"),
+        ])
+        .build()
+        .unwrap();
+    assert!(!config.azure.is_enabled());
+}

@@ -11,6 +11,11 @@
 //! IMAGOR_SECRET=mysecret FILE_LOADER_BASE_DIR=/srv/images \
 //!     cargo run --release --example standalone -- -port 9000
 //!
+//! # images in Google Cloud Storage or Azure Blob Storage (see the README for emulators)
+//! IMAGOR_SECRET=mysecret GCLOUD_LOADER_BUCKET=my-images cargo run --release --example standalone
+//! IMAGOR_SECRET=mysecret AZURE_STORAGE_ACCOUNT_NAME=acme AZURE_STORAGE_ACCOUNT_KEY=... \
+//!     AZURE_LOADER_CONTAINER=images cargo run --release --example standalone
+//!
 //! # Prometheus metrics on a listener of their own
 //! PROMETHEUS_BIND=127.0.0.1:5000 PROMETHEUS_PATH=/metrics cargo run --release --example standalone
 //! curl http://127.0.0.1:5000/metrics

@@ -7,8 +7,8 @@
 //! of pixel work (`IMAGOR_PROCESS_MEMORY`), the work budget of one request (`VIPS_MAX_WORK`),
 //! the AVIF decoding switch (`VIPS_AVIF_DECODE`), signing-key rotation
 //! (`IMAGOR_SECRET_PREVIOUS`, `IMAGOR_SECRET_PREVIOUS_SIGNER_TYPE`,
-//! `IMAGOR_SECRET_PREVIOUS_SIGNER_TRUNCATE`) and presets (`IMAGOR_PRESETS_PATH`,
-//! `IMAGOR_ONLY_PRESETS`): 163 in all.
+//! `IMAGOR_SECRET_PREVIOUS_SIGNER_TRUNCATE`), presets (`IMAGOR_PRESETS_PATH`,
+//! `IMAGOR_ONLY_PRESETS`) and the Azure Blob Storage options (`AZURE_*`, 15): 178 in all.
 //!
 //! # Example
 //!
@@ -74,6 +74,8 @@ pub enum Section {
     S3,
     /// G. Google Cloud Storage loader, storage and result storage.
     GCloud,
+    /// Azure Blob Storage loader, storage and result storage (imagor-tower's own).
+    Azure,
     /// H. Image processor: limits, animation, encoding, caches.
     Processing,
 }
@@ -89,6 +91,7 @@ impl Section {
             Self::Upload => "Upload loader (POST)",
             Self::S3 => "AWS S3 loader, storage, result storage, bucket router",
             Self::GCloud => "Google Cloud Storage loader, storage, result storage",
+            Self::Azure => "Azure Blob Storage loader, storage, result storage",
             Self::Processing => "Image processor (limits, animation, encoding, caches)",
         }
     }
@@ -128,7 +131,7 @@ macro_rules! config_keys {
         /// assert_eq!(key.flag_name(), "imagor-load-timeout");
         /// assert_eq!(key.kind(), ValueKind::Duration);
         /// assert_eq!("-imagor-load-timeout".parse::<ConfigKey>().unwrap(), key);
-        /// assert_eq!(ConfigKey::ALL.len(), 163);
+        /// assert_eq!(ConfigKey::ALL.len(), 178);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
@@ -454,35 +457,70 @@ config_keys! {
             "keep-alive pool size per host of the S3 HTTP client";
     }
     GCloud {
-        GcloudSafeChars = "gcloud-safe-chars", "GCLOUD_SAFE_CHARS", Text, "", false,
+        GcloudSafeChars = "gcloud-safe-chars", "GCLOUD_SAFE_CHARS", Text, "", true,
             "extra characters left unescaped in GCS keys";
-        GcloudLoaderBucket = "gcloud-loader-bucket", "GCLOUD_LOADER_BUCKET", Text, "", false,
+        GcloudLoaderBucket = "gcloud-loader-bucket", "GCLOUD_LOADER_BUCKET", Text, "", true,
             "GCS bucket of the loader";
-        GcloudLoaderBaseDir = "gcloud-loader-base-dir", "GCLOUD_LOADER_BASE_DIR", Text, "", false,
+        GcloudLoaderBaseDir = "gcloud-loader-base-dir", "GCLOUD_LOADER_BASE_DIR", Text, "", true,
             "key prefix inside the loader bucket";
         GcloudLoaderPathPrefix = "gcloud-loader-path-prefix", "GCLOUD_LOADER_PATH_PREFIX", Text, "",
-            false, "key prefix filter of the GCS loader";
-        GcloudStorageBucket = "gcloud-storage-bucket", "GCLOUD_STORAGE_BUCKET", Text, "", false,
+            true, "key prefix filter of the GCS loader";
+        GcloudStorageBucket = "gcloud-storage-bucket", "GCLOUD_STORAGE_BUCKET", Text, "", true,
             "GCS bucket of source storage";
         GcloudStorageBaseDir = "gcloud-storage-base-dir", "GCLOUD_STORAGE_BASE_DIR", Text, "",
-            false, "key prefix of GCS source storage";
+            true, "key prefix of GCS source storage";
         GcloudStoragePathPrefix = "gcloud-storage-path-prefix", "GCLOUD_STORAGE_PATH_PREFIX", Text,
-            "", false, "key prefix filter of GCS source storage";
-        GcloudStorageAcl = "gcloud-storage-acl", "GCLOUD_STORAGE_ACL", Text, "", false,
+            "", true, "key prefix filter of GCS source storage";
+        GcloudStorageAcl = "gcloud-storage-acl", "GCLOUD_STORAGE_ACL", Text, "", true,
             "predefined ACL of source storage writes";
         GcloudStorageExpiration = "gcloud-storage-expiration", "GCLOUD_STORAGE_EXPIRATION",
-            Duration, "0", false, "stored objects older than this count as expired (0: never)";
+            Duration, "0", true, "stored objects older than this count as expired (0: never)";
         GcloudResultStorageBucket = "gcloud-result-storage-bucket", "GCLOUD_RESULT_STORAGE_BUCKET",
-            Text, "", false, "GCS bucket of result storage";
+            Text, "", true, "GCS bucket of result storage";
         GcloudResultStorageBaseDir = "gcloud-result-storage-base-dir",
-            "GCLOUD_RESULT_STORAGE_BASE_DIR", Text, "", false, "key prefix of GCS result storage";
+            "GCLOUD_RESULT_STORAGE_BASE_DIR", Text, "", true, "key prefix of GCS result storage";
         GcloudResultStoragePathPrefix = "gcloud-result-storage-path-prefix",
-            "GCLOUD_RESULT_STORAGE_PATH_PREFIX", Text, "", false,
+            "GCLOUD_RESULT_STORAGE_PATH_PREFIX", Text, "", true,
             "key prefix filter of GCS result storage";
         GcloudResultStorageAcl = "gcloud-result-storage-acl", "GCLOUD_RESULT_STORAGE_ACL", Text, "",
-            false, "predefined ACL of result writes";
+            true, "predefined ACL of result writes";
         GcloudResultStorageExpiration = "gcloud-result-storage-expiration",
-            "GCLOUD_RESULT_STORAGE_EXPIRATION", Duration, "0", false,
+            "GCLOUD_RESULT_STORAGE_EXPIRATION", Duration, "0", true,
+            "stored results older than this count as expired (0: never)";
+    }
+    Azure {
+        AzureStorageAccountName = "azure-storage-account-name", "AZURE_STORAGE_ACCOUNT_NAME", Text,
+            "", true, "Azure storage account (else taken from -azure-endpoint; not in imagor)";
+        AzureStorageAccountKey = "azure-storage-account-key", "AZURE_STORAGE_ACCOUNT_KEY", Text, "",
+            true, "shared key of the storage account (else a SAS token, else the standard Azure credential chain)";
+        AzureStorageSasToken = "azure-storage-sas-token", "AZURE_STORAGE_SAS_TOKEN", Text, "", true,
+            "shared access signature, used when no account key is set";
+        AzureEndpoint = "azure-endpoint", "AZURE_ENDPOINT", Text, "", true,
+            "blob service URL with the account (default https://ACCOUNT.blob.core.windows.net; Azurite: http://127.0.0.1:10000/devstoreaccount1)";
+        AzureLoaderContainer = "azure-loader-container", "AZURE_LOADER_CONTAINER", Text, "", true,
+            "container of the Azure loader; enables it (name/dir adds a base dir, * takes it from the key)";
+        AzureLoaderBaseDir = "azure-loader-base-dir", "AZURE_LOADER_BASE_DIR", Text, "", true,
+            "key prefix inside the loader container";
+        AzureLoaderPathPrefix = "azure-loader-path-prefix", "AZURE_LOADER_PATH_PREFIX", Text, "", true,
+            "only keys with this prefix are served by the Azure loader";
+        AzureStorageContainer = "azure-storage-container", "AZURE_STORAGE_CONTAINER", Text, "", true,
+            "container of Azure source storage; enables it";
+        AzureStorageBaseDir = "azure-storage-base-dir", "AZURE_STORAGE_BASE_DIR", Text, "", true,
+            "key prefix of Azure source storage";
+        AzureStoragePathPrefix = "azure-storage-path-prefix", "AZURE_STORAGE_PATH_PREFIX", Text, "",
+            true, "key prefix filter of Azure source storage";
+        AzureStorageExpiration = "azure-storage-expiration", "AZURE_STORAGE_EXPIRATION", Duration,
+            "0", true, "stored blobs older than this count as expired (0: never)";
+        AzureResultStorageContainer = "azure-result-storage-container",
+            "AZURE_RESULT_STORAGE_CONTAINER", Text, "", true,
+            "container of Azure result storage; enables it";
+        AzureResultStorageBaseDir = "azure-result-storage-base-dir", "AZURE_RESULT_STORAGE_BASE_DIR",
+            Text, "", true, "key prefix of Azure result storage";
+        AzureResultStoragePathPrefix = "azure-result-storage-path-prefix",
+            "AZURE_RESULT_STORAGE_PATH_PREFIX", Text, "", true,
+            "key prefix filter of Azure result storage";
+        AzureResultStorageExpiration = "azure-result-storage-expiration",
+            "AZURE_RESULT_STORAGE_EXPIRATION", Duration, "0", true,
             "stored results older than this count as expired (0: never)";
     }
     Processing {
@@ -596,6 +634,8 @@ impl ConfigKey {
                 | Self::AwsStorageSessionToken
                 | Self::AwsResultStorageSecretAccessKey
                 | Self::AwsResultStorageSessionToken
+                | Self::AzureStorageAccountKey
+                | Self::AzureStorageSasToken
         )
     }
 
@@ -651,9 +691,9 @@ mod tests {
     #[test]
     fn table_has_all_152_options_per_section() {
         // imagor's 152, and the ones this crate adds: `IMAGOR_PROCESS_MEMORY`, `VIPS_MAX_WORK`,
-        // `VIPS_AVIF_DECODE`, the three connection limits, the three `IMAGOR_SECRET_PREVIOUS*`
-        // and the two presets options.
-        assert_eq!(ConfigKey::ALL.len(), 163);
+        // `VIPS_AVIF_DECODE`, the three connection limits, the three `IMAGOR_SECRET_PREVIOUS*`,
+        // the two presets options and the 15 Azure ones.
+        assert_eq!(ConfigKey::ALL.len(), 178);
         let count = |section| {
             ConfigKey::ALL
                 .iter()
@@ -667,6 +707,7 @@ mod tests {
         assert_eq!(count(Section::Upload), 4);
         assert_eq!(count(Section::S3), 40);
         assert_eq!(count(Section::GCloud), 14);
+        assert_eq!(count(Section::Azure), 15);
         assert_eq!(count(Section::Processing), 25);
     }
 
@@ -710,19 +751,12 @@ mod tests {
         assert!(
             ConfigKey::ALL
                 .iter()
-                .filter(|k| matches!(k.section(), Section::GCloud))
-                .all(|k| !k.is_supported())
-        );
-        assert!(
-            ConfigKey::ALL
-                .iter()
-                .filter(|k| matches!(k.section(), Section::Upload))
-                .all(|k| k.is_supported())
-        );
-        assert!(
-            ConfigKey::ALL
-                .iter()
-                .filter(|k| matches!(k.section(), Section::HttpLoader))
+                .filter(|k| {
+                    matches!(
+                        k.section(),
+                        Section::HttpLoader | Section::GCloud | Section::Azure | Section::Upload
+                    )
+                })
                 .all(|k| k.is_supported())
         );
         assert!(ConfigKey::ImagorSecret.is_supported());

@@ -6,6 +6,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::cloud::{AzureConfig, GCloudConfig};
 use super::error::ConfigError;
 use super::key::ConfigKey;
 use super::origin::Origin;
@@ -35,6 +36,11 @@ pub struct Config {
     pub upload: UploadLoaderConfig,
     /// AWS S3 loader, storage, result storage (`AWS_*`, `S3_*`).
     pub s3: S3Config,
+    /// Google Cloud Storage loader, storage, result storage (`GCLOUD_*`, and Google's
+    /// `STORAGE_EMULATOR_HOST` and `GOOGLE_APPLICATION_CREDENTIALS` from the environment).
+    pub gcloud: GCloudConfig,
+    /// Azure Blob Storage loader, storage, result storage (`AZURE_*`).
+    pub azure: AzureConfig,
     /// Image processor limits and encoding (`VIPS_*`).
     pub processing: ProcessingConfig,
     pub(super) origins: BTreeMap<ConfigKey, Origin>,
@@ -290,6 +296,16 @@ impl ConfigBuilder {
             return Err(err);
         }
         let mut values = Values::default();
+        // Google's client libraries read these two from the environment only.
+        let google_env = |name: &str| {
+            self.env
+                .iter()
+                .rev()
+                .find(|(key, value)| key == name && !value.is_empty())
+                .map(|(_, value)| value.clone())
+        };
+        let emulator_host = google_env("STORAGE_EMULATOR_HOST");
+        let application_credentials = google_env("GOOGLE_APPLICATION_CREDENTIALS");
         for (key, value) in args::parse(&self.args)? {
             values.set(key, Origin::CommandLine, value);
         }
@@ -341,7 +357,11 @@ impl ConfigBuilder {
 
         #[cfg(not(feature = "s3"))]
         super::without_s3::refuse_s3_options(&values)?;
-        let resolved = values.resolve()?;
+        #[cfg(not(all(feature = "gcs", feature = "azure")))]
+        super::without_cloud::refuse_cloud_options(&values)?;
+        let mut resolved = values.resolve()?;
+        resolved.gcloud.emulator_host = emulator_host;
+        resolved.gcloud.application_credentials = application_credentials.map(PathBuf::from);
         warnings.extend(resolved.warnings);
         let unsupported = ConfigKey::ALL
             .iter()
@@ -355,6 +375,8 @@ impl ConfigBuilder {
             file: resolved.file,
             upload: resolved.upload,
             s3: resolved.s3,
+            gcloud: resolved.gcloud,
+            azure: resolved.azure,
             processing: resolved.processing,
             origins: values.origins(),
             unsupported,

@@ -18,8 +18,10 @@
 //!
 //! All 152 imagor options are known ([`ConfigKey`]), plus imagor-tower's own (among them the
 //! connection limits `SERVER_MAX_CONNECTIONS`, `SERVER_HEADER_TIMEOUT`, `SERVER_IDLE_TIMEOUT`,
-//! signing-key rotation `IMAGOR_SECRET_PREVIOUS*` and presets `IMAGOR_PRESETS_PATH`,
-//! `IMAGOR_ONLY_PRESETS`).
+//! signing-key rotation `IMAGOR_SECRET_PREVIOUS*`, presets `IMAGOR_PRESETS_PATH`,
+//! `IMAGOR_ONLY_PRESETS`, and the Azure Blob Storage options `AZURE_*`, see [`AzureConfig`]).
+//! Google's `STORAGE_EMULATOR_HOST` and `GOOGLE_APPLICATION_CREDENTIALS` are read from the
+//! environment only, as Google's client libraries (and so imagor) read them.
 //! Those this crate implements become typed fields of [`Config`], with imagor's effective defaults applied (zero timeouts become
 //! 20 s or 30 s, zero size limits become 9999 / 81 000 000, a zero cache TTL keeps 7 days ...).
 //! Options that are known but not implemented yet are still validated, and the ones that were
@@ -40,7 +42,7 @@
 //!
 //! let config = Config::builder()
 //!     .args(["-imagor-unsafe", "-port=9000"])
-//!     .env([("PORT", "8080"), ("IMAGOR_SECRET", "mysecret"), ("GCLOUD_LOADER_BUCKET", "b")])
+//!     .env([("PORT", "8080"), ("IMAGOR_SECRET", "mysecret"), ("VIPS_MAX_CACHE_MEM", "1")])
 //!     .dotenv_text("IMAGOR_LOAD_TIMEOUT=5s\nPORT=7000\n")
 //!     .build()
 //!     .unwrap();
@@ -50,7 +52,7 @@
 //! assert!(config.imagor.allow_unsafe);
 //! assert_eq!(config.imagor.load_timeout, Duration::from_secs(5)); // from the file
 //! assert_eq!(config.imagor.save_timeout, Duration::from_secs(20)); // effective default
-//! assert_eq!(config.unsupported(), ["GCLOUD_LOADER_BUCKET"]);
+//! assert_eq!(config.unsupported(), ["VIPS_MAX_CACHE_MEM"]);
 //! assert!(!format!("{config:?}").contains("mysecret"));
 //! ```
 //!
@@ -76,6 +78,7 @@
 //! ```
 
 mod args;
+mod cloud;
 pub mod dotenv;
 mod error;
 mod key;
@@ -88,11 +91,14 @@ mod s3;
 mod sections;
 mod stack;
 mod value;
+#[cfg(not(all(feature = "gcs", feature = "azure")))]
+mod without_cloud;
 #[cfg(not(feature = "s3"))]
 mod without_s3;
 
 pub use crate::s3::{AwsCredentials, CannedAcl, S3Role, S3StorageClass};
 pub use crate::secret::Secret;
+pub use cloud::{AzureConfig, AzureContainerConfig, GCloudBucketConfig, GCloudConfig, GcsAcl};
 pub use error::ConfigError;
 pub use key::{ConfigKey, Section, UnknownKey, ValueKind};
 pub use load::{Config, ConfigBuilder};

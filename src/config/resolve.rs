@@ -28,6 +28,7 @@ use http::HeaderName;
 use ipnet::IpNet;
 use regex::Regex;
 
+use super::cloud::{AzureConfig, AzureContainerConfig, GCloudBucketConfig, GCloudConfig, GcsAcl};
 use super::sections::{
     DEFAULT_AVIF_SPEED, DEFAULT_CACHE_SWR, DEFAULT_CACHE_TTL, DEFAULT_MAX_DIMENSION,
     DEFAULT_MAX_RESOLUTION, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STAGE_TIMEOUT,
@@ -64,6 +65,8 @@ pub(crate) struct Resolved {
     pub(crate) file: FileConfig,
     pub(crate) upload: UploadLoaderConfig,
     pub(crate) s3: S3Config,
+    pub(crate) gcloud: GCloudConfig,
+    pub(crate) azure: AzureConfig,
     pub(crate) processing: ProcessingConfig,
     pub(crate) warnings: Vec<String>,
 }
@@ -243,6 +246,8 @@ impl Values {
         let file = self.file()?;
         let upload = self.upload()?;
         let s3 = self.s3(&mut warnings)?;
+        let gcloud = self.gcloud(&mut warnings)?;
+        let azure = self.azure()?;
         let processing = self.processing(&mut warnings)?;
         Ok(Resolved {
             server,
@@ -251,6 +256,8 @@ impl Values {
             file,
             upload,
             s3,
+            gcloud,
+            azure,
             processing,
             warnings,
         })
@@ -696,6 +703,125 @@ impl Values {
             }
         }
         Ok(s3)
+    }
+
+    fn gcloud_bucket(
+        &self,
+        [bucket, base_dir, path_prefix]: [ConfigKey; 3],
+        storage: Option<[ConfigKey; 2]>,
+        warnings: &mut Vec<String>,
+    ) -> Result<GCloudBucketConfig> {
+        let mut config = GCloudBucketConfig {
+            bucket: self.opt_text(bucket),
+            base_dir: self.text(base_dir),
+            path_prefix: self.text(path_prefix),
+            acl: None,
+            expiration: None,
+        };
+        if let Some([acl, expiration]) = storage {
+            if let Some(text) = self.opt_text(acl) {
+                config.acl = GcsAcl::parse(&text);
+                if config.acl.is_none() {
+                    warnings.push(format!(
+                        "{} {text:?} is not a predefined ACL name (publicRead, private, ...); no ACL will be sent",
+                        acl.env_var()
+                    ));
+                }
+            }
+            config.expiration = self.positive_duration(expiration)?;
+        }
+        Ok(config)
+    }
+
+    fn gcloud(&self, warnings: &mut Vec<String>) -> Result<GCloudConfig> {
+        use ConfigKey as K;
+        Ok(GCloudConfig {
+            safe_chars: self.text(K::GcloudSafeChars),
+            loader: self.gcloud_bucket(
+                [
+                    K::GcloudLoaderBucket,
+                    K::GcloudLoaderBaseDir,
+                    K::GcloudLoaderPathPrefix,
+                ],
+                None,
+                warnings,
+            )?,
+            storage: self.gcloud_bucket(
+                [
+                    K::GcloudStorageBucket,
+                    K::GcloudStorageBaseDir,
+                    K::GcloudStoragePathPrefix,
+                ],
+                Some([K::GcloudStorageAcl, K::GcloudStorageExpiration]),
+                warnings,
+            )?,
+            result_storage: self.gcloud_bucket(
+                [
+                    K::GcloudResultStorageBucket,
+                    K::GcloudResultStorageBaseDir,
+                    K::GcloudResultStoragePathPrefix,
+                ],
+                Some([K::GcloudResultStorageAcl, K::GcloudResultStorageExpiration]),
+                warnings,
+            )?,
+            // Environment-only settings, filled in by the builder.
+            emulator_host: None,
+            application_credentials: None,
+        })
+    }
+
+    fn azure_container(
+        &self,
+        [container, base_dir, path_prefix]: [ConfigKey; 3],
+        expiration: Option<ConfigKey>,
+    ) -> Result<AzureContainerConfig> {
+        Ok(AzureContainerConfig {
+            container: self.opt_text(container),
+            base_dir: self.text(base_dir),
+            path_prefix: self.text(path_prefix),
+            expiration: match expiration {
+                Some(key) => self.positive_duration(key)?,
+                None => None,
+            },
+        })
+    }
+
+    fn azure(&self) -> Result<AzureConfig> {
+        use ConfigKey as K;
+        let endpoint = self.opt_text(K::AzureEndpoint);
+        if let Some(url) = &endpoint {
+            self.absolute_url(K::AzureEndpoint, url)?;
+        }
+        Ok(AzureConfig {
+            account_name: self.opt_text(K::AzureStorageAccountName),
+            account_key: self.secret(K::AzureStorageAccountKey),
+            sas_token: self.secret(K::AzureStorageSasToken),
+            endpoint,
+            loader: self.azure_container(
+                [
+                    K::AzureLoaderContainer,
+                    K::AzureLoaderBaseDir,
+                    K::AzureLoaderPathPrefix,
+                ],
+                None,
+            )?,
+            storage: self.azure_container(
+                [
+                    K::AzureStorageContainer,
+                    K::AzureStorageBaseDir,
+                    K::AzureStoragePathPrefix,
+                ],
+                Some(K::AzureStorageExpiration),
+            )?,
+            result_storage: self.azure_container(
+                [
+                    K::AzureResultStorageContainer,
+                    K::AzureResultStorageBaseDir,
+                    K::AzureResultStoragePathPrefix,
+                ],
+                Some(K::AzureResultStorageExpiration),
+            )?,
+        })
     }
 
     fn processing(&self, warnings: &mut Vec<String>) -> Result<ProcessingConfig> {

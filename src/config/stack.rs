@@ -6,6 +6,10 @@ use super::S3Role;
 use super::{
     Config, ConfigKey, FileStorageConfig, ResultStoragePathStyle, SignerType, StoragePathStyle,
 };
+#[cfg(feature = "azure")]
+use crate::azure::{AzureBackend, AzureLoader, AzureOptions};
+#[cfg(feature = "gcs")]
+use crate::gcs::{GcsBackend, GcsLoader, GcsOptions};
 use crate::key::{ResultKeyStyle, SafeChars, StorageKeyStyle};
 use crate::loader::{FileLoader, HttpLoader, SourceRequest, UploadLoader};
 use crate::metrics::Metrics;
@@ -16,6 +20,8 @@ use crate::render::Stack;
 use crate::s3::{BucketRouter, S3Loader, S3Options};
 #[cfg(feature = "server")]
 use crate::server::{Frontend, FrontendLayer, Server};
+#[cfg(any(feature = "gcs", feature = "azure"))]
+use crate::storage::Role;
 use crate::storage::{FileBackend, ResultStorageLayer, StorageLayer};
 use crate::{Blob, Error, ImageService};
 #[cfg(feature = "server")]
@@ -201,8 +207,29 @@ impl Config {
         Ok(Some(router))
     }
 
-    /// The source stack in imagor's order (S3, file, then HTTP), or `None` when no loader is on.
-    /// The S3 loader is the bucket router when a routing file is set.
+    /// The Google Cloud Storage backend of `role`, when that role's `GCLOUD_*_BUCKET` is
+    /// set.
+    #[cfg(feature = "gcs")]
+    pub fn gcs_backend(&self, role: Role) -> Result<Option<GcsBackend>, Error> {
+        match GcsOptions::from_config(&self.gcloud, role) {
+            Some(options) => options.build().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The Azure Blob Storage backend of `role`, when that role's `AZURE_*_CONTAINER` is
+    /// set.
+    #[cfg(feature = "azure")]
+    pub fn azure_backend(&self, role: Role) -> Result<Option<AzureBackend>, Error> {
+        match AzureOptions::from_config(&self.azure, role) {
+            Some(options) => options.build().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The source stack in imagor's order (S3, Google Cloud Storage, then Azure, file and
+    /// HTTP), or `None` when no loader is on. The S3 loader is the bucket router when a
+    /// routing file is set.
     pub fn source(&self) -> Result<Option<BoxSource>, Error> {
         let mut loaders: Vec<BoxSource> = Vec::new();
         #[cfg(feature = "s3")]
@@ -210,6 +237,14 @@ impl Config {
             loaders.push(BoxSource::new(router));
         } else if let Some(backend) = self.s3_backend(S3Role::Loader)? {
             loaders.push(BoxSource::new(S3Loader::new(backend)));
+        }
+        #[cfg(feature = "gcs")]
+        if let Some(backend) = self.gcs_backend(Role::Loader)? {
+            loaders.push(BoxSource::new(GcsLoader::new(backend)));
+        }
+        #[cfg(feature = "azure")]
+        if let Some(backend) = self.azure_backend(Role::Loader)? {
+            loaders.push(BoxSource::new(AzureLoader::new(backend)));
         }
         if let Some(file) = self.file_loader()? {
             loaders.push(BoxSource::new(file));
@@ -242,8 +277,9 @@ impl Config {
         Ok(Some(backend))
     }
 
-    /// Source storages: S3 (`S3_STORAGE_*`) then file (`FILE_STORAGE_*`), each when its bucket
-    /// or base dir is set; the first is consulted first.
+    /// Source storages: S3 (`S3_STORAGE_*`), Google Cloud Storage (`GCLOUD_STORAGE_*`), Azure
+    /// (`AZURE_STORAGE_*`) then file (`FILE_STORAGE_*`), each when its bucket, container or
+    /// base dir is set; the first is consulted first.
     pub fn storage_layers(&self) -> Result<Vec<StorageLayer>, Error> {
         let style = match self.imagor.storage_path_style {
             StoragePathStyle::Original => StorageKeyStyle::Original,
@@ -260,14 +296,24 @@ impl Config {
         if let Some(backend) = self.s3_backend(S3Role::Storage)? {
             layers.push(configure(StorageLayer::new(backend)));
         }
+        #[cfg(feature = "gcs")]
+        if let Some(backend) = self.gcs_backend(Role::Storage)? {
+            layers.push(configure(StorageLayer::new(backend)));
+        }
+        #[cfg(feature = "azure")]
+        if let Some(backend) = self.azure_backend(Role::Storage)? {
+            layers.push(configure(StorageLayer::new(backend)));
+        }
         if let Some(backend) = self.file_backend(&self.file.storage, "FILE_STORAGE_BASE_DIR")? {
             layers.push(configure(StorageLayer::new(backend)));
         }
         Ok(layers)
     }
 
-    /// Result storage: S3 (`S3_RESULT_STORAGE_*`) when its bucket is set, else file
-    /// (`FILE_RESULT_STORAGE_*`) when its base dir is set.
+    /// Result storage: the first of S3 (`S3_RESULT_STORAGE_*`), Google Cloud Storage
+    /// (`GCLOUD_RESULT_STORAGE_*`), Azure (`AZURE_RESULT_STORAGE_*`) and file
+    /// (`FILE_RESULT_STORAGE_*`) whose bucket, container or base dir is set. The others are
+    /// not used, with a warning (imagor would write to all of them).
     pub fn result_storage_layer(&self) -> Result<Option<ResultStorageLayer>, Error> {
         let style = match self.imagor.result_storage_path_style {
             ResultStoragePathStyle::Original => ResultKeyStyle::Original,
@@ -281,19 +327,45 @@ impl Config {
                 .load_timeout(self.imagor.load_timeout)
                 .save_timeout(self.imagor.save_timeout)
         };
+        let mut found: Vec<(&str, ResultStorageLayer)> = Vec::new();
         #[cfg(feature = "s3")]
         if let Some(backend) = self.s3_backend(S3Role::ResultStorage)? {
-            if self.file.result_storage.base_dir.is_some() {
-                tracing::warn!(
-                    "both S3_RESULT_STORAGE_BUCKET and FILE_RESULT_STORAGE_BASE_DIR are set; \
-                     results are stored in S3 only"
-                );
-            }
-            return Ok(Some(configure(ResultStorageLayer::new(backend))));
+            found.push(("S3_RESULT_STORAGE_BUCKET", ResultStorageLayer::new(backend)));
         }
-        Ok(self
-            .file_backend(&self.file.result_storage, "FILE_RESULT_STORAGE_BASE_DIR")?
-            .map(|backend| configure(ResultStorageLayer::new(backend))))
+        #[cfg(feature = "gcs")]
+        if let Some(backend) = self.gcs_backend(Role::ResultStorage)? {
+            found.push((
+                "GCLOUD_RESULT_STORAGE_BUCKET",
+                ResultStorageLayer::new(backend),
+            ));
+        }
+        #[cfg(feature = "azure")]
+        if let Some(backend) = self.azure_backend(Role::ResultStorage)? {
+            found.push((
+                "AZURE_RESULT_STORAGE_CONTAINER",
+                ResultStorageLayer::new(backend),
+            ));
+        }
+        if let Some(backend) =
+            self.file_backend(&self.file.result_storage, "FILE_RESULT_STORAGE_BASE_DIR")?
+        {
+            found.push((
+                "FILE_RESULT_STORAGE_BASE_DIR",
+                ResultStorageLayer::new(backend),
+            ));
+        }
+        let mut found = found.into_iter();
+        let Some((used, layer)) = found.next() else {
+            return Ok(None);
+        };
+        let ignored: Vec<&str> = found.map(|(name, _)| name).collect();
+        if !ignored.is_empty() {
+            tracing::warn!(
+                "several result storages are set; results are stored by {used} only, not by {}",
+                ignored.join(", ")
+            );
+        }
+        Ok(Some(configure(layer)))
     }
 
     /// Metrics named by `PROMETHEUS_NAMESPACE`, when `PROMETHEUS_BIND` turns them on. Give
@@ -474,7 +546,7 @@ impl Config {
     }
 
     /// Whether anything that chooses sources or signing was configured: a secret, unsafe mode,
-    /// a file loader, or any HTTP or S3 loader option. The standalone server uses its bundled
+    /// a file loader, or any HTTP, S3, GCS or Azure option. The standalone server uses its bundled
     /// sample folder only when this is false.
     pub fn has_source_or_signing_settings(&self) -> bool {
         ConfigKey::ALL.iter().any(|key| {
@@ -488,7 +560,8 @@ impl Config {
                 ) || key.env_var().starts_with("HTTP_LOADER_")
                     || key.env_var().starts_with("S3_")
                     || key.env_var().starts_with("AWS_")
-                    || key.env_var().starts_with("GCLOUD_"))
+                    || key.env_var().starts_with("GCLOUD_")
+                    || key.env_var().starts_with("AZURE_"))
         })
     }
 }

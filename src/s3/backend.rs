@@ -1,14 +1,12 @@
 //! [`S3Backend`]: S3 buckets as a storage [`Backend`], with imagor's key mapping.
 
-use super::bucket::is_bucket_name;
-use super::cache::BoundedCache;
-use super::client::{Clients, clients};
+use super::client::clients;
 use super::options::S3Options;
 use super::settings::S3Role;
 use crate::Error;
-use crate::key::{self, SafeChars};
+use crate::cloud::{BucketSet, BucketSpec, MakeClients};
+use crate::key::SafeChars;
 use crate::storage::{Backend, Location};
-use object_store::path::Path;
 use object_store::{Attribute, AttributeValue, Attributes};
 use std::fmt;
 use std::sync::Arc;
@@ -60,23 +58,9 @@ pub struct S3Backend {
 
 struct Inner {
     options: S3Options,
-    buckets: Buckets,
-    /// Base directory, without leading or trailing `/` (empty for the bucket root).
-    base_dir: String,
-    /// The path prefix in `key::normalize_prefix` form.
-    prefix: String,
-    safe_chars: SafeChars,
+    buckets: BucketSet,
     attributes: Attributes,
     tags: object_store::TagSet,
-}
-
-enum Buckets {
-    Fixed {
-        name: String,
-        clients: Clients,
-    },
-    /// Clients of wildcard buckets, made on first use.
-    Wildcard(BoundedCache<Clients>),
 }
 
 impl S3Options {
@@ -101,35 +85,20 @@ impl S3Options {
 
 impl S3Backend {
     fn new(options: S3Options) -> Result<Self, Error> {
-        let (bucket_dir, buckets) = if options.bucket == "*" {
-            let cache = BoundedCache::new(options.bucket_cache_size);
-            (String::new(), Buckets::Wildcard(cache))
-        } else {
-            let (name, dir) = match options.bucket.split_once('/') {
-                Some((name, dir)) => (name, dir),
-                None => (options.bucket.as_str(), ""),
-            };
-            if !is_bucket_name(name) {
-                return Err(Error::internal(format!(
-                    "S3 bucket {:?}: not a valid bucket name",
-                    options.bucket
-                )));
-            }
-            let clients = clients(&options, name)?;
-            let buckets = Buckets::Fixed {
-                name: name.to_owned(),
-                clients,
-            };
-            (dir.to_owned(), buckets)
+        let make: MakeClients = {
+            let options = options.clone();
+            Arc::new(move |bucket: &str| clients(&options, bucket))
         };
-        let base_dir = match &options.base_dir {
-            Some(dir) if !dir.is_empty() => dir.as_str(),
-            _ => bucket_dir.as_str(),
+        let spec = BucketSpec {
+            what: "S3 bucket",
+            bucket: &options.bucket,
+            base_dir: options.base_dir.as_deref(),
+            path_prefix: &options.path_prefix,
+            safe_chars: SafeChars::new(&options.safe_chars).with_extra(S3_EXTRA_SAFE),
+            bucket_from_image: options.role == S3Role::ResultStorage,
+            cache_size: options.bucket_cache_size,
         };
-        let base_dir = match key::clean(base_dir).trim_matches('/') {
-            "." => String::new(),
-            other => other.to_owned(),
-        };
+        let buckets = BucketSet::new(spec, make)?;
         let mut attributes = Attributes::new();
         if let Some(class) = options.storage_class {
             attributes.insert(
@@ -140,9 +109,6 @@ impl S3Backend {
         let tags = parse_tagging(options.tagging.as_deref().unwrap_or(""));
         let inner = Inner {
             tags,
-            base_dir,
-            prefix: key::normalize_prefix(&options.path_prefix),
-            safe_chars: SafeChars::new(&options.safe_chars).with_extra(S3_EXTRA_SAFE),
             attributes,
             buckets,
             options,
@@ -154,10 +120,7 @@ impl S3Backend {
 
     /// The fixed bucket, or `None` for the wildcard bucket `*`.
     pub fn bucket(&self) -> Option<&str> {
-        match &self.inner.buckets {
-            Buckets::Fixed { name, .. } => Some(name),
-            Buckets::Wildcard(_) => None,
-        }
+        self.inner.buckets.fixed()
     }
 
     /// The role this backend serves.
@@ -174,79 +137,18 @@ impl S3Backend {
     /// [`Error::Invalid`] when the key is outside the path prefix, maps to nothing, or (with
     /// `*`) names no usable bucket.
     pub fn resolve(&self, key: &str, image: &str) -> Result<S3Object, Error> {
-        let inner = &self.inner;
-        match &inner.buckets {
-            Buckets::Fixed { name, .. } => Ok(S3Object {
-                bucket: name.clone(),
-                key: inner.object_key(key)?,
-            }),
-            Buckets::Wildcard(_) => {
-                if inner.options.role == S3Role::ResultStorage && !image.is_empty() {
-                    let (bucket, _) = split_bucket(image)?;
-                    Ok(S3Object {
-                        bucket: bucket.to_owned(),
-                        key: inner.object_key(key)?,
-                    })
-                } else {
-                    let (bucket, rest) = split_bucket(key)?;
-                    Ok(S3Object {
-                        bucket: bucket.to_owned(),
-                        key: inner.object_key(rest)?,
-                    })
-                }
-            }
-        }
+        let (bucket, key) = self.inner.buckets.resolve(key, image)?;
+        Ok(S3Object { bucket, key })
     }
 
     /// How many wildcard buckets currently have clients (always 0 for a fixed bucket).
     pub fn cached_buckets(&self) -> usize {
-        match &self.inner.buckets {
-            Buckets::Fixed { .. } => 0,
-            Buckets::Wildcard(cache) => cache.len(),
-        }
+        self.inner.buckets.cached()
     }
 
-    fn clients(&self, bucket: &str) -> Result<Clients, Error> {
-        match &self.inner.buckets {
-            Buckets::Fixed { clients, .. } => Ok(clients.clone()),
-            Buckets::Wildcard(cache) => {
-                cache.get_or_try_insert(bucket, || clients(&self.inner.options, bucket))
-            }
-        }
-    }
-}
-
-impl Inner {
-    /// The object key of `key` inside the bucket (prefix check, base directory).
-    fn object_key(&self, key: &str) -> Result<String, Error> {
-        let full = format!("/{}", key::normalize(key, &self.safe_chars));
-        let rest = full.strip_prefix(&self.prefix).ok_or(Error::Invalid)?;
-        let rest = rest.trim_start_matches('/');
-        // `normalize` cleaned the key, so only leading `..` segments can be left: they would
-        // climb out of the prefix or the base directory.
-        if rest.is_empty()
-            || rest
-                .split('/')
-                .any(|segment| segment == "." || segment == "..")
-        {
-            return Err(Error::Invalid);
-        }
-        if self.base_dir.is_empty() {
-            Ok(rest.to_owned())
-        } else {
-            Ok(format!("{}/{rest}", self.base_dir))
-        }
-    }
-}
-
-/// Splits `bucket/rest` (one leading `/` removed).
-fn split_bucket(key: &str) -> Result<(&str, &str), Error> {
-    let key = key.strip_prefix('/').unwrap_or(key);
-    let (bucket, rest) = key.split_once('/').ok_or(Error::Invalid)?;
-    if is_bucket_name(bucket) {
-        Ok((bucket, rest))
-    } else {
-        Err(Error::Invalid)
+    /// The buckets of this backend (key mapping and clients).
+    pub(super) fn buckets(&self) -> &BucketSet {
+        &self.inner.buckets
     }
 }
 
@@ -257,15 +159,7 @@ impl S3Backend {
         key: &str,
         image: &str,
     ) -> Result<(String, Location), Error> {
-        let object = self.resolve(key, image)?;
-        let path = Path::parse(&object.key).map_err(|_| Error::Invalid)?;
-        let clients = self.clients(&object.bucket)?;
-        let location = Location {
-            reader: clients.reader,
-            writer: clients.writer,
-            path,
-        };
-        Ok((object.bucket, location))
+        self.inner.buckets.locate(key, image)
     }
 }
 
@@ -308,11 +202,8 @@ impl fmt::Debug for S3Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &self.inner;
         f.debug_struct("S3Backend")
-            .field("bucket", &self.bucket().unwrap_or("*"))
+            .field("buckets", &inner.buckets)
             .field("role", &inner.options.role)
-            .field("base_dir", &inner.base_dir)
-            .field("prefix", &inner.prefix)
-            .field("safe_chars", &inner.safe_chars)
             .field("acl", &inner.options.acl)
             .field("storage_class", &inner.options.storage_class)
             .field("expiration", &inner.options.expiration)
@@ -329,24 +220,9 @@ mod tests {
     }
 
     #[test]
-    fn bucket_names_are_checked() {
-        for good in ["a", "my-bucket", "a.b_c", "Legacy1"] {
-            assert!(is_bucket_name(good), "{good}");
-        }
-        for bad in ["", ".", "..", "a b", "a%2F", "ü", &"x".repeat(256)] {
-            assert!(!is_bucket_name(bad), "{bad}");
-        }
+    fn bad_bucket_names_are_refused() {
         assert!(S3Options::new("bad bucket").build().is_err());
         assert!(S3Options::new("/dir").build().is_err());
-    }
-
-    #[test]
-    fn wildcard_split_refuses_missing_buckets() {
-        assert_eq!(split_bucket("/b/k").unwrap(), ("b", "k"));
-        assert_eq!(split_bucket("b/k/l").unwrap(), ("b", "k/l"));
-        assert!(split_bucket("b").is_err());
-        assert!(split_bucket("//k").is_err());
-        assert!(split_bucket("/../k").is_err());
     }
 
     #[test]

@@ -5,17 +5,11 @@ use super::credentials::Signing;
 use super::options::S3Options;
 use super::settings::CannedAcl;
 use crate::Error;
+use crate::cloud::Clients;
 use object_store::ClientOptions;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use std::sync::Arc;
-
-/// The reader and writer clients of one bucket.
-#[derive(Clone, Debug)]
-pub(super) struct Clients {
-    pub(super) reader: Arc<dyn ObjectStore>,
-    pub(super) writer: Arc<dyn ObjectStore>,
-}
 
 /// The reader and writer clients for `bucket`; the writer differs only when an ACL is
 /// set (its header goes on every request of that client).
@@ -25,14 +19,15 @@ pub(super) fn clients(options: &S3Options, bucket: &str) -> Result<Clients, Erro
             .build()
             .map_err(|err| Error::internal(format!("S3 client for bucket {bucket:?}: {err}")))?,
     );
-    let writer =
-        match options.acl {
-            None => Arc::clone(&reader),
-            Some(acl) => Arc::new(store_builder(options, bucket, Some(acl))?.build().map_err(
+    match options.acl {
+        None => Ok(Clients::shared(reader)),
+        Some(acl) => Ok(Clients {
+            reader,
+            writer: Arc::new(store_builder(options, bucket, Some(acl))?.build().map_err(
                 |err| Error::internal(format!("S3 client for bucket {bucket:?}: {err}")),
             )?),
-        };
-    Ok(Clients { reader, writer })
+        }),
+    }
 }
 
 fn store_builder(

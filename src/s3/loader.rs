@@ -3,10 +3,8 @@
 use super::backend::S3Backend;
 use crate::Error;
 use crate::blob::Blob;
-use crate::loader::with_content_type_of;
+use crate::cloud::{Service, load_object};
 use crate::storage::Backend;
-use crate::storage::object::{ReadRules, read_object};
-use object_store::{GetOptions, ObjectStore as _};
 
 /// The default for [`S3Loader::max_size`]: 64 MiB, the same constant as the file and HTTP
 /// loaders'.
@@ -74,45 +72,22 @@ impl S3Loader {
     ///
     /// See the [type docs](Self).
     pub async fn load(&self, key: &str) -> Result<Blob, Error> {
-        let (bucket, location) = self.backend.locate_in_bucket(key, key)?;
-        let failed = |err| store_error(&bucket, err);
-        let result = location
-            .reader
-            .get_opts(&location.path, GetOptions::default())
-            .await
-            .map_err(failed)?;
-        let rules = ReadRules {
-            max_size: self.max_size,
-            expiration: self.backend.expiration(),
-            etag: true,
-        };
-        let blob = read_object(result, rules, failed).await?;
-        Ok(with_content_type_of(blob))
+        let backend = &self.backend;
+        load_object(
+            S3,
+            backend.buckets(),
+            key,
+            self.max_size,
+            backend.expiration(),
+        )
+        .await
     }
 }
 
-/// A failed S3 call as the crate's error: not found stays not found, the rest is a 500
-/// naming the bucket.
-pub(super) fn store_error(bucket: &str, err: object_store::Error) -> Error {
-    match err {
-        object_store::Error::NotFound { .. } => Error::NotFound,
-        object_store::Error::InvalidPath { .. } => Error::Invalid,
-        object_store::Error::PermissionDenied { .. }
-        | object_store::Error::Unauthenticated { .. } => with_context(
-            &format!("S3 bucket {bucket}: access denied (check the credentials and region)"),
-            err,
-        ),
-        other => with_context(&format!("S3 bucket {bucket}"), other),
-    }
-}
-
-fn with_context(context: &str, err: object_store::Error) -> Error {
-    let detail = err.to_string();
-    let detail = detail.split_whitespace().collect::<Vec<_>>().join(" ");
-    Error::Internal {
-        message: format!("{context}: {detail}"),
-        source: Some(Box::new(err)),
-    }
-}
+/// How S3 failures read.
+const S3: Service = Service {
+    what: "S3 bucket",
+    denied_hint: "check the credentials and region",
+};
 
 crate::loader::leaf_loader_service!(S3Loader, |loader, req| loader.load(req.key()));

@@ -50,8 +50,9 @@
 //! ```
 
 mod backend;
-mod bucket;
-mod cache;
+// Shared with the other object-store services; `super::bucket` and `super::cache` in this
+// module's files name them.
+use crate::cloud::{bucket, cache};
 mod chain;
 mod client;
 mod credentials;

@@ -16,7 +16,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The default for [`S3Options::with_bucket_cache_size`]: clients kept for 64 wildcard buckets.
-pub const DEFAULT_BUCKET_CACHE_SIZE: usize = 64;
+pub const DEFAULT_BUCKET_CACHE_SIZE: usize = crate::cloud::DEFAULT_BUCKET_CACHE_SIZE;
 
 /// The retry policy used unless [`S3Options::with_retry`] replaces it: two retries with
 /// backoff from 100 ms to 1 s, all within 10 s, so that a dead endpoint fails in well under

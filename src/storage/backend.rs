@@ -34,8 +34,9 @@ impl Location {
 
 /// Maps storage keys to object locations, and carries a storage's write settings.
 ///
-/// Implemented for local directories ([`FileBackend`](super::FileBackend)) and S3 buckets;
-/// any `object_store` backend (GCS, Azure, memory) can implement it.
+/// Implemented for local directories ([`FileBackend`](super::FileBackend)), S3 and Google
+/// Cloud Storage buckets and Azure containers (with their cargo features); any other
+/// `object_store` backend (memory, HTTP) can implement it.
 pub trait Backend: fmt::Debug + Send + Sync + 'static {
     /// The location of `key`. `image` is the request's source image key, which a wildcard
     /// bucket (`*`) uses to pick the bucket of a result.

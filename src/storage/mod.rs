@@ -10,7 +10,8 @@
 //! Both write in the background after the response is ready. Writes are atomic, so nothing
 //! half-written is ever read back; a failed write is logged and leaves the key alone (an
 //! object a concurrent writer stored there stays). Where objects live is a [`Backend`]: a
-//! local directory ([`FileBackend`]), an S3 bucket, or any `object_store` store.
+//! local directory ([`FileBackend`]), an S3 or Google Cloud Storage bucket, an Azure
+//! container, or any `object_store` store.
 //!
 //! # Example
 //!
@@ -35,10 +36,12 @@ mod file;
 mod local_writer;
 pub(crate) mod object;
 pub mod result;
+mod role;
 mod source;
 pub(crate) mod store;
 
 pub use backend::{Backend, Location};
 pub use file::{FileBackend, STALE_TEMPORARY_AGE};
 pub use result::{ResultStorage, ResultStorageLayer};
+pub use role::Role;
 pub use source::{Storage, StorageLayer};

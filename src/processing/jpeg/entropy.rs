@@ -369,9 +369,87 @@ pub(super) fn next_marker(data: &[u8], from: usize, stop_at_restart: bool) -> us
     data.len()
 }
 
+/// The position of the set bit of `bits` with `n` set bits below it, or 64 when `bits` has
+/// no more than `n` set bits. Refinement scans use it to find the coefficient `n`
+/// zero-history positions ahead. Branch-free over `n` (broadword: running counts per byte,
+/// then a table for the byte the bit is in), since a loop over `n` was their hot spot.
+#[inline(always)]
+pub(super) fn select(bits: u64, n: u32) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let n = u64::from(n.min(64));
+    let mut counts = bits - ((bits >> 1) & 0x5555_5555_5555_5555);
+    counts = (counts & 0x3333_3333_3333_3333) + ((counts >> 2) & 0x3333_3333_3333_3333);
+    counts = (counts + (counts >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    // Byte i: the set bits in bytes 0..=i (at most 64, so no byte overflows).
+    let sums = counts.wrapping_mul(ONES);
+    if sums >> 56 <= n {
+        return 64;
+    }
+    // Bit 7 of byte i is set when byte i and all below it hold no more than `n` set bits;
+    // those bytes form a run from the bottom, and are passed whole.
+    let passed = (((n * ONES) | HIGHS) - sums) & HIGHS;
+    let whole = ((passed >> 7).wrapping_mul(ONES) >> 56) as u32;
+    let below = if whole == 0 {
+        0
+    } else {
+        (sums >> (8 * (whole - 1))) & 0xFF
+    };
+    let byte = ((bits >> (8 * whole)) & 0xFF) as usize;
+    let rank = (n - below) as usize;
+    8 * whole as usize + usize::from(SELECT_IN_BYTE[byte][rank & 7])
+}
+
+/// `SELECT_IN_BYTE[b][r]`: the position of the set bit of byte `b` with `r` set bits below it.
+static SELECT_IN_BYTE: [[u8; 8]; 256] = select_in_byte();
+
+const fn select_in_byte() -> [[u8; 8]; 256] {
+    let mut table = [[0u8; 8]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut rank = 0;
+        let mut bit = 0;
+        while bit < 8 {
+            if byte & (1 << bit) != 0 {
+                table[byte][rank] = bit as u8;
+                rank += 1;
+            }
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn select_finds_the_bit_with_n_set_bits_below_it() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let bits = state & (state >> 3);
+            for n in 0..=64u32 {
+                let mut rest = bits;
+                for _ in 0..n {
+                    rest &= rest.wrapping_sub(1);
+                }
+                let expected = if rest == 0 {
+                    64
+                } else {
+                    rest.trailing_zeros() as usize
+                };
+                assert_eq!(select(bits, n), expected, "{bits:#x} {n}");
+            }
+        }
+        assert_eq!(select(0, 0), 64);
+        assert_eq!(select(u64::MAX, 63), 63);
+        assert_eq!(select(1 << 63, 0), 63);
+    }
 
     #[test]
     fn huffman_tables_reject_overfull_code_space() {

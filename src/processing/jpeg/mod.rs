@@ -43,6 +43,7 @@ mod progressive;
 mod scaled;
 #[cfg(test)]
 mod test_support;
+mod upsample;
 
 use image::DynamicImage;
 

@@ -24,10 +24,11 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use super::entropy::{Bits, Huffman, ReducedError, Restarts, next_marker};
+use super::entropy::{Bits, Huffman, ReducedError, Restarts, next_marker, select};
 use super::header::MAX_SCANS;
 use super::header::{Event, Frame, Scan, Segments};
 use super::pixels::{Idct, ZIGZAG, fill, last_needed, ycc_to_rgb};
+use super::upsample::{Scratch, Upsampled};
 use crate::processing::limits::Limits;
 
 /// The coefficients kept for one component.
@@ -570,57 +571,6 @@ impl Band {
     }
 }
 
-/// The position of the set bit of `bits` with `n` set bits below it, or 64 when `bits` has
-/// no more than `n` set bits. Branch-free over `n` (broadword: running counts per byte, then
-/// a table for the byte the bit is in), since a loop over `n` is the hot spot of refinement.
-#[inline(always)]
-fn select(bits: u64, n: u32) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let n = u64::from(n.min(64));
-    let mut counts = bits - ((bits >> 1) & 0x5555_5555_5555_5555);
-    counts = (counts & 0x3333_3333_3333_3333) + ((counts >> 2) & 0x3333_3333_3333_3333);
-    counts = (counts + (counts >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
-    // Byte i: the set bits in bytes 0..=i (at most 64, so no byte overflows).
-    let sums = counts.wrapping_mul(ONES);
-    if sums >> 56 <= n {
-        return 64;
-    }
-    // Bit 7 of byte i is set when byte i and all below it hold no more than `n` set bits;
-    // those bytes form a run from the bottom, and are passed whole.
-    let passed = (((n * ONES) | HIGHS) - sums) & HIGHS;
-    let whole = ((passed >> 7).wrapping_mul(ONES) >> 56) as u32;
-    let below = if whole == 0 {
-        0
-    } else {
-        (sums >> (8 * (whole - 1))) & 0xFF
-    };
-    let byte = ((bits >> (8 * whole)) & 0xFF) as usize;
-    let rank = (n - below) as usize;
-    8 * whole as usize + usize::from(SELECT_IN_BYTE[byte][rank & 7])
-}
-
-/// `SELECT_IN_BYTE[b][r]`: the position of the set bit of byte `b` with `r` set bits below it.
-static SELECT_IN_BYTE: [[u8; 8]; 256] = select_in_byte();
-
-const fn select_in_byte() -> [[u8; 8]; 256] {
-    let mut table = [[0u8; 8]; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let mut rank = 0;
-        let mut bit = 0;
-        while bit < 8 {
-            if byte & (1 << bit) != 0 {
-                table[byte][rank] = bit as u8;
-                rank += 1;
-            }
-            bit += 1;
-        }
-        byte += 1;
-    }
-    table
-}
-
 /// The bits below `n` (all of them from 64 up).
 fn below(n: usize) -> u64 {
     if n >= 64 { u64::MAX } else { (1 << n) - 1 }
@@ -748,83 +698,6 @@ enum Source {
     Plane(Upsampled),
 }
 
-/// A subsampled plane, upsampled one output row at a time by linear interpolation between
-/// sample centres (weights ¾ and ¼ at 2×, as libjpeg's "fancy" upsampling), edges repeated.
-struct Upsampled {
-    pixels: Vec<u8>,
-    /// Row length of `pixels`.
-    width: usize,
-    /// The part of the plane that covers the image.
-    used_w: usize,
-    used_h: usize,
-    /// The factors across and down, 1 or 2.
-    up: (usize, usize),
-}
-
-/// Buffers reused from row to row.
-#[derive(Default)]
-struct Scratch {
-    /// One plane row interpolated vertically, times 4.
-    vertical: Vec<u16>,
-}
-
-impl Upsampled {
-    /// Writes output row `y` (`out.len()` pixels) of this plane.
-    fn row(&self, y: usize, out: &mut [u8], scratch: &mut Scratch) {
-        let used_w = self.used_w.max(1);
-        let last_row = self.used_h.saturating_sub(1);
-        let line = |index: usize| {
-            let start = index.min(last_row) * self.width;
-            self.pixels.get(start..start + used_w).unwrap_or(&[])
-        };
-        let vertical = &mut scratch.vertical;
-        vertical.clear();
-        if self.up.1 == 2 {
-            // Output row y sits a quarter of a sample from the nearer row of the plane.
-            let near = y / 2;
-            let far = if y.is_multiple_of(2) {
-                near.saturating_sub(1)
-            } else {
-                near + 1
-            };
-            vertical.extend(
-                line(near)
-                    .iter()
-                    .zip(line(far))
-                    .map(|(&n, &f)| 3 * u16::from(n) + u16::from(f)),
-            );
-        } else {
-            vertical.extend(line(y).iter().map(|&n| 4 * u16::from(n)));
-        }
-        if vertical.is_empty() {
-            out.fill(128);
-            return;
-        }
-        // libjpeg's rounding: biases alternate between neighbouring output pixels so that
-        // the errors do not all lean one way.
-        let last = vertical.len() - 1;
-        if self.up.0 == 2 {
-            let (even, odd) = if self.up.1 == 2 { (8, 7) } else { (4, 8) };
-            for (j, pair) in out.chunks_mut(2).enumerate() {
-                let here = 3 * u32::from(vertical[j.min(last)]);
-                let left = u32::from(vertical[j.saturating_sub(1).min(last)]);
-                let right = u32::from(vertical[(j + 1).min(last)]);
-                if let Some(first) = pair.first_mut() {
-                    *first = ((here + left + even) >> 4) as u8;
-                }
-                if let Some(second) = pair.get_mut(1) {
-                    *second = ((here + right + odd) >> 4) as u8;
-                }
-            }
-        } else {
-            let bias = if self.up.1 == 2 && y.is_multiple_of(2) { 1 } else { 2 };
-            for (x, pixel) in out.iter_mut().enumerate() {
-                *pixel = ((u32::from(vertical[x.min(last)]) + bias) >> 2) as u8;
-            }
-        }
-    }
-}
-
 /// Writes the pixels of block rows `first..first + count` of `plane` (`stride` blocks wide)
 /// into `strip`, which is `strip_w` pixels wide.
 fn transform_row(
@@ -845,6 +718,8 @@ fn transform_row(
             natural % 8 < plane.cols && natural / 8 < plane.rows
         })
         .fold(0u64, |mask, k| mask | 1 << k);
+    // The block handed to the IDCT: zero except where a block's coefficients are written.
+    let mut coefficients = [0f32; 64];
     for by in 0..count {
         let row = first + by;
         for bx in 0..stride {
@@ -864,7 +739,6 @@ fn transform_row(
                 fill(mean, plane.cols, plane.rows, out, strip_w);
                 continue;
             }
-            let mut coefficients = [0f32; 64];
             coefficients[0] = dc;
             let mut rest = nonzero & corner;
             while rest != 0 {
@@ -873,6 +747,13 @@ fn transform_row(
                 coefficients[usize::from(ZIGZAG[k])] = f32::from(values[k]) * f32::from(quant[k]);
             }
             idct.run(&coefficients, out, strip_w);
+            // Back to all zeros for the next block, touching only what was set.
+            let mut rest = nonzero & corner;
+            while rest != 0 {
+                let k = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                coefficients[usize::from(ZIGZAG[k])] = 0.0;
+            }
         }
     }
 }
@@ -1002,32 +883,6 @@ mod tests {
             decode(&fixture("progressive-420.jpg"), &small, 2).err(),
             Some(ReducedError::TooLarge)
         );
-    }
-
-    #[test]
-    fn select_finds_the_bit_with_n_set_bits_below_it() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..2000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let bits = state & (state >> 3);
-            for n in 0..=64u32 {
-                let mut rest = bits;
-                for _ in 0..n {
-                    rest &= rest.wrapping_sub(1);
-                }
-                let expected = if rest == 0 {
-                    64
-                } else {
-                    rest.trailing_zeros() as usize
-                };
-                assert_eq!(select(bits, n), expected, "{bits:#x} {n}");
-            }
-        }
-        assert_eq!(select(0, 0), 64);
-        assert_eq!(select(u64::MAX, 63), 63);
-        assert_eq!(select(1 << 63, 0), 63);
     }
 
     /// Scans above the kept band are skipped only when no later refinement needs them.

@@ -1,12 +1,13 @@
-//! What counts as a bucket name when one is taken from a key or a routing file.
+//! What counts as a bucket (or container) name when one is taken from a key, a setting or a
+//! routing file.
 
 /// The longest bucket name accepted (S3's own limit is 63; other S3-compatible stores allow
 /// more).
-pub(super) const MAX_BUCKET_LEN: usize = 255;
+pub(crate) const MAX_BUCKET_LEN: usize = 255;
 
 /// A plausible bucket name: 1 to [`MAX_BUCKET_LEN`] ASCII letters, digits, `.`, `-` or `_`,
 /// not only dots.
-pub(super) fn is_bucket_name(name: &str) -> bool {
+pub(crate) fn is_bucket_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_BUCKET_LEN
         && name.bytes().any(|b| b != b'.')

@@ -1,8 +1,8 @@
 //! [`BoundedCache`]: a few values by name, the least recently used dropped past a bound.
 //!
-//! Used for the clients of wildcard buckets ([`S3Backend`](super::S3Backend)) and of the
-//! bucket router's passthrough buckets ([`BucketRouter`](super::BucketRouter)), whose names
-//! come from request keys and so must not grow without limit.
+//! Used for the clients of wildcard buckets (S3, GCS and Azure backends) and of the S3 bucket
+//! router's passthrough buckets, whose names come from request keys and so must not grow
+//! without limit.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// Values by name, at most `capacity` of them; inserting past it drops the least recently
 /// used. Shared through `&self` (a mutex inside); cloning a value out is expected to be
 /// cheap.
-pub(super) struct BoundedCache<V> {
+pub(crate) struct BoundedCache<V> {
     entries: Mutex<Entries<V>>,
 }
 
@@ -23,7 +23,7 @@ struct Entries<V> {
 
 impl<V: Clone> BoundedCache<V> {
     /// An empty cache holding at most `capacity` values (at least 1).
-    pub(super) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(Entries {
                 values: HashMap::new(),
@@ -39,7 +39,7 @@ impl<V: Clone> BoundedCache<V> {
     /// # Errors
     ///
     /// `make`'s error; nothing is cached then.
-    pub(super) fn get_or_try_insert<E>(
+    pub(crate) fn get_or_try_insert<E>(
         &self,
         name: &str,
         make: impl FnOnce() -> Result<V, E>,
@@ -64,12 +64,13 @@ impl<V: Clone> BoundedCache<V> {
     }
 
     /// How many values are cached.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().values.len()
     }
 
     /// The cached names, sorted.
-    pub(super) fn names(&self) -> Vec<String> {
+    #[cfg(any(test, feature = "s3"))]
+    pub(crate) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.lock().values.keys().cloned().collect();
         names.sort();
         names
