@@ -890,11 +890,7 @@ fn unsupported_options_that_were_set_are_reported() {
         .unwrap();
     assert_eq!(
         config.unsupported(),
-        [
-            "GOMAXPROCS",
-            "SENTRY_DSN",
-            "VIPS_CACHE_SIZE",
-        ]
+        ["GOMAXPROCS", "SENTRY_DSN", "VIPS_CACHE_SIZE",]
     );
     assert!(!format!("{config:?}").contains("sentry.example"));
 }
