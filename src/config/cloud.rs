@@ -4,6 +4,8 @@
 //! # Example
 //!
 //! ```
+//! # #[cfg(all(feature = "gcs", feature = "azure"))]
+//! # {
 //! use imagor_tower::config::{ConfigBuilder, GcsAcl};
 //!
 //! let config = ConfigBuilder::new()
@@ -21,6 +23,7 @@
 //! assert_eq!(config.gcloud.emulator_host.as_deref(), Some("127.0.0.1:4443"));
 //! assert_eq!(config.azure.result_storage.container.as_deref(), Some("results"));
 //! assert_eq!(config.azure.result_storage.expiration.unwrap().as_secs(), 24 * 3600);
+//! # }
 //! ```
 
 use std::path::PathBuf;
